@@ -1,0 +1,45 @@
+"""Fixtures shared by every molecule scenario's testinfra tests."""
+import json
+import os
+import subprocess
+
+import pytest
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def journal_on_failure(host):
+    """Return a function giving the unit's recent journal, for assertion messages."""
+
+    def dump(unit, lines=60):
+        return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
+
+    return dump
+
+
+@pytest.fixture
+def run_playbook(host):
+    """Run a playbook from the controller against this instance only.
+
+    Returns (rc, output). Used to prove that bad input stops the play before
+    any change: callers pass a canary change alongside the bad value.
+    """
+
+    def run(playbook, extra_vars, check=False):
+        cmd = [
+            "ansible-playbook",
+            "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+            "--limit", host.backend.host,
+            "-e", json.dumps(extra_vars),
+            playbook,
+        ]
+        if check:
+            cmd.append("--check")
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),
+                   ANSIBLE_NOCOLOR="1")
+        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    return run
