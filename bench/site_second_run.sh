@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmark: wall time of the idempotent second run of site.yml against the
+# local VM, with the repo's settings and with stock Ansible settings (no
+# pipelining, full fact gathering every play, no fact cache), side by side
+# in one run. Machines are noisy: read the ratio, not the seconds.
+#
+#   bench/site_second_run.sh [ROUNDS]     default 3 rounds, alternating
+set -euo pipefail
+source "$(dirname "$0")/../bin/lib/common.sh"
+cd "$ANSHIN_ROOT"
+export PATH="$ANSHIN_ROOT/.venv/bin:$PATH"
+rounds=${1:-3}
+
+bin/localenv up >/dev/null
+log "converging once so the measured runs are second runs"
+ansible-playbook site.yml >/dev/null
+
+repo_run()  { ansible-playbook site.yml >/dev/null; }
+stock_run() {
+  ANSIBLE_PIPELINING=false ANSIBLE_GATHERING=implicit ANSIBLE_CACHE_PLUGIN=memory \
+  ANSIBLE_CALLBACKS_ENABLED='' ansible-playbook site.yml >/dev/null
+}
+seconds() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); python3 -c "print(round($t1 - $t0, 3))"; }
+
+repo=(); stock=()
+for i in $(seq "$rounds"); do
+  stock+=("$(seconds stock_run)")
+  repo+=("$(seconds repo_run)")
+  log "round $i: stock ${stock[-1]}s  repo ${repo[-1]}s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+r=$(median "${repo[@]}"); s=$(median "${stock[@]}")
+printf '\nsite.yml second run, median of %d rounds\n' "$rounds"
+printf '  %-34s %8.2f s\n' "stock Ansible settings (baseline)" "$s"
+printf '  %-34s %8.2f s\n' "repo settings (ansible.cfg)" "$r"
+printf '  %-34s %8.2f x faster\n' "ratio stock / repo" "$(python3 -c "print($s / $r)")"
