@@ -1,0 +1,174 @@
+"""Parse a SOAP 1.1 `publish` request carrying an EDXL-DE message.
+
+The one parser of this format in the repo: the receiver and any job that
+reads stored messages use it. XML is parsed with defusedxml: DTDs, entity
+declarations and external references are refused outright.
+"""
+import dataclasses
+import re
+
+import defusedxml
+from defusedxml import ElementTree as SafeET
+from xml.etree.ElementTree import ParseError
+
+from .errors import Reject
+from . import wsse
+
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+PCS_NS = "http://soap.publiccommons.ne.jp/"
+EDXL_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
+COMMONS_NS = "http://xml.publiccommons.ne.jp/xml/edxl/"
+
+STATUSES = ("Actual", "Exercise", "Test", "System")
+TYPES = ("Report", "Update", "Cancel")
+JIS_X0402 = re.compile(r"^\d{6}$")
+
+
+@dataclasses.dataclass
+class Message:
+    distribution_id: str
+    sender_id: str
+    date_time_sent: str
+    status: str
+    dist_type: str
+    area_names: list
+    area_codes: list
+    document_id: str
+    revision: int
+    category: str
+    payload: object  # ElementTree element or None
+
+    @property
+    def is_actual(self):
+        return self.status == "Actual"
+
+
+def _q(ns, name):
+    return f"{{{ns}}}{name}"
+
+
+def _split(tag):
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def parse_request(body):
+    """Return (token dict, root of EDXLDistribution). Raises Reject."""
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except defusedxml.DTDForbidden:
+        raise Reject("forbidden_dtd", "DTDs are not accepted (XML entity attacks)") from None
+    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
+        raise Reject("forbidden_dtd", "entity declarations and external references are not accepted") from None
+    except (ParseError, ValueError) as exc:
+        raise Reject("malformed_xml", f"the request is not well-formed XML: {exc}") from None
+
+    ns, local = _split(root.tag)
+    if local != "Envelope" or ns != SOAP11_NS:
+        raise Reject("wrong_namespace", f"expected a SOAP 1.1 Envelope ({SOAP11_NS}), got {root.tag}")
+    header = root.find(_q(SOAP11_NS, "Header"))
+    body_el = root.find(_q(SOAP11_NS, "Body"))
+    if body_el is None:
+        raise Reject("wrong_namespace", "the SOAP Envelope has no Body")
+    publish = body_el.find(_q(PCS_NS, "publish"))
+    if publish is None:
+        found = [child.tag for child in body_el]
+        raise Reject("wrong_namespace", f"expected the publish operation of {PCS_NS}, got {found}")
+    edxl = next(publish.iter(_q(EDXL_NS, "EDXLDistribution")), None)
+    if edxl is None:
+        raise Reject("wrong_namespace", f"publish carries no EDXLDistribution of {EDXL_NS}")
+    return _token(header), edxl
+
+
+def _token(header):
+    if header is None:
+        raise Reject("missing_security", "no SOAP Header with a WS-Security UsernameToken")
+    ut = header.find(f"{_q(wsse.WSSE_NS, 'Security')}/{_q(wsse.WSSE_NS, 'UsernameToken')}")
+    if ut is None:
+        raise Reject("missing_security", "no wsse:Security/wsse:UsernameToken in the SOAP Header")
+
+    def text(ns, name):
+        el = ut.find(_q(ns, name))
+        return (el.text or "").strip() if el is not None else ""
+
+    password = ut.find(_q(wsse.WSSE_NS, "Password"))
+    return {
+        "username": text(wsse.WSSE_NS, "Username"),
+        "password": text(wsse.WSSE_NS, "Password"),
+        "password_type": password.get("Type", "") if password is not None else "",
+        "nonce": text(wsse.WSSE_NS, "Nonce"),
+        "created": text(wsse.WSU_NS, "Created"),
+    }
+
+
+def _child_text(parent, local_name, namespaces=(EDXL_NS, COMMONS_NS)):
+    for ns in namespaces:
+        el = parent.find(_q(ns, local_name))
+        if el is not None:
+            return (el.text or "").strip()
+    return None
+
+
+def _required(parent, local_name, what=None):
+    value = _child_text(parent, local_name)
+    if not value:
+        raise Reject("missing_field", f"{what or local_name} is missing or empty")
+    return value
+
+
+def parse_edxl(edxl):
+    """Fields of BRIEF §2 from an EDXLDistribution element. Raises Reject."""
+    status = _required(edxl, "distributionStatus")
+    if status not in STATUSES:
+        raise Reject("bad_field", f"distributionStatus must be one of {STATUSES}, got {status!r}")
+    dist_type = _required(edxl, "distributionType")
+    if dist_type not in TYPES:
+        raise Reject("bad_field", f"distributionType must be one of {TYPES}, got {dist_type!r}")
+
+    names, codes = [], []
+    for ns in (COMMONS_NS, EDXL_NS):
+        for area in edxl.findall(_q(ns, "targetArea")):
+            code = _child_text(area, "jisX0402")
+            if code is None or not JIS_X0402.match(code):
+                raise Reject("bad_field", f"targetArea jisX0402 must be a 6-digit code, got {code!r}")
+            codes.append(code)
+            names.append(_child_text(area, "areaName") or "")
+    if not codes:
+        raise Reject("missing_field", "targetArea with jisX0402 is missing")
+
+    content = None
+    for ns in (COMMONS_NS, EDXL_NS):
+        content = edxl.find(_q(ns, "contentObject"))
+        if content is not None:
+            break
+    if content is None:
+        raise Reject("missing_field", "contentObject is missing")
+    document_id = _required(content, "documentID")
+    raw_revision = _required(content, "documentRevision")
+    if not raw_revision.isdigit() or int(raw_revision) < 1:
+        raise Reject("bad_field", f"documentRevision must be a positive whole number, got {raw_revision!r}")
+
+    return Message(
+        distribution_id=_required(edxl, "distributionID"),
+        sender_id=_child_text(edxl, "senderID") or "",
+        date_time_sent=_child_text(edxl, "dateTimeSent") or "",
+        status=status,
+        dist_type=dist_type,
+        area_names=names,
+        area_codes=codes,
+        document_id=document_id,
+        revision=int(raw_revision),
+        category=_child_text(content, "category") or "",
+        payload=_payload(content),
+    )
+
+
+def _payload(content):
+    """The embedded document: the first element outside the EDXL/commons namespaces."""
+    for el in content.iter():
+        ns, _ = _split(el.tag)
+        if el is not content and ns not in (EDXL_NS, COMMONS_NS):
+            return el
+    return None

@@ -1,0 +1,39 @@
+"""`lalert-receiver`: serve the receiver with waitress, or check a settings file."""
+import argparse
+import logging
+import sys
+
+from . import __version__, config as config_mod
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lalert-receiver", description=__doc__)
+    parser.add_argument("--config", default="/etc/lalert-receiver/receiver.ini", help="settings file")
+    parser.add_argument("--check-config", action="store_true",
+                        help="check the settings file and exit (0 when good)")
+    parser.add_argument("--version", action="version", version=__version__)
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        print(f"lalert-receiver: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"{args.config}: ok")
+        return 0
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import waitress  # imported late: --check-config needs no server
+
+    from .app import Receiver
+
+    app = Receiver(cfg)
+    waitress.serve(app, host=cfg.listen_host, port=cfg.listen_port, threads=cfg.threads,
+                   ident="lalert-receiver", trusted_proxy="127.0.0.1",
+                   trusted_proxy_headers={"x-forwarded-for"}, clear_untrusted_proxy_headers=True,
+                   max_request_body_size=cfg.max_body_bytes * 2)  # ours faults first
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
