@@ -15,17 +15,20 @@ bin/localenv up >/dev/null
 log "converging once so the measured runs are second runs"
 ansible-playbook site.yml >/dev/null
 
-repo_run()  { ansible-playbook site.yml >/dev/null; }
-stock_run() {
-  ANSIBLE_PIPELINING=false ANSIBLE_GATHERING=implicit ANSIBLE_CACHE_PLUGIN=memory \
-  ANSIBLE_CALLBACKS_ENABLED='' ansible-playbook site.yml >/dev/null
+# A measured run must also be a correct one: any failure or change stops the benchmark.
+second_run() {
+  local out
+  out=$("$@" ansible-playbook site.yml 2>&1) || { echo "$out" | tail -20; die "site.yml failed"; }
+  grep -q 'changed=0 ' <<<"$out" || { echo "$out" | tail -20; die "second run changed something"; }
 }
+repo_run()  { second_run env; }
+stock_run() { second_run env ANSIBLE_PIPELINING=false ANSIBLE_GATHERING=implicit ANSIBLE_CACHE_PLUGIN=memory; }
 seconds() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); python3 -c "print(round($t1 - $t0, 3))"; }
 
 repo=(); stock=()
 for i in $(seq "$rounds"); do
-  stock+=("$(seconds stock_run)")
-  repo+=("$(seconds repo_run)")
+  stock+=("$(seconds stock_run)") || exit 1
+  repo+=("$(seconds repo_run)") || exit 1
   log "round $i: stock ${stock[-1]}s  repo ${repo[-1]}s"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

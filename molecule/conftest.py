@@ -18,6 +18,22 @@ def journal_on_failure(host):
     return dump
 
 
+def host_name(host):
+    """Inventory name of the instance (= container name) under any backend."""
+    return host.backend.get_hostname()
+
+
+@pytest.fixture
+def copy_to_host(host):
+    """Copy a controller folder or file into the instance (podman cp)."""
+
+    def copy(src, dest):
+        host.check_output(f"mkdir -p {os.path.dirname(dest.rstrip('/'))}")
+        subprocess.run(["podman", "cp", src, f"{host_name(host)}:{dest}"], check=True)
+
+    return copy
+
+
 @pytest.fixture
 def run_playbook(host):
     """Run a playbook from the controller against this instance only.
@@ -30,7 +46,7 @@ def run_playbook(host):
         cmd = [
             "ansible-playbook",
             "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-            "--limit", host.backend.host,
+            "--limit", host_name(host),
             "-e", json.dumps(extra_vars),
             playbook,
         ]

@@ -55,5 +55,5 @@ def test_service_directories(host, path):
 
 def test_sysctl_file_written(host):
     conf = host.file("/etc/sysctl.d/60-anshin.conf").content_string
-    assert "net.ipv4.tcp_syncookies=1" in conf
-    assert "kernel.dmesg_restrict=1" in conf
+    assert "net.ipv4.tcp_syncookies = 1" in conf
+    assert "kernel.dmesg_restrict = 1" in conf

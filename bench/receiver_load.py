@@ -1,0 +1,119 @@
+"""Load generator run ON the L-Alert VM by bench/receiver_throughput.sh.
+
+Publishes N synthetic Exercise messages (unique documentIDs) with C
+concurrent senders through nginx + TLS on loopback, then counts rows (zero
+lost, zero duplicated), and measures a plain SQLite insert loop of the same
+rows with the same durability settings: the storage limit, as a baseline.
+Prints one JSON object.
+"""
+import argparse
+import http.client
+import json
+import os
+import sqlite3
+import ssl
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+
+from lalert_receiver import sender, store, wsse
+
+TEMPLATE = """<edxlde:EDXLDistribution xmlns:edxlde="urn:oasis:names:tc:emergency:EDXL:DE:1.0"
+ xmlns:commons="http://xml.publiccommons.ne.jp/xml/edxl/">
+<edxlde:distributionID>{doc}-d1</edxlde:distributionID><edxlde:senderID>bench@anshin-ops</edxlde:senderID>
+<edxlde:dateTimeSent>2026-11-28T09:00:00+09:00</edxlde:dateTimeSent>
+<edxlde:distributionStatus>Exercise</edxlde:distributionStatus><edxlde:distributionType>Report</edxlde:distributionType>
+<commons:targetArea><commons:areaName>徳島市</commons:areaName><commons:jisX0402>362018</commons:jisX0402></commons:targetArea>
+<commons:contentObject><commons:documentID>{doc}</commons:documentID><commons:documentRevision>1</commons:documentRevision>
+<commons:category>EvacuationOrder</commons:category></commons:contentObject></edxlde:EDXLDistribution>"""
+
+
+def publish_all(args, docs, password):
+    ctx = ssl.create_default_context(cafile=args.cafile)
+    latencies, failures, lock = [], [], threading.Lock()
+    queue = list(reversed(docs))
+
+    def worker():
+        conn = http.client.HTTPSConnection("127.0.0.1", args.port, context=ctx, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                doc = queue.pop()
+            body = sender.envelope(TEMPLATE.format(doc=doc).encode(), wsse.make_token(args.username, password))
+            start = time.perf_counter()
+            conn.request("POST", args.path, body, {"Content-Type": "text/xml; charset=utf-8"})
+            resp = conn.getresponse()
+            text = resp.read()
+            took = time.perf_counter() - start
+            with lock:
+                latencies.append(took)
+                if resp.status != 200 or b"<code>0</code>" not in text:
+                    failures.append((doc, resp.status))
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, latencies, failures
+
+
+def sqlite_baseline(docs):
+    """The same rows through the receiver's own Store (SQLite WAL, synchronous=FULL, spool file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = os.path.join(tmp, "spool")
+        os.mkdir(spool)
+        st = store.Store(os.path.join(tmp, "b.sqlite3"), spool)
+        conn = st._conn()
+        start = time.perf_counter()
+        for doc in docs:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
+                " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
+                " VALUES (?,1,?,'bench','',?, 'Exercise','Report',0,'EvacuationOrder','evacuation','','','[]',"
+                "'362018','',?)", (doc, doc + "-d1", time.time(), TEMPLATE.format(doc=doc).encode()))
+            conn.execute("COMMIT")
+        return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--port", type=int, default=443)
+    parser.add_argument("--path", default="/lalert/publish")
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--password-file", default="/etc/lalert-receiver/password")
+    parser.add_argument("--cafile", default="/etc/lalert-receiver/tls/receiver.crt")
+    parser.add_argument("--database", default="/var/lib/lalert/receiver.sqlite3")
+    args = parser.parse_args()
+    password = open(args.password_file, encoding="utf-8").read().strip()
+    run = "BENCH-" + uuid.uuid4().hex[:8]
+    docs = [f"{run}-{i:06d}" for i in range(args.count)]
+
+    wall, latencies, failures = publish_all(args, docs, password)
+    with sqlite3.connect(args.database) as conn:
+        rows, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT document_id) FROM messages "
+                                      "WHERE document_id LIKE ?", (run + "-%",)).fetchone()
+        real = conn.execute("SELECT COUNT(*) FROM current_real WHERE document_id LIKE ?", (run + "-%",)).fetchone()[0]
+    baseline = sqlite_baseline(docs)
+    latencies.sort()
+    print(json.dumps({
+        "run": run, "messages": args.count, "concurrency": args.concurrency,
+        "failed_replies": len(failures), "rows": rows, "lost": args.count - distinct,
+        "duplicated": rows - distinct, "presented_as_real": real,
+        "publish_per_s": round(args.count / wall, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "sqlite_insert_per_s": round(args.count / baseline, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

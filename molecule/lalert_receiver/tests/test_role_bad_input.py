@@ -1,0 +1,37 @@
+"""Bad role input stops the play before any change, naming the variable.
+
+Each case also asks for a harmless change (7 worker threads instead of 8):
+had the play got past validation, receiver.ini would show it."""
+import os
+
+import pytest
+
+CONVERGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "converge.yml")
+CANARY = {"lalert_receiver_threads": 7}
+
+CASES = {
+    "empty allow-list": ({"lalert_receiver_allowed_sources": []}, "lalert_receiver_allowed_sources"),
+    "invalid CIDR": ({"lalert_receiver_allowed_sources": ["203.0.113.0/33"]}, "lalert_receiver_allowed_sources"),
+    "not an address": ({"lalert_receiver_monitoring_sources": ["monitoring-host"]},
+                       "lalert_receiver_monitoring_sources"),
+    "empty password": ({"lalert_receiver_password": ""}, "lalert_receiver_password"),
+    "empty user name": ({"lalert_receiver_username": ""}, "lalert_receiver_username"),
+    "area prefix not digits": ({"lalert_receiver_area_prefixes": ["Tokushima"]}, "lalert_receiver_area_prefixes"),
+    "privileged app port": ({"lalert_receiver_listen_port": 80}, "lalert_receiver_listen_port"),
+    "certificate without key": ({"lalert_receiver_tls_certificate": "-----BEGIN CERTIFICATE-----"},
+                                "lalert_receiver_tls_private_key"),
+    "artifact without checksum": ({"lalert_receiver_artifact": "/tmp/vendor.tar.gz"}, "lalert_receiver_artifact_sha256"),
+    "threads of wrong type": ({"lalert_receiver_threads": "many"}, "lalert_receiver_threads"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_role_input_fails_before_any_change(host, run_playbook, case):
+    if not host.backend.get_hostname().endswith("debian12"):
+        pytest.skip("validation runs before any change; one platform is enough")
+    bad, variable = CASES[case]
+    rc, out = run_playbook(CONVERGE, {**CANARY, **bad})
+    assert rc != 0, out
+    assert variable in out, out
+    assert "changed=0" in out, out
+    assert "threads = 8" in host.file("/etc/lalert-receiver/receiver.ini").content_string
