@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-CONVERGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "converge.yml")
+CONVERGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "receiver_only.yml")
 CANARY = {"lalert_receiver_threads": 7}
 
 CASES = {

@@ -17,7 +17,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SERVICE = os.path.join(PROJECT, "services", "lalert_receiver")
-CONVERGE = os.path.join(HERE, "..", "converge.yml")
+CONVERGE = os.path.join(HERE, "..", "receiver_only.yml")
 MARKER = "/opt/lalert-receiver/venv/anshin-release"
 
 
