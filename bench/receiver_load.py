@@ -63,9 +63,10 @@ def publish_all(args, docs, password):
     return time.perf_counter() - start, latencies, failures
 
 
-def sqlite_baseline(docs):
-    """The same rows through the receiver's own Store (SQLite WAL, synchronous=FULL, spool file)."""
-    with tempfile.TemporaryDirectory() as tmp:
+def sqlite_baseline(docs, database):
+    """The same rows, same schema and settings (WAL, synchronous=FULL, a commit per row),
+    on the same file system as the receiver's database, with nothing else in the way."""
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(database)) as tmp:
         spool = os.path.join(tmp, "spool")
         os.mkdir(spool)
         st = store.Store(os.path.join(tmp, "b.sqlite3"), spool)
@@ -102,7 +103,7 @@ def main():
         rows, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT document_id) FROM messages "
                                       "WHERE document_id LIKE ?", (run + "-%",)).fetchone()
         real = conn.execute("SELECT COUNT(*) FROM current_real WHERE document_id LIKE ?", (run + "-%",)).fetchone()[0]
-    baseline = sqlite_baseline(docs)
+    baseline = sqlite_baseline(docs, args.database)
     latencies.sort()
     print(json.dumps({
         "run": run, "messages": args.count, "concurrency": args.concurrency,

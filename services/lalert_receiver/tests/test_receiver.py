@@ -206,3 +206,29 @@ def test_restart_keeps_data(receiver):
     again = Receiver(receiver.config, clock=lambda: NOW)
     assert again.handle(request("shelter.xml")) == "duplicate"
     assert rows(again, "SELECT COUNT(*) FROM messages") == [(1,)]
+
+
+def test_concurrent_publishers_lose_and_duplicate_nothing(receiver):
+    """8 threads at once, each document sent by two different threads: stored exactly once."""
+    import threading
+
+    template = (FIXTURES / "shelter.xml").read_bytes()
+    docs = [f"TKS-CONC-{i:03d}" for i in range(80)]
+    outcomes, lock = [], threading.Lock()
+
+    def worker(part):
+        for doc in part:
+            body = sender.envelope(template.replace(b"TKS-SHEL-0001", doc.encode()),
+                                   wsse.make_token(USER, PASSWORD, created=CREATED))
+            result = receiver.handle(body)
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=worker, args=(docs[i::8] + docs[(i + 1) % 8::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("stored") == 80 and outcomes.count("duplicate") == 80
+    assert rows(receiver, "SELECT COUNT(*), COUNT(DISTINCT document_id) FROM messages") == [(80, 80)]
+    assert len(spool_files(receiver)) == 80

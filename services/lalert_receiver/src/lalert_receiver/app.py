@@ -32,6 +32,10 @@ def fault(reject):
     )
 
 
+def replayed():
+    return Reject("replayed_nonce", "this Nonce was already used: the request is a replay")
+
+
 class Metrics:
     """In-process counters; stored totals come from the database at scrape time."""
 
@@ -142,17 +146,20 @@ class Receiver:
         wsse.verify(token, self.config.username, self.config.password, self.clock(),
                             self.config.created_window_seconds)
         msg = edxl.parse_edxl(edxl_root)
-        if not self.store.use_nonce(token["nonce"], self.config.created_window_seconds):
-            raise Reject("replayed_nonce", "this Nonce was already used: the request is a replay")
+        window = self.config.created_window_seconds
         if not any(code.startswith(self.config.area_prefixes) for code in msg.area_codes):
+            if not self.store.use_nonce(token["nonce"], window):
+                raise replayed()
             log.info("filtered %s r%d for areas %s", msg.document_id, msg.revision, msg.area_codes)
             return "filtered"
         summary = payload.summarise(msg.payload)
         try:
-            outcome = self.store.accept(msg, summary, body)
+            outcome = self.store.accept(msg, summary, body, token["nonce"], window)
         except (OSError, sqlite3.Error) as exc:
             log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
             raise Reject("storage_error", "the message could not be stored; retry later", client=False) from None
+        if outcome == "replayed_nonce":
+            raise replayed()
         log.info("%s %s r%d %s/%s %s %s", outcome, msg.document_id, msg.revision, msg.status,
                  msg.dist_type, summary["kind"], summary["headline"])
         return outcome

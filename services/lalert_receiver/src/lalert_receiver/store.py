@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS nonces (
     nonce TEXT PRIMARY KEY,
     seen_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS nonces_seen_at ON nonces (seen_at);
 -- What the web side may present as real: latest revision, not cancelled, Actual.
 CREATE VIEW IF NOT EXISTS current_real AS
     SELECT m.* FROM messages m
@@ -55,6 +56,10 @@ class Store:
         self.database = database
         self.spool_dir = spool_dir
         self._local = threading.local()
+        # one writer at a time inside the process: threads queue here instead of
+        # in SQLite's busy handler, whose growing sleeps make latency spikes
+        self._write_lock = threading.Lock()
+        self._purged_at = 0.0
         with self._conn() as conn:
             conn.executescript(SCHEMA)
 
@@ -68,35 +73,52 @@ class Store:
             self._local.conn = conn
         return conn
 
-    def use_nonce(self, nonce, window_seconds, now=None):
-        """Record a nonce; False if it was seen within the window (a replay)."""
-        now = time.time() if now is None else now
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    def _record_nonce(self, conn, nonce, window_seconds, now):
+        """Inside a write transaction: False if the nonce is a replay."""
+        if now - self._purged_at > 60:  # old nonces go at most once a minute
             conn.execute("DELETE FROM nonces WHERE seen_at < ?", (now - 2 * window_seconds,))
+            self._purged_at = now
+        try:
             conn.execute("INSERT INTO nonces (nonce, seen_at) VALUES (?, ?)", (nonce, now))
         except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK")
             return False
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         return True
 
-    def accept(self, msg, summary, raw):
-        """Store a message. Returns 'stored', 'duplicate' or 'older_revision'."""
+    def use_nonce(self, nonce, window_seconds):
+        """Record a nonce alone (messages that are not stored); False on a replay."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                fresh = self._record_nonce(conn, nonce, window_seconds, time.time())
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT" if fresh else "ROLLBACK")
+        return fresh
+
+    def accept(self, msg, summary, raw, nonce, window_seconds):
+        """Record the nonce and store the message in one transaction.
+
+        Returns 'stored', 'duplicate', 'older_revision' or 'replayed_nonce'.
+        """
+        with self._write_lock:
+            return self._accept(msg, summary, raw, nonce, window_seconds)
+
+    def _accept(self, msg, summary, raw, nonce, window_seconds):
         conn = self._conn()
         received = time.time()
         is_real = int(msg.is_actual and summary["real"])
         conn.execute("BEGIN IMMEDIATE")
         spool_path = None
         try:
+            if not self._record_nonce(conn, nonce, window_seconds, received):
+                conn.execute("ROLLBACK")
+                return "replayed_nonce"
             latest = conn.execute("SELECT MAX(revision) FROM messages WHERE document_id = ?",
                                   (msg.document_id,)).fetchone()[0]
             if latest is not None and latest >= msg.revision:
-                conn.execute("ROLLBACK")
+                conn.execute("COMMIT")  # keeps the nonce: a replay of this request stays refused
                 return "duplicate" if latest == msg.revision else "older_revision"
             record = {
                 "document_id": msg.document_id, "revision": msg.revision,
