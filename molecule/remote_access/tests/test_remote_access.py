@@ -41,6 +41,18 @@ def test_approved_client_logs_in_with_its_key(server, allowed):
     assert out.rc == 0 and out.stdout.strip() == "alice", out.stderr
 
 
+def controller_ssh(server, *command):
+    key = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "alice")
+    return subprocess.run(["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", f"alice@{server}",
+                           *command], capture_output=True, text=True, check=False)
+
+
+def test_controller_still_connects_over_ssh(server):
+    out = controller_ssh(server, "sudo", "-n", "true")
+    assert out.returncode == 0, out.stderr
+
+
 def test_client_outside_the_range_is_dropped_by_the_firewall(server, allowed, denied):
     probe = f"timeout 4 bash -c '</dev/tcp/{server}/22'"
     assert allowed.run(probe).rc == 0
@@ -130,9 +142,8 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
     rc, out = run_playbook(CONVERGE, {**over_ssh, **cut_off})
     assert rc != 0, out
     assert "Wait until the controller reaches the host again" in out, out
-    reach = ["ssh", "-i", key, "-o", "BatchMode=yes", *ssh_args.split(), f"alice@{server}", "true"]
     for _ in range(30):
-        if subprocess.run(reach, capture_output=True, check=False).returncode == 0:
+        if controller_ssh(server, "true").returncode == 0:
             break
         time.sleep(2)
     else:
