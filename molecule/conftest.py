@@ -59,3 +59,25 @@ def run_playbook(host):
         return proc.returncode, proc.stdout + proc.stderr
 
     return run
+
+
+@pytest.fixture
+def refused_before_change(host, run_playbook):
+    """Check that bad input stops a playbook before any change.
+
+    The caller passes the bad values together with a harmless canary change
+    and a function telling whether the canary stayed away: the run must fail,
+    name the variable, report changed=0 and leave the canary unapplied.
+    Input checks run before any change, so one platform (Debian 12) is enough.
+    """
+
+    def check(playbook, extra_vars, variable, canary_absent):
+        if not host_name(host).endswith("debian12"):
+            pytest.skip("input checks run before any change; one platform is enough")
+        rc, out = run_playbook(playbook, extra_vars)
+        assert rc != 0, out
+        assert variable in out, out
+        assert "changed=0" in out, out
+        assert canary_absent(), out
+
+    return check
