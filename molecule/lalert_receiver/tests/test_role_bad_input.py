@@ -21,6 +21,7 @@ CASES = {
     "certificate without key": ({"lalert_receiver_tls_certificate": "-----BEGIN CERTIFICATE-----"},
                                 "lalert_receiver_tls_private_key"),
     "artifact without checksum": ({"lalert_receiver_artifact": "/tmp/vendor.tar.gz"}, "lalert_receiver_artifact_sha256"),
+    "service account not made by base": ({"lalert_receiver_user": "nosuchuser"}, "lalert_receiver_user"),
     "threads of wrong type": ({"lalert_receiver_threads": "many"}, "lalert_receiver_threads"),
 }
 
