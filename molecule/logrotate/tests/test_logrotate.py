@@ -39,3 +39,33 @@ def test_forced_rotation_keeps_nginx_writing(host):
     host.check_output("logrotate -f /etc/logrotate.d/anshin-nginx")
     assert host.file(f"/var/log/nginx/{rotated[0]}.gz").exists
     host.check_output(f"zcat /var/log/nginx/{rotated[0]}.gz | grep -c 'GET / HTTP'")
+
+
+def test_archive_timer_is_scheduled(host):
+    timer = host.service("anshin-log-archive.timer")
+    assert timer.is_enabled and timer.is_running
+    assert "01:30:00" in host.check_output("systemctl show -p TimersCalendar --value anshin-log-archive.timer")
+
+
+def test_archive_moves_old_rotations_and_expires_the_oldest(host):
+    """Old rotated files move (mode, owner, content kept), young ones and live logs stay, archived files
+    past the retention go; the service run is what the timer starts."""
+    host.check_output("install -o www-data -g adm -m 0640 /dev/null /var/log/nginx/access.log-20261001-1.gz")
+    host.check_output("echo old | gzip > /var/log/nginx/access.log-20261001-1.gz")
+    host.check_output("touch -d '40 days ago' /var/log/nginx/access.log-20261001-1.gz")
+    host.check_output("echo young > /var/log/nginx/access.log-20261120-1 && touch -d '5 days ago' "
+                      "/var/log/nginx/access.log-20261120-1")
+    expired = "/var/log/anshin-archive/var/log/nginx/access.log-20250101-1.gz"
+    host.check_output(f"mkdir -p $(dirname {expired}) && echo x > {expired} && touch -d '500 days ago' {expired}")
+    host.check_output("systemctl start anshin-log-archive.service")  # oneshot: returns when done
+    moved = host.file("/var/log/anshin-archive/var/log/nginx/access.log-20261001-1.gz")
+    assert moved.exists and moved.user == "www-data" and moved.group == "adm" and moved.mode == 0o640
+    assert host.check_output(f"zcat {moved.path}") == "old"
+    assert not host.file("/var/log/nginx/access.log-20261001-1.gz").exists
+    assert host.file("/var/log/nginx/access.log-20261120-1").exists
+    assert host.file("/var/log/nginx/access.log").exists
+    assert not host.file(expired).exists
+    journal = host.check_output("journalctl -u anshin-log-archive.service -o cat --no-pager")
+    assert "archived 1 files" in journal and "removed 1 expired" in journal
+    archive = host.file("/var/log/anshin-archive")
+    assert archive.mode == 0o750 and archive.group == "adm"
