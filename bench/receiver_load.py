@@ -20,16 +20,6 @@ import uuid
 
 from lalert_receiver import sender, store, wsse
 
-TEMPLATE = """<edxlde:EDXLDistribution xmlns:edxlde="urn:oasis:names:tc:emergency:EDXL:DE:1.0"
- xmlns:commons="http://xml.publiccommons.ne.jp/xml/edxl/">
-<edxlde:distributionID>{doc}-d1</edxlde:distributionID><edxlde:senderID>bench@anshin-ops</edxlde:senderID>
-<edxlde:dateTimeSent>2026-11-28T09:00:00+09:00</edxlde:dateTimeSent>
-<edxlde:distributionStatus>Exercise</edxlde:distributionStatus><edxlde:distributionType>Report</edxlde:distributionType>
-<commons:targetArea><commons:areaName>徳島市</commons:areaName><commons:jisX0402>362018</commons:jisX0402></commons:targetArea>
-<commons:contentObject><commons:documentID>{doc}</commons:documentID><commons:documentRevision>1</commons:documentRevision>
-<commons:category>EvacuationOrder</commons:category></commons:contentObject></edxlde:EDXLDistribution>"""
-
-
 def publish_all(args, docs, password):
     ctx = ssl.create_default_context(cafile=args.cafile)
     latencies, failures, lock = [], [], threading.Lock()
@@ -42,7 +32,7 @@ def publish_all(args, docs, password):
                 if not queue:
                     break
                 doc = queue.pop()
-            body = sender.envelope(TEMPLATE.format(doc=doc).encode(), wsse.make_token(args.username, password))
+            body = sender.envelope(sender.synthetic(doc), wsse.make_token(args.username, password))
             start = time.perf_counter()
             conn.request("POST", args.path, body, {"Content-Type": "text/xml; charset=utf-8"})
             resp = conn.getresponse()
@@ -78,7 +68,7 @@ def sqlite_baseline(docs, database):
                 "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
                 " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
                 " VALUES (?,1,?,'bench','',?, 'Exercise','Report',0,'EvacuationOrder','evacuation','','','[]',"
-                "'362018','',?)", (doc, doc + "-d1", time.time(), TEMPLATE.format(doc=doc).encode()))
+                "'362018','',?)", (doc, doc + "-d1", time.time(), sender.synthetic(doc)))
             conn.execute("COMMIT")
         return time.perf_counter() - start
 

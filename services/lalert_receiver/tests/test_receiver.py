@@ -183,6 +183,15 @@ def test_metrics_count_messages_rejects_and_last_real(receiver):
     assert last > 1.7e9
 
 
+def test_healthz_reports_rows_and_the_latest_message(receiver):
+    status, out = call(receiver, "GET", "/healthz")
+    assert json.loads(out)["data"] == {"messages": 0, "latest_document_id": None, "latest_revision": None}
+    receiver.handle(request("shelter.xml"))
+    receiver.handle(request("evacuation_order.xml"))
+    data = json.loads(call(receiver, "GET", "/healthz")[1])["data"]
+    assert data == {"messages": 2, "latest_document_id": "TKS-EVAC-0001", "latest_revision": 1}
+
+
 def test_healthz_reports_a_missing_spool(receiver):
     assert call(receiver, "GET", "/healthz")[0].startswith("200")
     os.rmdir(receiver.config.spool_dir)

@@ -103,16 +103,17 @@ class Receiver:
         return [body]
 
     def _health(self, start_response):
-        problems = []
+        problems, data = [], {}
         try:
             self.store.ping()
+            data = self.store.summary()  # what a failover compares with the archive it restored
         except Exception as exc:  # report, do not crash the health check
             problems.append(f"database: {exc}")
         if not os.access(self.config.spool_dir, os.W_OK):
             problems.append("spool directory is not writable")
         status = "200 OK" if not problems else "503 Service Unavailable"
-        return self._reply(start_response, status, "application/json",
-                           json.dumps({"status": "ok" if not problems else "fail", "problems": problems}) + "\n")
+        return self._reply(start_response, status, "application/json", json.dumps(
+            {"status": "ok" if not problems else "fail", "problems": problems, "data": data}) + "\n")
 
     def _read_body(self, environ):
         limit = self.config.max_body_bytes

@@ -18,6 +18,23 @@ from . import edxl, wsse
 XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
 
 
+# A minimal Exercise message for Tokushima City: load tests and backup tests
+# publish many of them, each with its own documentID.
+SYNTHETIC = """<edxlde:EDXLDistribution xmlns:edxlde="urn:oasis:names:tc:emergency:EDXL:DE:1.0"
+ xmlns:commons="http://xml.publiccommons.ne.jp/xml/edxl/">
+<edxlde:distributionID>{doc}-d1</edxlde:distributionID><edxlde:senderID>test@anshin-ops</edxlde:senderID>
+<edxlde:dateTimeSent>2026-11-28T09:00:00+09:00</edxlde:dateTimeSent>
+<edxlde:distributionStatus>Exercise</edxlde:distributionStatus><edxlde:distributionType>Report</edxlde:distributionType>
+<commons:targetArea><commons:areaName>徳島市</commons:areaName><commons:jisX0402>362018</commons:jisX0402></commons:targetArea>
+<commons:contentObject><commons:documentID>{doc}</commons:documentID><commons:documentRevision>1</commons:documentRevision>
+<commons:category>EvacuationOrder</commons:category></commons:contentObject></edxlde:EDXLDistribution>"""
+
+
+def synthetic(doc):
+    """A synthetic Exercise message with documentID doc (bytes, UTF-8)."""
+    return SYNTHETIC.format(doc=doc).encode("utf-8")
+
+
 def envelope(message, token):
     """The SOAP 1.1 publish request carrying an EDXL document (bytes) and a token."""
     message = XML_DECL.sub(b"", message)

@@ -184,6 +184,14 @@ class Store:
     def ping(self):
         self._conn().execute("SELECT 1").fetchone()
 
+    def summary(self):
+        """Rows and the latest message received: the facts a restored copy must match."""
+        conn = self._conn()
+        rows = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        latest = conn.execute("SELECT document_id, revision FROM messages ORDER BY id DESC LIMIT 1").fetchone()
+        return {"messages": rows, "latest_document_id": latest[0] if latest else None,
+                "latest_revision": latest[1] if latest else None}
+
     def counts(self):
         rows = self._conn().execute(
             "SELECT CASE WHEN kind = 'unknown' THEN category ELSE kind END, status, COUNT(*)"
