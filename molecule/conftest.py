@@ -42,14 +42,15 @@ def run_playbook(host):
     any change: callers pass a canary change alongside the bad value.
     """
 
-    def run(playbook, extra_vars, check=False):
+    def run(playbook, extra_vars, check=False, limit=True):
         cmd = [
             "ansible-playbook",
             "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-            "--limit", host_name(host),
             "-e", json.dumps(extra_vars),
             playbook,
         ]
+        if limit:  # limit=False: the playbook's own hosts (plays that span several machines)
+            cmd += ["--limit", host_name(host)]
         if check:
             cmd.append("--check")
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),

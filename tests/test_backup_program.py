@@ -1,0 +1,180 @@
+"""roles/backup/files/anshin-backup without borg: choosing archives, naming causes, database copies,
+manifests and the comparison the drill and the restore rely on. (With borg: molecule/backup.)"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from conftest import ROOT
+
+_loader = importlib.machinery.SourceFileLoader("anshin_backup", str(ROOT / "roles/backup/files/anshin-backup"))
+ab = importlib.util.module_from_spec(importlib.util.spec_from_loader("anshin_backup", _loader))
+_loader.exec_module(ab)
+
+REPO = {"label": "store", "config": "/dev/null", "create": True}
+
+
+@pytest.fixture
+def listed(monkeypatch):
+    found = [{"name": "vm-1", "time": 1000.0}, {"name": "vm-2", "time": 2000.0}, {"name": "vm-3", "time": 3000.0}]
+    monkeypatch.setattr(ab, "archives", lambda repo: found)
+    return found
+
+
+def test_pick_by_name_time_or_latest(listed):
+    assert ab.pick_archive(REPO)["name"] == "vm-3"
+    assert ab.pick_archive(REPO, name="vm-1")["name"] == "vm-1"
+    assert ab.pick_archive(REPO, before=2500)["name"] == "vm-2"
+    assert ab.pick_archive(REPO, before=2000)["name"] == "vm-2"  # at or before
+    with pytest.raises(ab.Failure, match="no archive before"):
+        ab.pick_archive(REPO, before=999)
+    with pytest.raises(ab.Failure, match="no archive named vm-9; latest is vm-3"):
+        ab.pick_archive(REPO, name="vm-9")
+
+
+@pytest.mark.parametrize("stderr, cause", [
+    ("passphrase supplied in BORG_PASSCOMMAND is incorrect.", "passphrase is wrong"),
+    ("Remote: ssh: connect to host 10.0.0.9 port 22: Connection refused", "unreachable"),
+    ("Insufficient free space to complete transaction (required: 10 MB, available: 1 MB).", "disk is full"),
+    ("OSError: [Errno 28] No space left on device", "disk is full"),
+    ("Remote: Host key verification failed.", "SSH key is not the trusted one"),
+    ("borg@10.0.0.9: Permission denied (publickey).", "refused this VM's key"),
+])
+def test_borg_errors_get_a_one_line_cause(monkeypatch, stderr, cause):
+    class Done:
+        returncode, stdout = 2, ""
+    Done.stderr = stderr + "\nCRITICAL\nCRITICAL Need some help? https://torsion.org/borgmatic/#issues\n"
+    monkeypatch.setattr(ab.subprocess, "run", lambda *a, **k: Done)
+    with pytest.raises(ab.Failure) as err:
+        ab.borgmatic(REPO, "create")
+    assert cause in str(err.value) and str(err.value).startswith("store: ")
+
+
+def test_unknown_errors_give_the_last_meaningful_line():
+    text = ("CRITICAL /etc/x.yaml: Error running configuration file\n"
+            "CRITICAL Command 'borg create' returned non-zero exit status 2.\nCRITICAL\n"
+            "CRITICAL Need some help? https://torsion.org/borgmatic/#issues\n")
+    assert ab.last_message(text, 2) == "Command 'borg create' returned non-zero exit status 2."
+    assert ab.last_message("", 2) == "exit status 2"
+
+
+def make_settings(tmp_path):
+    data = tmp_path / "data"
+    (data / "spool").mkdir(parents=True)
+    for i in range(3):
+        (data / "spool" / f"m{i}.json").write_text(f"message {i}\n")
+    (data / "spool" / ".tmp-inflight").write_text("being written\n")
+    db = sqlite3.connect(data / "db.sqlite3")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, document_id TEXT)")
+    db.executemany("INSERT INTO messages (document_id) VALUES (?)", [(f"D{i}",) for i in range(50)])
+    db.commit()
+    db.close()
+    return {"repositories": [REPO], "staging_dir": str(tmp_path / "staging"), "sources": [str(data)],
+            "exclude_patterns": ["*/.tmp-*"],
+            "databases": [{"name": "receiver", "path": str(data / "db.sqlite3"),
+                           "queries": {"latest": "SELECT document_id FROM messages ORDER BY id DESC LIMIT 1"}}],
+            "restore_paths": [str(data / "spool")], "services": [], "textfile": str(tmp_path / "m.prom"),
+            "state_file": str(tmp_path / "state.json"), "scratch_dir": str(tmp_path / "scratch"),
+            "safety_dir": str(tmp_path / "safety")}
+
+
+def extract_like_borg(settings, root):
+    """What borg extract would give: every source and the staging directory under root."""
+    import shutil
+    for path in settings["sources"] + [settings["staging_dir"]]:
+        shutil.copytree(path, root + path, ignore=shutil.ignore_patterns("db.sqlite3*", ".tmp-*"))
+
+
+def test_manifest_records_files_and_a_consistent_database_copy(tmp_path):
+    settings = make_settings(tmp_path)
+    manifest = ab.write_manifest(settings)
+    assert sorted(os.path.basename(p) for p in manifest["files"]) == ["m0.json", "m1.json", "m2.json"]
+    facts = manifest["databases"]["receiver"]
+    assert facts["integrity"] == "ok" and facts["rows"] == {"messages": 50} and facts["queries"] == {"latest": "D49"}
+    copy = sqlite3.connect(facts["copy"])
+    assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # self-contained, no -wal needed
+
+
+def test_verify_finds_a_good_tree_and_every_kind_of_damage(tmp_path):
+    settings = make_settings(tmp_path)
+    ab.write_manifest(settings)
+    root = str(tmp_path / "restored")
+    extract_like_borg(settings, root)
+    problems, summary, _ = ab.verify_tree(root, settings)
+    assert problems == [] and summary["files"] == 3
+    spool = root + settings["restore_paths"][0]
+    with open(os.path.join(spool, "m1.json"), "a") as fh:
+        fh.write("bit rot\n")
+    os.unlink(os.path.join(spool, "m2.json"))
+    copy = root + settings["staging_dir"] + "/receiver.sqlite3"
+    sqlite3.connect(copy).execute("DELETE FROM messages WHERE id = 1").connection.commit()
+    problems, _, _ = ab.verify_tree(root, settings)
+    assert any(p.startswith("differs:") and p.endswith("m1.json") for p in problems)
+    assert any(p.startswith("missing:") and p.endswith("m2.json") for p in problems)
+    assert any("rows" in p for p in problems) and any("checksum" in p for p in problems)
+
+
+def test_copy_under_concurrent_writes_is_a_consistent_snapshot(tmp_path):
+    settings = make_settings(tmp_path)
+    db_path = settings["databases"][0]["path"]
+    stop = threading.Event()
+
+    def writer():
+        conn = sqlite3.connect(db_path, timeout=30)
+        while not stop.is_set():
+            conn.execute("INSERT INTO messages (document_id) VALUES ('w')")
+            conn.commit()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        facts = []
+        for i in range(5):
+            (tmp_path / f"copy{i}").mkdir()
+            facts.append(ab.snapshot_database(settings["databases"][0], str(tmp_path / f"copy{i}")))
+    finally:
+        stop.set()
+        thread.join()
+    for f in facts:
+        assert f["integrity"] == "ok"
+        copy = sqlite3.connect(f["copy"])
+        assert copy.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == f["rows"]["messages"]
+    assert facts[-1]["rows"]["messages"] > 50  # the writer really wrote during the copies
+
+
+def test_restore_plan_lists_what_would_change(tmp_path):
+    settings = make_settings(tmp_path)
+    ab.write_manifest(settings)
+    root = str(tmp_path / "restored")
+    extract_like_borg(settings, root)
+    spool = settings["restore_paths"][0]
+    with open(os.path.join(spool, "m0.json"), "w") as fh:
+        fh.write("changed\n")
+    os.unlink(os.path.join(spool, "m1.json"))
+    with open(os.path.join(spool, "new.json"), "w") as fh:
+        fh.write("new\n")
+    plan, _ = ab.plan_restore(settings, root)
+    assert plan["paths"][spool] == {"restore": ["m1.json"], "replace": ["m0.json"],
+                                    "remove": [".tmp-inflight", "new.json"], "unchanged": 1}
+    assert plan["databases"]["receiver"]["archive_rows"] == {"messages": 50}
+
+
+def test_metrics_keep_the_last_success_through_a_failure(tmp_path):
+    settings = make_settings(tmp_path)
+    ab.update_state(settings, backup_result={"store": 1}, backup_success={"store": 1700000000})
+    ab.update_state(settings, backup_result={"store": 0})
+    text = open(settings["textfile"]).read()
+    assert 'anshin_backup_last_result{repository="store"} 0' in text
+    assert 'anshin_backup_last_success_timestamp_seconds{repository="store"} 1700000000' in text
+    assert json.load(open(settings["state_file"]))["backup_result"] == {"store": 0}
+
+
+def test_bad_input_exits_2_with_the_reason(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(make_settings(tmp_path)))
+    assert ab.main(["--config", str(path), "restore", "--before", "yesterday"]) == 2
+    assert "bad input" in capsys.readouterr().err
