@@ -178,3 +178,16 @@ def test_bad_input_exits_2_with_the_reason(tmp_path, capsys):
     path.write_text(json.dumps(make_settings(tmp_path)))
     assert ab.main(["--config", str(path), "restore", "--before", "yesterday"]) == 2
     assert "bad input" in capsys.readouterr().err
+
+
+def test_unchanged_files_are_not_hashed_again(tmp_path, monkeypatch):
+    settings = make_settings(tmp_path)
+    ab.write_manifest(settings)
+    spool = settings["restore_paths"][0]
+    with open(os.path.join(spool, "m0.json"), "w") as fh:
+        fh.write("message X\n")  # same size, new content and mtime
+    real, read = ab.sha256, []
+    monkeypatch.setattr(ab, "sha256", lambda path: read.append(os.path.basename(path)) or real(path))
+    manifest = ab.write_manifest(settings)
+    assert [f for f in read if f.endswith(".json")] == ["m0.json"]
+    assert manifest["files"][os.path.join(spool, "m0.json")] == real(os.path.join(spool, "m0.json"))
