@@ -1,0 +1,106 @@
+"""The maintenance run on a controlled pending update (local apt repositories, see files/make-repo.sh):
+the report shows it, patch.yml applies security updates only, holds stay, a backup comes first, the
+record and the maintenance log say what happened; outside the agreed dates, during a disaster and on a
+failing post-check it stops, non-zero, recorded."""
+import glob
+import json
+import os
+import subprocess
+
+from conftest import PROJECT
+
+PATCH = os.path.join(PROJECT, "playbooks", "patch.yml")
+REPORT = os.path.join(PROJECT, "playbooks", "patch_report.yml")
+ALL_DAY = {"patching_window_start": "00:00", "patching_window_end": "23:59"}
+EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
+SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+        "--username tokushima-test --password-file /etc/lalert-receiver/password "
+        "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
+FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
+
+
+def version(host, package):
+    return host.check_output(f"dpkg-query -W -f '${{Version}}' {package}")
+
+
+def versions(host):
+    return {p: version(host, p) for p in ("anshin-demo-lib", "anshin-demo-held", "anshin-demo-tool")}
+
+
+def newest(pattern):
+    found = sorted(glob.glob(os.path.join(EPHEMERAL, pattern)), key=os.path.getmtime)
+    assert found, pattern
+    return found[-1]
+
+
+def test_tooling_is_set_up(host):
+    assert "anshin-demo-held" in host.check_output("apt-mark showhold")
+    auto = host.file("/etc/apt/apt.conf.d/20auto-upgrades").content_string
+    assert 'Unattended-Upgrade "0"' in auto and 'Update-Package-Lists "0"' in auto
+    assert host.package("needrestart").is_installed
+
+
+def test_report_shows_the_pending_updates(host, run_playbook):
+    before = versions(host)
+    rc, out = run_playbook(REPORT, {})
+    assert rc == 0, out
+    report = json.load(open(newest("reports/*.json")))
+    pending = {p["name"]: p for p in report["packages"] if p["name"].startswith("anshin-demo")}
+    assert set(pending) == {"anshin-demo-lib", "anshin-demo-held", "anshin-demo-tool"}
+    assert pending["anshin-demo-lib"]["security"] and pending["anshin-demo-held"]["security"]
+    assert not pending["anshin-demo-tool"]["security"]
+    assert pending["anshin-demo-lib"]["installed"] == "1.0" and pending["anshin-demo-lib"]["candidate"] == "1.1"
+    markdown = open(newest("reports/*.md")).read()
+    assert "# 更新プログラム適用状況報告書" in markdown and "## 未適用の更新" in markdown
+    assert "| anshin-demo-held | 1.0 | 1.1 | ○ |" in markdown and "保留" in markdown
+    prom = host.file("/var/lib/prometheus/node-exporter/anshin_patching.prom").content_string
+    assert "anshin_patch_pending_security_updates 2" in prom
+    assert versions(host) == before  # read-only
+
+
+def test_outside_the_agreed_dates_nothing_happens(host, run_playbook):
+    before = versions(host)
+    rc, out = run_playbook(PATCH, dict(ALL_DAY, patching_window_dates=["2020-01-01"]))
+    assert rc != 0 and "outside the maintenance window" in out, out
+    assert versions(host) == before
+    record = json.load(open(newest("records/*.json")))
+    assert record["result"] == "failed" and record["failed_step"] == "window" and record["changes"] == []
+
+
+def test_patch_applies_security_updates_backs_up_first_and_keeps_holds(host, run_playbook):
+    rc, out = run_playbook(PATCH, ALL_DAY)
+    assert rc == 0, out
+    assert versions(host) == {"anshin-demo-lib": "1.1", "anshin-demo-held": "1.0", "anshin-demo-tool": "1.0"}
+    record = json.load(open(newest("records/*.json")))
+    assert record["result"] == "ok" and record["failed_step"] == ""
+    assert {"name": "anshin-demo-lib", "before": "1.0", "after": "1.1"} in record["changes"]
+    assert not [c for c in record["changes"] if c["name"] in ("anshin-demo-held", "anshin-demo-tool")]
+    archive = record["pre_change_archive"]
+    assert archive and archive in host.check_output("anshin-backup list")
+    markdown = open(newest("records/*.md")).read()
+    assert "# パッチ適用記録" in markdown and "正常終了" in markdown and archive in markdown
+    log = open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read()
+    assert f"{host.backend.get_hostname()} patch ok" in log and f"archive={archive}" in log
+
+
+def test_a_disaster_in_progress_stops_the_run(host, run_playbook):
+    subprocess.run(["podman", "cp", FIXTURES, f"{host.backend.get_hostname()}:/tmp/fx"], check=True)
+    host.check_output(f"{SEND} /tmp/fx/weather_vpww53.xml")  # a real weather warning, received now
+    rc, out = run_playbook(PATCH, ALL_DAY)
+    assert rc != 0 and "a disaster is in progress" in out, out
+    assert json.load(open(newest("records/*.json")))["failed_step"] == "disaster"
+
+
+def test_a_failing_post_check_is_detected_and_recorded(host, run_playbook):
+    host.check_output("anshin-test-make-repo publish-staged")
+    try:
+        rc, out = run_playbook(PATCH, dict(ALL_DAY, patching_force=True))
+        assert rc != 0, out
+        assert "restore.yml" in out and "restore_confirm=yes" in out  # how to get back
+        record = json.load(open(newest("records/*.json")))
+        assert record["result"] == "failed" and record["failed_step"] == "postcheck"
+        assert "nginx -t -q fails" in record["error"] and record["forced"] == ["during a disaster"]
+        assert {"name": "anshin-demo-breaker", "before": "1.0", "after": "1.1"} in record["changes"]
+        assert "step=postcheck" in open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read()
+    finally:
+        host.check_output("rm -f /etc/nginx/conf.d/zz-anshin-broken.conf")

@@ -1,0 +1,66 @@
+"""library/anshin_pending_updates.py against a fake APT cache: security marking, first sight and age,
+restart and reboot prediction, metrics. (Against a real apt repository: molecule/patching.)"""
+import json
+import sys
+import types
+
+import pytest
+
+from conftest import load_module
+
+mod = load_module("anshin_pending_updates")
+
+
+def origin(label, archive):
+    return types.SimpleNamespace(label=label, archive=archive)
+
+
+def package(name, installed, candidate, origins, files=(), upgradable=True):
+    return types.SimpleNamespace(
+        name=name, is_upgradable=upgradable, is_installed=True,
+        installed=types.SimpleNamespace(version=installed),
+        candidate=types.SimpleNamespace(version=candidate, origins=origins),
+        installed_files=list(files))
+
+
+@pytest.fixture
+def fake_apt(monkeypatch):
+    cache = [
+        package("openssl", "3.0.1", "3.0.2", [origin("Debian-Security", "bookworm-security")],
+                ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/share/doc/openssl/README"]),
+        package("less", "590-2", "590-3", [origin("Debian", "bookworm")], ["/usr/bin/less"]),
+        package("linux-image-amd64", "6.1.1", "6.1.2", [origin("Debian", "bookworm-security")]),
+        package("curl", "7.88", "7.88", [origin("Debian", "bookworm")], upgradable=False),
+    ]
+    monkeypatch.setitem(sys.modules, "apt", types.SimpleNamespace(Cache=lambda: cache))
+    monkeypatch.setattr(mod, "running_units", lambda: {
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3": {"nginx.service", "lalert-receiver.service"},
+        "/usr/share/doc/openssl/README": {"never.service"}})
+    monkeypatch.setattr(mod, "needrestart_now", lambda module: ["ssh.service"])
+    return cache
+
+
+def test_lists_marks_and_predicts(fake_apt, run_module, tmp_path):
+    failed, r = run_module(mod, {"state_file": str(tmp_path / "seen.json"), "textfile": str(tmp_path / "p.prom")})
+    assert not failed and r["changed"] is False
+    assert [(p["name"], p["security"], p["reboot"]) for p in r["packages"]] == [
+        ("less", False, False), ("linux-image-amd64", True, True), ("openssl", True, False)]
+    assert r["pending"] == 3 and r["pending_security"] == 2
+    assert r["restart_units"] == ["lalert-receiver.service", "nginx.service"]  # libraries only, not docs
+    assert r["reboot_after"] is True and r["restart_needed_now"] == ["ssh.service"]
+    prom = (tmp_path / "p.prom").read_text()
+    assert "anshin_patch_pending_security_updates 2" in prom and "anshin_patch_pending_updates 3" in prom
+
+
+def test_age_counts_from_first_sight_and_forgets_applied_updates(fake_apt, run_module, tmp_path):
+    seen = tmp_path / "seen.json"
+    seen.write_text(json.dumps({"openssl=3.0.2": 1000, "gone=1.0": 10}))
+    _, r = run_module(mod, {"state_file": str(seen)})
+    assert r["oldest_pending_seconds"] > 1_700_000_000  # since epoch 1000
+    kept = json.loads(seen.read_text())
+    assert kept["openssl=3.0.2"] == 1000 and "gone=1.0" not in kept and "less=590-3" in kept
+
+
+def test_bad_pattern_is_refused(fake_apt, run_module, tmp_path):
+    failed, r = run_module(mod, {"state_file": str(tmp_path / "s.json"), "security_patterns": ["("]})
+    assert failed and "security_patterns" in r["msg"]
