@@ -1,0 +1,329 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+"""Resource usage report with trends and tuning proposals (contract clause 9(3)). Runs on the controller."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: anshin_resource_report
+short_description: Write the resource usage report (リソース使用状況報告書) from Prometheus range queries
+description:
+  - Takes the results of Prometheus C(query_range) calls for CPU, memory, disk, inode and load (one entry per
+    series, as the API returns them) and a snapshot of the top processes per host.
+  - Computes per series the average, 95th percentile, maximum and last value, and the growth trend per day
+    (least squares); for disks also the days until full at that rate.
+  - Compares them with the thresholds and writes tuning proposals in Japanese.
+  - Writes, under O(dest), an HTML report with one PNG chart per metric, the same content as Markdown, and the
+    figures as JSON. Charts need matplotlib on the controller (requirements.txt).
+  - Always reports C(changed=true) when it writes; check mode writes nothing.
+version_added: "1.0.0"
+author: anshin-ops
+options:
+  series:
+    description:
+      - 'Prometheus C(query_range) results by metric, each a list of C({metric: {labels}, values: [[epoch, "value"]]}).'
+      - Keys used - C(cpu) (% busy), C(memory) (% used), C(disk) (% used per mount point), C(inodes) (% used per
+        mount point), C(load) (15-minute load per core). The disk trend is in percentage points per day.
+    type: dict
+    required: true
+  top_processes:
+    description: Per host, the top processes now (lines of C(ps -eo pid,user,pcpu,pmem,rss,etime,comm)), header first.
+    type: dict
+    default: {}
+  period_start:
+    description: Start of the period, epoch seconds.
+    type: float
+    required: true
+  period_end:
+    description: End of the period, epoch seconds.
+    type: float
+    required: true
+  thresholds:
+    description:
+      - 'Keys: C(cpu_percent), C(memory_percent), C(disk_percent), C(inode_percent), C(load_per_core), C(days_to_full).'
+    type: dict
+    required: true
+  dest:
+    description: Directory to write the report into (created).
+    type: path
+    required: true
+  name:
+    description: File name stem of the report (without extension).
+    type: str
+    default: resource_report
+notes:
+  - Series with no values are listed as missing, not hidden.
+requirements:
+  - matplotlib (controller)
+"""
+
+EXAMPLES = r"""
+- name: Write the resource report
+  anshin_resource_report:
+    series: "{{ __series }}"
+    top_processes: {lalert-vm: "{{ __ps.stdout_lines }}"}
+    period_start: 1793491200
+    period_end: 1796083200
+    thresholds: {cpu_percent: 80, memory_percent: 90, disk_percent: 85, inode_percent: 85, load_per_core: 2.0,
+                 days_to_full: 90}
+    dest: .local/reports/resource_report
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+hosts:
+  description: Per host, the figures of each metric and its findings.
+  returned: success
+  type: dict
+  sample: {lalert-vm: {cpu: [{series: lalert-vm, avg: 3.1, p95: 7.4, max: 22.0, last: 2.9, per_day: 0.01}]}}
+proposals:
+  description: Tuning proposals in Japanese, one per finding (a single "no change needed" line when none).
+  returned: success
+  type: list
+  elements: str
+files:
+  description: Files written (HTML, Markdown, JSON, PNG charts).
+  returned: success
+  type: list
+  elements: str
+missing:
+  description: Metrics for which Prometheus returned no data in the period.
+  returned: success
+  type: list
+  elements: str
+"""
+
+import datetime
+import html
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
+METRICS = [
+    # key, Japanese heading, unit, threshold key
+    ("cpu", "CPU 使用率", "%", "cpu_percent"),
+    ("memory", "メモリ使用率", "%", "memory_percent"),
+    ("disk", "ディスク使用率", "%", "disk_percent"),
+    ("inodes", "inode 使用率", "%", "inode_percent"),
+    ("load", "負荷 (15分平均 / コア)", "", "load_per_core"),
+]
+
+
+def series_name(labels):
+    name = labels.get("instance", "?")
+    return f"{name} {labels['mountpoint']}" if labels.get("mountpoint") else name
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    index = (len(ordered) - 1) * fraction
+    low = int(index)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (index - low)
+
+
+def slope_per_day(points):
+    """Least-squares slope of (epoch, value) points, in units per day; 0 for fewer than two points."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return 0.0
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / var * 86400
+
+
+def summarise(entry):
+    points = [(float(t), float(v)) for t, v in entry.get("values", []) if v not in ("NaN", "+Inf", "-Inf")]
+    values = [v for _, v in points]
+    if not values:
+        return None
+    return {
+        "series": series_name(entry.get("metric", {})),
+        "instance": entry.get("metric", {}).get("instance", "?"),
+        "mountpoint": entry.get("metric", {}).get("mountpoint", ""),
+        "avg": round(sum(values) / len(values), 2),
+        "p95": round(percentile(values, 0.95), 2),
+        "max": round(max(values), 2),
+        "last": round(values[-1], 2),
+        "per_day": round(slope_per_day(points), 4),
+        "points": points,
+    }
+
+
+def analyse(series, thresholds):
+    """Figures per metric, findings, and Japanese proposals."""
+    figures, findings, missing = {}, [], []
+    for key, heading, unit, threshold_key in METRICS:
+        rows = [s for s in (summarise(e) for e in series.get(key) or []) if s]
+        if not rows:
+            missing.append(key)
+        figures[key] = rows
+        limit = thresholds[threshold_key]
+        for row in rows:
+            if key == "cpu" and row["p95"] > limit:
+                findings.append(f"{row['series']}: CPU 使用率の95パーセンタイルが {row['p95']}% (基準 {limit}%) です。"
+                                "vCPU の増設、または受信処理のスレッド数 (lalert_receiver_threads) の見直しを提案します。")
+            if key == "memory" and row["max"] > limit:
+                findings.append(f"{row['series']}: メモリ使用率が最大 {row['max']}% (基準 {limit}%) に達しました。"
+                                "メモリの増設、または常駐プロセスの見直しを提案します。")
+            if key == "inodes" and row["last"] > limit:
+                findings.append(f"{row['series']}: inode 使用率が {row['last']}% (基準 {limit}%) です。"
+                                "小さなファイル (スプール、ローテート済みログ) の整理を提案します。")
+            if key == "load" and row["p95"] > limit:
+                findings.append(f"{row['series']}: 負荷 (15分平均/コア) の95パーセンタイルが {row['p95']} (基準 {limit}) です。"
+                                "処理の集中する時間帯の確認と vCPU の増設を提案します。")
+            if key == "disk":
+                days_to_full = None
+                if row["per_day"] > 0:
+                    days_to_full = round((100 - row["last"]) / row["per_day"], 1)
+                row["days_to_full"] = days_to_full
+                if row["last"] > limit:
+                    findings.append(f"{row['series']}: ディスク使用率が {row['last']}% (基準 {limit}%) です。"
+                                    "ディスクの拡張、またはログ保存期間 (logrotate_retention_days) の見直しを提案します。")
+                elif days_to_full is not None and days_to_full < thresholds["days_to_full"]:
+                    findings.append(f"{row['series']}: 現在の増加ペース (1日 {row['per_day']} ポイント) では約 {days_to_full} 日で"
+                                    "満杯になります。ディスクの拡張、またはアーカイブ・保存期間の見直しを提案します。")
+    proposals = findings or ["期間中のリソース使用率はいずれも基準内で、増加傾向も問題ありません。現状の構成で十分です。"]
+    return figures, proposals, missing
+
+
+def jst(epoch):
+    return datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")
+
+
+def chart(path, heading_en, rows, unit, limit):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.2), dpi=100)
+    for row in rows:
+        ax.plot([datetime.datetime.fromtimestamp(t, JST) for t, _ in row["points"]], [v for _, v in row["points"]],
+                label=row["series"], linewidth=1.2)
+    ax.axhline(limit, color="red", linestyle="--", linewidth=0.8, label=f"threshold {limit}{unit}")
+    ax.set_title(heading_en)
+    ax.set_ylabel(unit or "per core")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+TITLES_EN = {"cpu": "CPU busy %", "memory": "Memory used %", "disk": "Disk used %", "inodes": "Inodes used %",
+             "load": "Load (15 min) per core"}
+COLUMNS = ["系列", "平均", "95%", "最大", "最新", "増加/日"]
+
+
+def table_rows(key, rows):
+    out = []
+    for row in rows:
+        cells = [row["series"], row["avg"], row["p95"], row["max"], row["last"], row["per_day"]]
+        if key == "disk":
+            cells.append(row.get("days_to_full") if row.get("days_to_full") is not None else "-")
+        out.append([str(c) for c in cells])
+    return out
+
+
+def write_report(params, figures, proposals, missing):
+    dest, name = params["dest"], params["name"]
+    os.makedirs(dest, exist_ok=True)
+    period = f"{jst(params['period_start'])} 〜 {jst(params['period_end'])} (JST)"
+    files, md, body = [], [f"# リソース使用状況報告書\n\n- 対象期間: {period}\n"], []
+    body.append(f"<h1>リソース使用状況報告書</h1><p>対象期間: {html.escape(period)}</p>")
+    md.append("\n## チューニング提案\n\n" + "\n".join(f"- {p}" for p in proposals) + "\n")
+    body.append("<h2>チューニング提案</h2><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in proposals) + "</ul>")
+    if missing:
+        note = "データなし: " + ", ".join(missing) + " (監視対象が期間中に取得されていません)"
+        md.append(f"\n> {note}\n")
+        body.append(f"<p><strong>{html.escape(note)}</strong></p>")
+    for key, heading, unit, threshold_key in METRICS:
+        rows = figures[key]
+        columns = COLUMNS + (["満杯まで(日)"] if key == "disk" else [])
+        md.append(f"\n## {heading}\n\n基準: {params['thresholds'][threshold_key]}{unit}\n\n")
+        body.append(f"<h2>{html.escape(heading)}</h2><p>基準: {params['thresholds'][threshold_key]}{unit}</p>")
+        if not rows:
+            md.append("データなし\n")
+            body.append("<p>データなし</p>")
+            continue
+        md.append("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+        md.extend("| " + " | ".join(cells) + " |\n" for cells in table_rows(key, rows))
+        png = f"{name}_{key}.png"
+        chart(os.path.join(dest, png), TITLES_EN[key], rows, unit, params["thresholds"][threshold_key])
+        files.append(os.path.join(dest, png))
+        md.append(f"\n![{heading}]({png})\n")
+        body.append(f'<img src="{png}" alt="{html.escape(heading)}">')
+        body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>" + "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in table_rows(key, rows))
+            + "</table>")
+    md.append("\n## 上位プロセス (報告作成時点)\n")
+    body.append("<h2>上位プロセス (報告作成時点)</h2>")
+    for host, lines in sorted((params.get("top_processes") or {}).items()):
+        md.append(f"\n### {host}\n\n```\n" + "\n".join(lines) + "\n```\n")
+        body.append(f"<h3>{html.escape(host)}</h3><pre>" + html.escape("\n".join(lines)) + "</pre>")
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;"
+             "padding:2px 8px;text-align:right}th{background:#eee}img{display:block;margin:1em 0}")
+    page = (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>リソース使用状況報告書</title>'
+            f"<style>{style}</style></head><body>" + "".join(body) + "</body></html>\n")
+    for ext, text in (("html", page), ("md", "".join(md))):
+        path = os.path.join(dest, f"{name}.{ext}")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        files.append(path)
+    data = {"period_start": params["period_start"], "period_end": params["period_end"], "proposals": proposals,
+            "missing": missing, "figures": {k: [{c: v for c, v in r.items() if c != "points"} for r in rows]
+                                            for k, rows in figures.items()}}
+    path = os.path.join(dest, f"{name}.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+    files.append(path)
+    return sorted(files)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            series=dict(type="dict", required=True),
+            top_processes=dict(type="dict", default={}),
+            period_start=dict(type="float", required=True),
+            period_end=dict(type="float", required=True),
+            thresholds=dict(type="dict", required=True),
+            dest=dict(type="path", required=True),
+            name=dict(type="str", default="resource_report"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    needed = {t for _, _, _, t in METRICS} | {"days_to_full"}
+    absent = sorted(needed - set(params["thresholds"]))
+    if absent:
+        module.fail_json(msg=f"thresholds: missing {', '.join(absent)}")
+    if params["period_end"] <= params["period_start"]:
+        module.fail_json(msg="period_end must be after period_start")
+    figures, proposals, missing = analyse(params["series"], params["thresholds"])
+    hosts = {}
+    for key, rows in figures.items():
+        for row in rows:
+            hosts.setdefault(row["instance"], {}).setdefault(key, []).append(
+                {c: v for c, v in row.items() if c != "points"})
+    files = []
+    if not module.check_mode:
+        try:
+            files = write_report(params, figures, proposals, missing)
+        except ImportError as exc:
+            module.fail_json(msg=f"matplotlib is needed on the controller for the charts: {exc}")
+    module.exit_json(changed=not module.check_mode, hosts=hosts, proposals=proposals, files=files, missing=missing)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The monitoring a user relies on: the VM is scraped only by the monitoring host, the rules pass their
+unit tests, and alerts really arrive by e-mail and webhook (and resolve) when something breaks."""
+import json
+import os
+import shlex
+import socket
+import time
+
+import pytest
+import testinfra
+
+from conftest import PROJECT
+
+SERVER = testinfra.get_host("podman://monitoring-server")
+VM = testinfra.get_host("podman://monitoring-vm")
+ADDRESSES = json.load(open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "addresses.json")))
+RECEIVER_CERT = "/etc/lalert-receiver/tls/receiver.crt"
+
+
+def py(host, code):
+    return host.check_output("python3 -c " + shlex.quote(code))
+
+
+def query(expr):
+    """Instant query on the monitoring host's Prometheus: {instance-or-probe: value}."""
+    out = py(SERVER, (
+        "import json, urllib.parse, urllib.request\n"
+        f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
+        "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"))
+    result = json.loads(out)["data"]["result"]
+    return {r["metric"].get("probe") or r["metric"].get("instance", ""): float(r["value"][1]) for r in result}
+
+
+def wait_for(what, check, timeout=240, every=5):
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(every)
+
+
+def mails():
+    """Every message the mail sink received: [{to, subject}]."""
+    out = py(SERVER, (
+        "import glob, json, email\n"
+        "from email.header import decode_header, make_header\n"
+        "msgs = []\n"
+        "for path in sorted(glob.glob('/var/lib/test-mail/new/*')):\n"
+        "    m = email.message_from_binary_file(open(path, 'rb'))\n"
+        "    msgs.append({'to': m['To'], 'subject': str(make_header(decode_header(m['Subject'])))})\n"
+        "print(json.dumps(msgs))"))
+    return json.loads(out)
+
+
+def hooks():
+    """Every webhook notification: [(status, alertname, alert status, labels)] per alert."""
+    out = py(SERVER, (
+        "import glob, json\n"
+        "print(json.dumps([json.load(open(p)) for p in sorted(glob.glob('/var/lib/test-webhook/*.json'))]))"))
+    return [(n["status"], a["labels"]["alertname"], a["status"], a["labels"])
+            for n in json.loads(out) for a in n["alerts"]]
+
+
+def mail_for(alertname, to, status="FIRING"):
+    return [m for m in mails() if m["to"] == to and f"{status} {alertname}" in m["subject"]]
+
+
+def test_services_listen_on_loopback_only():
+    for unit in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
+        assert SERVER.service(unit).is_running, SERVER.run(f"journalctl -u {unit} -n 40 --no-pager").stdout
+    for port in (9090, 9093, 9115):
+        assert SERVER.socket(f"tcp://127.0.0.1:{port}").is_listening
+        assert not SERVER.socket(f"tcp://0.0.0.0:{port}").is_listening
+    # one Alertmanager: no cluster port
+    assert not SERVER.socket("tcp://0.0.0.0:9094").is_listening
+
+
+def test_rules_pass_their_unit_tests():
+    SERVER.check_output("mkdir -p /tmp/rules-test")
+    with open(os.path.join(os.path.dirname(__file__), "..", "files", "rules.test.yml"), encoding="utf-8") as fh:
+        content = fh.read()
+    SERVER.check_output(f"printf %s {shlex.quote(content)} > /tmp/rules-test/rules.test.yml")
+    result = SERVER.run("promtool test rules /tmp/rules-test/rules.test.yml")
+    assert result.rc == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_vm_the_receiver_and_its_health_check_are_watched():
+    wait_for("node_exporter of the VM up", lambda: query('up{job="node"}').get("monitoring-vm") == 1, 120)
+    wait_for("receiver /metrics up", lambda: query('up{job=~"lalert_receiver_.*"}').get("monitoring-vm") == 1, 120)
+    wait_for("receiver health probe", lambda: query('probe_success{kind="receiver"}').get("receiver_monitoring_vm") == 1,
+             120)
+    units = query('node_systemd_unit_state{name="lalert-receiver.service", state="active"}')
+    assert units.get("monitoring-vm") == 1
+
+
+def test_the_agent_metrics_reach_prometheus():
+    days = wait_for("TLS days left of the receiver certificate", lambda: query(
+        f'anshin_tls_certificate_days_left{{path="{RECEIVER_CERT}"}}').get("monitoring-vm"), 120)
+    expected = (float(VM.check_output(
+        f"date -d \"$(openssl x509 -noout -enddate -in {RECEIVER_CERT} | cut -d= -f2)\" +%s")) - time.time()) / 86400
+    assert abs(days - expected) < 1
+    assert query('anshin_lalert_database_readable').get("monitoring-vm") == 1
+    assert query('anshin_lalert_last_real_message_timestamp_seconds').get("monitoring-vm") == 0  # none yet
+    expiry = query('anshin_account_expiry_timestamp_seconds{account="alice"}').get("monitoring-vm")
+    assert 4 * 86400 < expiry - time.time() < 6 * 86400  # the scenario's permit ends in 5 days
+
+
+def test_warnings_arrive_by_mail_and_webhook():
+    """An expiring account, a stand-in with a 10-day certificate, an unreachable stand-in."""
+    for alertname in ("MaintenanceAccountExpiring", "TlsCertificateExpiring", "IntegrationDown"):
+        wait_for(f"{alertname} e-mailed to the office", lambda a=alertname: mail_for(a, "office@pref.test"))
+        wait_for(f"{alertname} at the webhook", lambda a=alertname: [
+            h for h in hooks() if h[1] == a and h[2] == "firing"])
+    probes = {h[3].get("probe") for h in hooks() if h[1] == "IntegrationDown"}
+    assert probes == {"lalert_centre_standin"}, probes
+    tls = {h[3].get("probe") for h in hooks() if h[1] == "TlsCertificateExpiring"}
+    assert "x_api_standin" in tls, tls
+    # warnings never page the on-call address
+    assert not [m for m in mails() if m["to"] == "oncall@pref.test" and "MaintenanceAccountExpiring" in m["subject"]]
+
+
+def test_receiver_down_pages_oncall_and_resolves():
+    try:
+        VM.check_output("systemctl stop lalert-receiver")
+        wait_for("LalertReceiverDown e-mailed to on-call", lambda: mail_for("LalertReceiverDown", "oncall@pref.test"))
+        wait_for("LalertReceiverDown at the webhook", lambda: [
+            h for h in hooks() if h[1] == "LalertReceiverDown" and h[2] == "firing"])
+    finally:
+        VM.check_output("systemctl start lalert-receiver")
+    wait_for("LalertReceiverDown resolved at the webhook", lambda: [
+        h for h in hooks() if h[1] == "LalertReceiverDown" and h[0] == "resolved"])
+    wait_for("LalertReceiverDown resolved by e-mail", lambda: mail_for(
+        "LalertReceiverDown", "oncall@pref.test", status="RESOLVED"))
+
+
+def test_node_exporter_answers_only_the_monitoring_host():
+    metrics = py(SERVER, "import urllib.request; print(urllib.request.urlopen("
+                         f"'http://{ADDRESSES['monitoring-vm']}:9100/metrics', timeout=5).read().decode())")
+    assert "anshin_agent_metrics_last_run_timestamp_seconds" in metrics
+    # this machine sits on the same network but is not the monitoring host
+    with pytest.raises(OSError):
+        socket.create_connection((ADDRESSES["monitoring-vm"], 9100), timeout=5).close()
+
+
+def test_zabbix_agent_gives_the_same_checks():
+    def zabbix(key):
+        return SERVER.run(f"python3 /usr/local/lib/zabbix_get.py {ADDRESSES['monitoring-vm']} 10050 {shlex.quote(key)}")
+
+    assert zabbix("agent.ping").stdout.strip() == "1"
+    days = float(zabbix(f"anshin.tls.days_left[{RECEIVER_CERT}]").stdout)
+    assert abs(days - query(f'anshin_tls_certificate_days_left{{path="{RECEIVER_CERT}"}}')["monitoring-vm"]) < 0.1
+    expiry = float(zabbix("anshin.account.expiry[alice]").stdout)
+    assert expiry == query('anshin_account_expiry_timestamp_seconds{account="alice"}')["monitoring-vm"]
+    assert zabbix("anshin.metric[anshin_lalert_database_readable]").stdout.strip() == "1"
+    missing = zabbix("anshin.account.expiry[nobody]")
+    assert missing.rc != 0 or "ZBX_NOTSUPPORTED" in missing.stderr
+    # only the Zabbix servers of the inventory may ask
+    with pytest.raises(OSError):
+        socket.create_connection((ADDRESSES["monitoring-vm"], 10050), timeout=5).close()
+
+
+def test_bad_input_stops_before_any_change(run_playbook):
+    before = SERVER.file("/etc/prometheus/alertmanager.yml").sha256sum
+    cases = [
+        ({"monitoring_server_probes": [{"name": "x", "kind": "carrier_pigeon", "url": "https://x.test/"}]},
+         "monitoring_server_probes"),
+        ({"monitoring_server_probes": [{"name": "x", "prober": "tcp", "target": "no-port"}]},
+         "monitoring_server_probes"),
+        ({"monitoring_server_office_hours": {"weekdays": ["monday:friday"], "start": "17:15", "end": "08:30"}},
+         "monitoring_server_office_hours"),
+        ({"monitoring_server_disk_warning_percent": 96}, "monitoring_server_disk_warning_percent"),
+        ({"monitoring_server_alert_email_office": ["not-an-address"]}, "monitoring_server_alert_email_office"),
+    ]
+    for extra_vars, variable in cases:
+        rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "monitoring.yml"), extra_vars)
+        assert rc != 0, out
+        assert variable in out, out
+        assert "changed=0" in out, out
+    assert SERVER.file("/etc/prometheus/alertmanager.yml").sha256sum == before
+
+
+def test_integration_check_gives_a_readable_result_per_integration(run_playbook, tmp_path):
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "integration_check.yml"),
+                           {"monitoring_server_report_dir": str(tmp_path)})
+    # the closed-port stand-in is down: the run says so and fails
+    assert rc != 0 and "lalert_centre_standin" in out, out
+    report = json.loads((tmp_path / "integration_check" / "integration_check_latest.json").read_text())
+    results = {r["name"]: r for r in report["integrations"]}
+    assert set(results) == {"receiver_monitoring_vm", "x_api_standin", "lalert_centre_standin"}
+    assert results["receiver_monitoring_vm"]["verdict"] == "正常"
+    assert results["receiver_monitoring_vm"]["http_status"] == 200
+    assert results["x_api_standin"]["verdict"] == "注意"
+    assert 9 <= results["x_api_standin"]["tls_days_left"] <= 10
+    down = results["lalert_centre_standin"]
+    assert (down["verdict"], down["reachable"], down["last_success"]) == ("異常", False, "")
+    assert report["last_real_message"] == {"monitoring-vm": 0.0}
+    markdown = next((tmp_path / "integration_check").glob("integration_check_*.md")).read_text()
+    assert "# 外部連携 確認結果" in markdown
+    assert "| 異常 | lalert_centre_standin (stand-in: nothing listens) | lalert_centre | 127.0.0.1:9 | × |" in markdown
+    assert "- monitoring-vm: 受信記録なし" in markdown
+
+
+def test_resource_report_from_prometheus(run_playbook, tmp_path):
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "resource_report.yml"),
+                           {"monitoring_server_report_dir": str(tmp_path), "monitoring_server_report_days": 1},
+                           limit=False)
+    assert rc == 0, out
+    folder = tmp_path / "resource_report"
+    html_file = next(folder.glob("resource_report_*.html"))
+    page = html_file.read_text(encoding="utf-8")
+    for heading in ("リソース使用状況報告書", "チューニング提案", "CPU 使用率", "メモリ使用率", "ディスク使用率",
+                    "inode 使用率", "上位プロセス"):
+        assert heading in page, heading
+    assert len(list(folder.glob("resource_report_*.png"))) == 5
+    data = json.loads(next(folder.glob("resource_report_*.json")).read_text(encoding="utf-8"))
+    assert data["missing"] == []
+    memory = data["figures"]["memory"][0]
+    assert memory["series"] == "monitoring-vm" and 0 < memory["avg"] < 100
+    # the snapshot of the VM's processes, header first
+    assert "PID USER" in page and "monitoring-vm" in page
