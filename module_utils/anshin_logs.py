@@ -6,6 +6,7 @@ the caller counts it as unparsable instead of crashing. Times come back as
 epoch seconds (UTC-based), so files in different zones compare.
 
     parse_combined(line)       nginx/Apache "combined" access log
+    W3CParser().parse(line)    IIS W3C extended log (stateful: the #Fields directive names the columns)
     parse_nginx_error(line)    nginx error log
     parse_syslog(line, year)   auth.log / secure (RFC 3164 or RFC 3339 stamp)
     classify_sshd(message)     sshd event: failed / invalid_user / accepted
@@ -66,6 +67,54 @@ def parse_combined(line):
         "status": int(m.group(5)), "size": 0 if size == "-" else int(size),
         "referer": m.group(7) or "", "agent": m.group(8) or "",
     }
+
+
+class W3CParser:
+    """IIS W3C extended log format, one line at a time.
+
+    Directives (#Software, #Version, #Date, #Fields) set the columns; #Fields may change mid-file
+    (IIS writes a new header when the logging settings change). Data lines come back in the shape of
+    parse_combined (remote, user, time, method, path with query, status, size, referer, agent);
+    comments return {} and lines that do not fit the current #Fields return None. IIS writes
+    date/time in UTC; spaces inside a field are written as '+' (User-Agent, Referer).
+    """
+
+    def __init__(self):
+        self.fields = None
+
+    def parse(self, line):
+        line = line.rstrip("\r\n")
+        if line.startswith("#"):
+            if line.startswith("#Fields:"):
+                self.fields = line[len("#Fields:"):].split()
+            return {}
+        if not self.fields:
+            return None
+        values = line.split(" ")
+        if len(values) != len(self.fields):
+            return None
+        row = dict(zip(self.fields, values))
+        try:
+            year, month, day = (int(x) for x in row["date"].split("-"))
+            hh, mm, ss = (int(float(x)) for x in row["time"].split(":"))
+            status = int(row["sc-status"])
+        except (KeyError, ValueError):
+            return None
+        path = row.get("cs-uri-stem", "-")
+        query = row.get("cs-uri-query", "-")
+        size = row.get("sc-bytes", "-")
+
+        def text(key):
+            value = row.get(key, "-")
+            return "" if value == "-" else value.replace("+", " ")
+
+        return {
+            "remote": row.get("c-ip", "-"), "user": row.get("cs-username", "-"),
+            "time": calendar.timegm((year, month, day, hh, mm, ss)),
+            "method": row.get("cs-method", ""), "path": path + ("" if query == "-" else "?" + query),
+            "status": status, "size": int(size) if size.isdigit() else 0,
+            "referer": text("cs(Referer)"), "agent": text("cs(User-Agent)"),
+        }
 
 
 _NGINX_ERROR = re.compile(

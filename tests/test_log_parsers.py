@@ -1,10 +1,12 @@
 """module_utils/anshin_logs.py: one parser per format; a line that does not fit gives None."""
 import calendar
 
-from conftest import load_module
+from conftest import ROOT, load_module
 
 load_module("anshin_log_audit")  # registers module_utils as ansible.module_utils.*
 from ansible.module_utils import anshin_logs as logs  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 EPOCH = calendar.timegm((2026, 11, 27, 23, 50, 13))  # 2026-11-28 08:50:13 JST
 
@@ -76,3 +78,27 @@ def test_receiver_events():
         ("reject", "too_large", "")
     assert logs.classify_receiver("ERROR lalert_receiver.app: storage failed for u r1: disk full")[0] == "error"
     assert logs.classify_receiver("INFO lalert_receiver.app: stored u r1") is None
+
+
+def test_iis_w3c_log_with_a_changing_field_list():
+    parser = logs.W3CParser()
+    with open(FIXTURES / "iis_u_ex261127.log", encoding="utf-8") as fh:
+        rows = [parser.parse(line) for line in fh]
+    data = [r for r in rows if r]
+    assert len(data) == 5
+    assert rows.count(None) == 2  # the stray line and the short line after the second #Fields
+    first = data[0]
+    assert first == {"remote": "203.0.113.7", "user": "-", "time": 1795737601, "method": "GET", "path": "/index.html",
+                     "status": 200, "size": 0, "referer": "", "agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"}
+    assert data[1]["path"] == "/bousai/map.aspx?area=36201&lang=ja"
+    assert data[1]["referer"] == "https://www.pref.tokushima.lg.jp/"
+    assert (data[2]["method"], data[2]["user"], data[2]["status"]) == ("POST", "staff01", 401)
+    assert data[3]["path"] == "/wp-login.php" and data[3]["agent"] == ""
+    # after the new #Fields: bytes are logged, no user agent column
+    assert (data[4]["size"], data[4]["time"], data[4]["agent"]) == (5120, 1795737600 + 43200, "")
+
+
+def test_w3c_lines_before_any_fields_directive_are_unparsable():
+    parser = logs.W3CParser()
+    assert parser.parse("2026-11-27 00:00:01 GET / - 1.2.3.4 200") is None
+    assert parser.parse("#Version: 1.0\r\n") == {}
