@@ -222,6 +222,7 @@ def test_resource_report_from_prometheus(run_playbook, tmp_path):
     assert rc == 0, out
     folder = tmp_path / "resource_report"
     html_file = next(folder.glob("resource_report_*.html"))
+    assert f"report: {html_file}" in out
     page = html_file.read_text(encoding="utf-8")
     for heading in ("リソース使用状況報告書", "チューニング提案", "CPU 使用率", "メモリ使用率", "ディスク使用率",
                     "inode 使用率", "上位プロセス"):

@@ -1,0 +1,71 @@
+"""The whole site on fresh Debian 12 and 13 VMs, as a user relies on it: the receiver receives, the backup
+runs and a restore brings the archived state back, and a stopped receiver raises the alert on the monitoring
+host."""
+import json
+import os
+import shlex
+import time
+
+import testinfra
+
+from conftest import PROJECT, host_name
+
+SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+        "--username tokushima-test --password-file /etc/lalert-receiver/password "
+        "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
+FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
+PLAYBOOKS = os.path.join(PROJECT, "playbooks")
+MONITORING = testinfra.get_host("podman://site-monitoring")
+
+
+def health(host):
+    return json.loads(host.check_output("curl -fsS http://127.0.0.1:8080/healthz"))["data"]
+
+
+def firing(alertname):
+    """Labels of the active alerts of that name in the monitoring host's Alertmanager."""
+    out = MONITORING.check_output("python3 -c " + shlex.quote(
+        "import urllib.request; print(urllib.request.urlopen("
+        "'http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10).read().decode())"))
+    return [a["labels"] for a in json.loads(out) if a["labels"]["alertname"] == alertname]
+
+
+def test_every_part_is_running(host):
+    for unit in ("lalert-receiver", "nginx", "ssh", "prometheus-node-exporter", "nftables"):
+        assert host.service(unit).is_running, unit
+    for timer in ("anshin-backup.timer", "anshin-agent-metrics.timer", "anshin-log-archive.timer"):
+        assert host.service(timer).is_enabled, timer
+
+
+def test_the_receiver_receives(host, copy_to_host):
+    copy_to_host(FIXTURES, "/tmp/fx")
+    host.check_output(f"{SEND} /tmp/fx/evacuation_order.xml /tmp/fx/weather_vpww53.xml")
+    assert health(host)["messages"] == 2
+
+
+def test_the_backup_runs_and_a_restore_brings_the_archived_state_back(host, copy_to_host, run_playbook):
+    rc, out = run_playbook(os.path.join(PLAYBOOKS, "backup_now.yml"), {})
+    assert rc == 0, out
+    at_backup = health(host)
+    host.check_output(f"{SEND} /tmp/fx/tsunami_vtse51.xml")
+    assert health(host)["messages"] == at_backup["messages"] + 1
+    rc, out = run_playbook(os.path.join(PLAYBOOKS, "restore.yml"), {"restore_latest": True, "restore_confirm": "yes"})
+    assert rc == 0, out
+    assert health(host) == at_backup
+    assert host_name(host) in host.check_output("anshin-backup list")
+
+
+def test_a_stopped_receiver_raises_the_alert(host):
+    name = host_name(host)
+    assert not [a for a in firing("LalertReceiverDown") if a.get("instance") == name]  # healthy before
+    try:
+        host.check_output("systemctl stop lalert-receiver")
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if any(a.get("instance") == name for a in firing("LalertReceiverDown")):
+                break
+            time.sleep(5)
+        else:
+            raise AssertionError(f"no LalertReceiverDown for {name} in Alertmanager: {firing('LalertReceiverDown')}")
+    finally:
+        host.check_output("systemctl start lalert-receiver")

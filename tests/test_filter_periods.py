@@ -1,0 +1,25 @@
+"""filter_plugins/periods.py"""
+import calendar
+import importlib.util
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("periods", ROOT / "filter_plugins" / "periods.py")
+periods = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(periods)
+
+
+def utc(*args):
+    return calendar.timegm(args)
+
+
+def test_months_are_counted_in_jst():
+    # 2026-11-30 15:30 UTC is already 2026-12-01 00:30 in JST
+    assert periods.anshin_jst_month(utc(2026, 11, 30, 15, 30, 0)) == "2026-12"
+    assert periods.anshin_previous_month(utc(2026, 11, 30, 15, 30, 0)) == "2026-11"
+    assert periods.anshin_previous_month(utc(2026, 11, 30, 14, 59, 0)) == "2026-10"
+
+
+def test_the_month_before_january_is_december_of_the_year_before():
+    assert periods.anshin_previous_month(utc(2027, 1, 15, 0, 0, 0)) == "2026-12"
+    assert periods.anshin_previous_month(str(utc(2026, 3, 1, 0, 0, 0))) == "2026-02"
