@@ -31,8 +31,13 @@ def firing(alertname):
 
 
 def test_every_part_is_running(host):
-    for unit in ("lalert-receiver", "nginx", "ssh", "prometheus-node-exporter", "nftables"):
+    for unit in ("lalert-receiver", "nginx", "ssh", "prometheus-node-exporter"):
         assert host.service(unit).is_running, unit
+    # the firewall is loaded (nftables.service loads it at boot) and lets only the monitoring host scrape
+    assert host.service("nftables").is_enabled
+    monitoring = MONITORING.interface("eth0").addresses[0]
+    scrape = [line for line in host.check_output("nft list ruleset").splitlines() if "dport 9100" in line]
+    assert scrape and all(monitoring in line and "accept" in line for line in scrape), scrape
     for timer in ("anshin-backup.timer", "anshin-agent-metrics.timer", "anshin-log-archive.timer"):
         assert host.service(timer).is_enabled, timer
 
