@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# LDAP sync benchmark: the sync (the same code as library/ldap_sync.py, run by
+# the VM's anshin-ldap-sync program) against a source of PEOPLE people in
+# GROUPS departments, next to `ldapsearch` dumping the same source with the same
+# paging as the read baseline, in one run. Two throw-away containers: a stand-in
+# source (playbooks/ldap_directory_standin.yml) and a VM with the target
+# (role ldap_sync). Prints seconds and ratios for: initial sync, no-op resync,
+# resync after 5 % of the people changed.
+#
+#   bench/ldap_sync_vs_ldapsearch.sh [PEOPLE] [GROUPS]      (defaults 10000 300)
+set -euo pipefail
+source "$(dirname "$0")/../bin/lib/common.sh"
+cd "$ANSHIN_ROOT"
+people=${1:-10000}
+groups=${2:-300}
+export PATH="$ANSHIN_ROOT/.venv/bin:$PATH"
+work=$(mktemp -d /var/tmp/anshin-bench-ldap.XXXXXX)
+cleanup() { podman rm -f anshin-bench-ldap-source anshin-bench-ldap-vm >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+for name in source vm; do
+  podman run -d --name "anshin-bench-ldap-$name" --hostname "bench-ldap-$name" --systemd=always \
+    --cap-add NET_ADMIN,SYS_ADMIN localhost/anshin-test:bookworm /sbin/init >/dev/null
+done
+sleep 3
+source_ip=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' anshin-bench-ldap-source)
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+cat > "$work/hosts.yml" <<YAML
+all:
+  vars:
+    ansible_connection: containers.podman.podman
+    ansible_python_interpreter: /usr/bin/python3
+  children:
+    ldap_directory:
+      hosts:
+        anshin-bench-ldap-source:
+          ldap_directory_address: "$source_ip"
+          ldap_directory_admin_password: "$password"
+          ldap_directory_ca_export: "$work/ca.pem"
+    lalert:
+      hosts:
+        anshin-bench-ldap-vm:
+          ldap_sync_admin_password: "$password"
+          ldap_sync_run: false
+          ldap_sync_source:
+            url: "ldap://$source_ip"
+            base_dn: "ou=staff,dc=pref,dc=tokushima,dc=test"
+            bind_dn: "cn=admin,dc=pref,dc=tokushima,dc=test"
+            bind_password: "$password"
+            page_size: 1000
+            timeout: 120
+YAML
+log "setting up the source ($people people, $groups departments) and the VM's target directory"
+ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i "$work/hosts.yml" playbooks/ldap_directory_standin.yml \
+  -e ldap_directory_people="$people" -e ldap_directory_departments="$groups" > "$work/setup.log" 2>&1 \
+  || { tail -30 "$work/setup.log"; die "source set-up failed"; }
+ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i "$work/hosts.yml" playbooks/ldap_sync.yml >> "$work/setup.log" 2>&1 \
+  || { tail -30 "$work/setup.log"; die "target set-up failed"; }
+
+vm() { podman exec anshin-bench-ldap-vm bash -c "$1"; }
+calc() { python3 -c "print($1)"; }
+seconds() { local start end; start=$(date +%s.%N); vm "$1" > "$work/last.out"; end=$(date +%s.%N); calc "$end - $start"; }
+dump="ldapsearch -x -LLL -o ldif-wrap=no -E pr=1000/noprompt -H ldap://$source_ip -D cn=admin,dc=pref,dc=tokushima,dc=test \
+  -w '$password' -b ou=staff,dc=pref,dc=tokushima,dc=test '(objectClass=inetOrgPerson)' uid cn sn givenName mail title ou > /dev/null"
+sync="/usr/local/lib/anshin/ldap-sync/anshin-ldap-sync /etc/anshin/ldap-sync.json"
+# the first sync of 10,000 people is all leavers-free creates: the guard does not apply
+base=$(seconds "$dump")
+first=$(seconds "$sync"); first_out=$(cat "$work/last.out")
+noop=$(seconds "$sync"); noop_out=$(cat "$work/last.out")
+log "changing 5 % of the people in the source (mail and title)"
+podman exec anshin-bench-ldap-source python3 - "$people" "$password" <<'PY'
+import subprocess, sys
+people, password = int(sys.argv[1]), sys.argv[2]
+ldif = "".join(f"dn: uid=t{i:05d},ou=staff,dc=pref,dc=tokushima,dc=test\nchangetype: modify\nreplace: mail\n"
+               f"mail: moved{i}@pref.tokushima.test\n-\nreplace: title\ntitle: transferred\n\n"
+               for i in range(0, people, 20))
+subprocess.run(["ldapmodify", "-x", "-H", "ldap://127.0.0.1", "-D", "cn=admin,dc=pref,dc=tokushima,dc=test",
+                "-w", password], input=ldif.encode(), check=True, stdout=subprocess.DEVNULL)
+PY
+changed=$(seconds "$sync"); changed_out=$(cat "$work/last.out")
+base2=$(seconds "$dump")
+baseline=$(calc "($base + $base2) / 2")
+
+printf '\n%-34s %10s %10s\n' "LDAP sync, $people people / $groups groups" "seconds" "x ldapsearch"
+printf '%-34s %10.2f %10s\n' "ldapsearch dump (read baseline)" "$baseline" "1.00"
+printf '%-34s %10.2f %10.2f\n' "initial sync" "$first" "$(calc "$first / $baseline")"
+printf '%-34s %10.2f %10.2f\n' "no-op resync" "$noop" "$(calc "$noop / $baseline")"
+printf '%-34s %10.2f %10.2f\n' "resync after 5 % changes" "$changed" "$(calc "$changed / $baseline")"
+printf '\n%s\n%s\n%s\n' "initial: $first_out" "no-op:   $noop_out" "5 %:     $changed_out"

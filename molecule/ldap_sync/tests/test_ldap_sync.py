@@ -1,0 +1,174 @@
+"""LDAP sync between two real slapd: the people and departments arrive with their Japanese names, a
+reorganisation is reviewed as a dry-run report and then applied, the guard stops a mass deletion, a bad or
+unreachable source changes nothing, and the scheduled sync does the same as the playbook."""
+import base64
+import glob
+import os
+
+import testinfra
+
+from conftest import PROJECT
+
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+SOURCE = testinfra.get_host("podman://ldap-source")
+PLAYBOOK = os.path.join(PROJECT, "playbooks", "ldap_sync.yml")
+T_BASE, S_BASE = "dc=anshin,dc=local", "dc=pref,dc=tokushima,dc=test"
+RENAMED = "危機管理政策課"  # department 0 of the seed
+
+
+def secret(name):
+    with open(os.path.join(EPHEMERAL, name), encoding="utf-8") as fh:
+        return fh.read().split()[0]
+
+
+def ldif_entries(text):
+    entries, current = [], None
+    for line in text.splitlines():
+        if not line.strip():
+            current = None
+            continue
+        attr, _, value = line.partition(":")
+        if value.startswith(":"):
+            value = base64.b64decode(value[1:].strip()).decode()
+        else:
+            value = value.strip()
+        if attr == "dn":
+            current = {"dn": [value]}
+            entries.append(current)
+        elif current is not None:
+            current.setdefault(attr, []).append(value)
+    return entries
+
+
+def search(host, base, flt="(objectClass=*)", attrs="", admin=None, password=None):
+    admin = admin or f"cn=admin,{T_BASE}"
+    password = password or secret("ldap_admin_password")
+    out = host.run(f"ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1 -D '{admin}' -w '{password}' "
+                   f"-b '{base}' '{flt}' {attrs}")
+    return ldif_entries(out.stdout) if out.rc == 0 else []
+
+
+def people(host, branch="people"):
+    return {e["uid"][0]: e for e in search(host, f"ou={branch},{T_BASE}", "(objectClass=inetOrgPerson)",
+                                           "uid cn departmentNumber mail")}
+
+
+def groups(host):
+    return {e["cn"][0]: sorted(m.split(",")[0][4:] for m in e.get("member", []))
+            for e in search(host, f"ou=groups,{T_BASE}", "(objectClass=groupOfNames)", "cn member")}
+
+
+def source_people():
+    return {e["uid"][0]: e for e in search(SOURCE, f"ou=staff,{S_BASE}", "(objectClass=inetOrgPerson)", "uid cn ou",
+                                           admin=f"cn=admin,{S_BASE}", password=secret("ldap_directory_admin_password"))}
+
+
+def source_delete(uids):
+    dns = " ".join(f"'uid={u},ou=staff,{S_BASE}'" for u in uids)
+    SOURCE.check_output(f"ldapdelete -x -H ldap://127.0.0.1 -D 'cn=admin,{S_BASE}' "
+                        f"-w '{secret('ldap_directory_admin_password')}' {dns}")
+
+
+REORG = {"ldap_sync_reorganisation": [{"type": "rename", "from": RENAMED, "to": "危機管理部危機管理課",
+                                       "effective": "2027-04-01"}]}
+# the reorganisation as it stands from 1 April on
+APPLIED = dict(REORG, ldap_sync_as_of="2027-04-01")
+
+
+def test_people_and_departments_arrive_with_their_names():
+    target, source = people(host_vm()), source_people()
+    assert len(target) == 60 and set(target) == set(source)
+    for uid, entry in source.items():
+        assert target[uid]["cn"] == entry["cn"] and target[uid]["departmentNumber"] == entry["ou"]
+    assert {name: len(members) for name, members in groups(host_vm()).items()} == {
+        d: 10 for d in {e["ou"][0] for e in source.values()}}
+
+
+def host_vm():
+    return testinfra.get_host("podman://ldap-vm")
+
+
+def test_the_scheduled_sync_runs_the_same_code(host):
+    assert not host.service("anshin-ldap-sync.timer").is_enabled  # off unless asked for
+    host.check_output("systemctl start anshin-ldap-sync.service")
+    journal = host.check_output("journalctl -u anshin-ldap-sync.service -n 5 --no-pager")
+    assert "ldap sync: 60 people in the source, changes none" in journal, journal
+    assert host.file("/var/lib/anshin-ldap-sync/last.json").exists
+    assert host.file("/etc/anshin/ldap-sync.json").mode == 0o600
+
+
+def test_a_reorganisation_is_reviewed_as_a_dry_run_then_applied(run_playbook):
+    before = people(host_vm())
+    rc, out = run_playbook(PLAYBOOK, dict(REORG, ldap_sync_as_of="2027-04-01"), check=True)
+    assert rc == 0 and "dry run" in out, out
+    assert people(host_vm()) == before
+    report = sorted(glob.glob(os.path.join(EPHEMERAL, "reports", "ldap_sync_ldap-vm_*.md")))[-1]
+    text = open(report, encoding="utf-8").read()
+    assert "# LDAP同期 差分報告書" in text and "予行 (dry run: 変更なし)" in text
+    moved = [uid for uid, e in before.items() if e["departmentNumber"] == [RENAMED]]
+    assert f"| {moved[0]} | {RENAMED} | 危機管理部危機管理課 | 名称変更 |" in text
+    assert "| 変更 | 10 |" in text
+    csv = report[:-3] + ".csv"
+    assert open(csv, encoding="utf-8").read().startswith("\ufeff区分,uid,属性,変更前,変更後")
+
+    # effective later than as_of: nothing happens
+    rc, out = run_playbook(PLAYBOOK, dict(REORG, ldap_sync_as_of="2027-03-31"))
+    assert rc == 0 and "changed=0" in out, out
+    rc, out = run_playbook(PLAYBOOK, dict(REORG, ldap_sync_as_of="2027-04-01"))
+    assert rc == 0, out
+    after = people(host_vm())
+    assert all(after[uid]["departmentNumber"] == ["危機管理部危機管理課"] for uid in moved)
+    assert RENAMED not in groups(host_vm()) and sorted(groups(host_vm())["危機管理部危機管理課"]) == sorted(moved)
+    rc, out = run_playbook(PLAYBOOK, dict(REORG, ldap_sync_as_of="2027-04-01"))
+    assert rc == 0 and "changed=0" in out, out
+
+
+def test_the_guard_stops_a_mass_deletion(run_playbook):
+    leavers = sorted(source_people())[:8]  # 8 of 60 = 13 %
+    source_delete(leavers)
+    rc, out = run_playbook(PLAYBOOK, APPLIED)
+    assert rc != 0 and "8 of 60 people (13.3 %) would be disabled or deleted" in out, out
+    assert "changed=0" in out and len(people(host_vm())) == 60
+    rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_allow_mass_delete=True))
+    assert rc == 0, out
+    assert len(people(host_vm())) == 52 and sorted(people(host_vm(), "disabled")) == leavers
+    assert not set(leavers) & {m for members in groups(host_vm()).values() for m in members}
+
+
+def test_a_bad_or_unreachable_source_changes_nothing(run_playbook):
+    before = people(host_vm())
+    source = {"url": "ldap://127.0.0.1:9", "base_dn": f"ou=staff,{S_BASE}", "timeout": 3}
+    rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_source=source))
+    assert rc != 0 and "source: cannot reach or bind ldap://127.0.0.1:9" in out, out
+    limited = {"url": f"ldap://{source_address()}", "start_tls": True, "base_dn": f"ou=staff,{S_BASE}",
+               "bind_dn": f"cn=limited,{S_BASE}", "bind_password": secret("ldap_directory_admin_password")}
+    rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_source=limited))
+    assert rc != 0 and "truncated by the server's size limit: nothing changed" in out, out
+    wrong = dict(limited, bind_dn=f"cn=admin,{S_BASE}", bind_password="wrong-password")
+    rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_source=wrong))
+    assert rc != 0 and "refused (invalid credentials)" in out, out
+    assert people(host_vm()) == before
+
+
+def source_address():
+    import json
+    with open(os.path.join(EPHEMERAL, "addresses.json"), encoding="utf-8") as fh:
+        return json.load(fh)["ldap-source"]
+
+
+def test_bad_input_fails_before_any_change(run_playbook):
+    before = people(host_vm())
+    cases = [
+        ({"ldap_sync_source": {"url": "ldap://x", "base_dn": "ou=staff,,dc=pref="}}, "ldap_sync_source"),
+        ({"ldap_sync_attribute_map": {"uid": "uid", "cn": "cn", "sn": "sn", "departmentNumber": "ou",
+                                      "shoeSize": "shoe"}}, "unknown target attribute ['shoeSize']"),
+        ({"ldap_sync_reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
+         "department '消防課' does not exist in the source directory"),
+        ({"ldap_sync_reorganisation": [REORG["ldap_sync_reorganisation"][0],
+                                       {"type": "merge", "from": [RENAMED, "総務課"], "to": "y",
+                                        "effective": "2027-04-01"}]}, "overlapping mappings"),
+    ]
+    for extra, message in cases:
+        rc, out = run_playbook(PLAYBOOK, extra)
+        assert rc != 0 and message in out and "changed=0" in out, out
+    assert people(host_vm()) == before
