@@ -68,7 +68,7 @@ base=$(seconds "$dump")
 first=$(seconds "$sync"); first_out=$(cat "$work/last.out")
 noop=$(seconds "$sync"); noop_out=$(cat "$work/last.out")
 log "changing 5 % of the people in the source (mail and title)"
-podman exec anshin-bench-ldap-source python3 - "$people" "$password" <<'PY'
+podman exec -i anshin-bench-ldap-source python3 - "$people" "$password" <<'PY'
 import subprocess, sys
 people, password = int(sys.argv[1]), sys.argv[2]
 ldif = "".join(f"dn: uid=t{i:05d},ou=staff,dc=pref,dc=tokushima,dc=test\nchangetype: modify\nreplace: mail\n"
