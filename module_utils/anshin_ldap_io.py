@@ -45,11 +45,11 @@ def check_dn(value, what):
 def connect(settings, what):
     """An open, bound connection; raises SyncError naming what failed."""
     url = settings["url"]
-    tls = None
-    if url.startswith("ldaps://") or settings.get("start_tls"):
-        tls = ldap3.Tls(ca_certs_file=settings.get("ca_file") or None,
-                        validate=2 if settings.get("ca_file") else 0)  # ssl.CERT_REQUIRED with a CA file
     try:
+        tls = None
+        if url.startswith("ldaps://") or settings.get("start_tls"):
+            tls = ldap3.Tls(ca_certs_file=settings.get("ca_file") or None,
+                            validate=2 if settings.get("ca_file") else 0)  # ssl.CERT_REQUIRED with a CA file
         server = ldap3.Server(url, use_ssl=url.startswith("ldaps://"), tls=tls,
                               connect_timeout=int(settings.get("timeout", 10)), get_info=ldap3.NONE)
         conn = ldap3.Connection(server, user=settings.get("bind_dn") or None,

@@ -172,3 +172,9 @@ def test_bad_input_fails_before_any_change(run_module, dirs, bad, message):
 def test_an_unreachable_source_is_named(run_module):
     failed, result = run_module(mod, args(source=dict(SOURCE, url="ldap://127.0.0.1:9", timeout=2)))
     assert failed and "source: cannot reach or bind ldap://127.0.0.1:9" in result["msg"]
+
+
+def test_a_missing_ca_file_is_named(run_module, tmp_path):
+    source = dict(SOURCE, url="ldap://127.0.0.1:9", start_tls=True, ca_file=str(tmp_path / "none.pem"))
+    failed, result = run_module(mod, args(source=source))
+    assert failed and result["msg"].startswith("source: cannot reach or bind ldap://127.0.0.1:9: LDAPSSLConfigurationError")
