@@ -1,0 +1,1 @@
+"""anshin-ops operator tools on the controller (the CLI grows here; see README "Where things live")."""

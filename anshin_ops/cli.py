@@ -1,0 +1,166 @@
+"""anshin: the operators' command line on the controller.
+
+    anshin incident new --target lalert-vm --summary "..." --occurred 2026-11-28T09:10 [--severity 中]
+    anshin incident update INC-2026-001 --set cause="..." --set down_start=... --set down_end=...
+    anshin incident close INC-2026-001 --recovered ... --cause ... --remedy ... --prevention ...
+    anshin incident list
+    anshin incident export [--xlsx FILE] [--markdown FILE]
+    anshin report availability 2026 [--fiscal] [--include-planned]
+
+Incident records live in records/incidents/ (one YAML file each, under version control). Every command
+checks its input first and exits non-zero with one line naming the problem; nothing is half-written.
+"""
+import argparse
+import datetime
+import os
+import sys
+
+import yaml
+
+from anshin_ops import incidents, office_calendar as cal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECORDS = os.path.join(ROOT, "records", "incidents")
+SETTINGS = os.path.join(ROOT, "records", "office_calendar.yml")
+
+
+def office_settings(path=SETTINGS):
+    """Office hours and extra closed days (records/office_calendar.yml)."""
+    data = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    hours = (str(data.get("office_start", "08:30")), str(data.get("office_end", "17:15")))
+    closed = [datetime.date.fromisoformat(str(d)) for d in data.get("extra_closed_days", [])]
+    return {"hours": hours, "extra_closed": closed, "target": float(data.get("availability_target", 99.0))}
+
+
+def cmd_incident(args):
+    directory = args.records
+    if args.action == "new":
+        occurred = incidents.parse_time(args.occurred, "occurred")
+        record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(),
+                  "detected": args.detected or occurred.isoformat(), "detection": args.detection,
+                  "target": args.target, "category": args.category, "severity": args.severity,
+                  "summary": args.summary, "impact": args.impact or "", "down_start": args.down_start,
+                  "down_end": args.down_end, "planned": False, "workaround": "", "cause": "", "remedy": "",
+                  "prevention": "", "recovered": None, "reported_to_pref": None, "handler": args.handler or "",
+                  "status": "対応中"}
+        print(incidents.save(directory, record))
+        return 0
+    if args.action == "list":
+        for record in incidents.load(directory):
+            office, outside = incidents.downtime(record, **_kw())
+            print(f"{record['id']}  {record['status']}  {record['occurred']}  {record['target']}  "
+                  f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分)")
+        return 0
+    if args.action == "export":
+        records = incidents.load(directory)
+        if not (args.xlsx or args.markdown):
+            raise incidents.RecordError("export: give --xlsx FILE and/or --markdown FILE")
+        if args.xlsx:
+            incidents.export_xlsx(records, args.xlsx, **_kw())
+            print(args.xlsx)
+        if args.markdown:
+            incidents.export_markdown(records, args.markdown, **_kw())
+            print(args.markdown)
+        return 0
+    record = _find(directory, args.id)
+    changes = dict(pair.split("=", 1) for pair in (args.set or []) if "=" in pair)
+    bad = [pair for pair in (args.set or []) if "=" not in pair]
+    if bad:
+        raise incidents.RecordError(f"--set needs FIELD=VALUE, got {bad[0]!r}")
+    unknown = set(changes) - {k for k, _ in incidents.COLUMNS} - {"down_start", "down_end", "planned"}
+    if unknown:
+        raise incidents.RecordError(f"unknown field {sorted(unknown)[0]!r}")
+    if "planned" in changes:
+        changes["planned"] = changes["planned"].lower() in ("1", "true", "yes")
+    if args.action == "close":
+        changes.update({k: v for k, v in (("recovered", args.recovered), ("cause", args.cause),
+                                          ("remedy", args.remedy), ("prevention", args.prevention)) if v})
+        changes["status"] = "完了"
+    print(incidents.save(directory, dict(record, **changes)))
+    return 0
+
+
+def _find(directory, incident_id):
+    for record in incidents.load(directory):
+        if record["id"] == incident_id:
+            return record
+    raise incidents.RecordError(f"no incident {incident_id} in {directory}")
+
+
+def _kw():
+    settings = office_settings()
+    return {"hours": settings["hours"], "extra_closed": settings["extra_closed"]}
+
+
+def cmd_availability(args):
+    settings = office_settings()
+    today = datetime.datetime.now(cal.JST).date()
+    first, _ = cal.period(args.year, args.fiscal)
+    if first > today:
+        raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
+    records = incidents.load(args.records)
+    downtimes = [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
+                 for r in records if r.get("down_start") and r.get("down_end")
+                 and (args.include_planned or not r.get("planned"))]
+    result = cal.availability(args.year, downtimes, args.fiscal, settings["hours"], settings["extra_closed"],
+                              settings["target"])
+    print(f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']})")
+    print(f"  開庁日数 {result['office_days']} 日 / 開庁時間 {result['office_minutes']} 分")
+    print(f"  停止時間 (開庁時間内) {result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
+          f"(目標 {result['target_percent']} %)")
+    print(f"  稼働率 {result['availability_percent']} %  {'達成' if result['met'] else '未達'}")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="anshin", description="anshin-ops operator tools")
+    p.add_argument("--records", default=RECORDS, help="incident records directory")
+    sub = p.add_subparsers(dest="command", required=True)
+    inc = sub.add_parser("incident", help="障害管理表: incident records").add_subparsers(dest="action", required=True)
+    new = inc.add_parser("new")
+    new.add_argument("--occurred", required=True)
+    new.add_argument("--detected")
+    new.add_argument("--detection", default="監視アラート")
+    new.add_argument("--target", required=True)
+    new.add_argument("--category", default="障害")
+    new.add_argument("--severity", default="中", choices=incidents.SEVERITIES)
+    new.add_argument("--summary", required=True)
+    new.add_argument("--impact")
+    new.add_argument("--down-start", dest="down_start")
+    new.add_argument("--down-end", dest="down_end")
+    new.add_argument("--handler")
+    for action in ("update", "close"):
+        cmd = inc.add_parser(action)
+        cmd.add_argument("id")
+        cmd.add_argument("--set", action="append", metavar="FIELD=VALUE")
+        if action == "close":
+            for field in ("recovered", "cause", "remedy", "prevention"):
+                cmd.add_argument(f"--{field}")
+    inc.add_parser("list")
+    export = inc.add_parser("export")
+    export.add_argument("--xlsx")
+    export.add_argument("--markdown")
+    rep = sub.add_parser("report").add_subparsers(dest="report", required=True)
+    avail = rep.add_parser("availability", help="稼働率 over office hours")
+    avail.add_argument("year", type=int)
+    avail.add_argument("--fiscal", action="store_true")
+    avail.add_argument("--include-planned", action="store_true", help="count planned maintenance as downtime")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "incident":
+            return cmd_incident(args)
+        return cmd_availability(args)
+    except (incidents.RecordError, OSError, yaml.YAMLError) as exc:
+        print(f"anshin: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Incident records (障害管理表, contract clauses 5(3), 8(4)): one YAML file per incident, exported as
+Markdown and xlsx with the downtime split into office-hours and outside-hours minutes.
+
+A record is written whole to a temporary file and renamed, so a failed command never leaves half a file.
+"""
+import datetime
+import os
+import re
+import tempfile
+
+import yaml
+
+from anshin_ops import office_calendar as cal
+
+# (key in the YAML file, column of the 障害管理表)
+COLUMNS = [
+    ("id", "管理番号"), ("occurred", "発生日時"), ("detected", "検知日時"), ("detection", "検知方法"),
+    ("target", "対象"), ("category", "障害区分"), ("severity", "重要度"), ("summary", "障害内容"),
+    ("impact", "影響範囲"), ("office_minutes", "開庁時間内停止時間(分)"),
+    ("outside_minutes", "開庁時間外停止時間(分)"), ("workaround", "暫定対応"), ("cause", "原因"),
+    ("remedy", "対処"), ("prevention", "再発防止策"), ("recovered", "復旧日時"),
+    ("reported_to_pref", "県への報告日時"), ("handler", "対応者"), ("status", "ステータス"),
+]
+STATUSES = ("対応中", "暫定復旧", "完了")
+SEVERITIES = ("重大", "中", "軽微")
+TIMES = ("occurred", "detected", "recovered", "reported_to_pref", "down_start", "down_end")
+ID = re.compile(r"^INC-(\d{4})-(\d{3})$")
+
+
+class RecordError(Exception):
+    pass
+
+
+def parse_time(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise RecordError(f"{field}: {value!r} is not a date and time like 2026-11-28T09:30")
+    return moment if moment.tzinfo else moment.replace(tzinfo=cal.JST)
+
+
+def validate(record):
+    """The record's problems, one line each (empty when sound)."""
+    problems = []
+    if not ID.match(str(record.get("id", ""))):
+        problems.append(f"id: {record.get('id')!r} is not INC-YYYY-NNN")
+    for field in ("occurred", "summary", "target"):
+        if not record.get(field):
+            problems.append(f"{field}: required")
+    if record.get("status") not in STATUSES:
+        problems.append(f"status: one of {', '.join(STATUSES)}, got {record.get('status')!r}")
+    if record.get("severity") not in SEVERITIES:
+        problems.append(f"severity: one of {', '.join(SEVERITIES)}, got {record.get('severity')!r}")
+    times = {}
+    for field in TIMES:
+        try:
+            times[field] = parse_time(record.get(field), field)
+        except RecordError as exc:
+            problems.append(str(exc))
+    if times.get("down_start") and times.get("down_end") and times["down_end"] <= times["down_start"]:
+        problems.append("down_end: must be after down_start")
+    if record.get("status") == "完了":
+        for field in ("recovered", "cause", "remedy", "prevention"):
+            if not record.get(field):
+                problems.append(f"{field}: required to close the incident")
+    return problems
+
+
+def downtime(record, hours=("08:30", "17:15"), extra_closed=()):
+    """(office minutes, outside minutes) of the record's outage; (0, 0) when it had none."""
+    start, end = parse_time(record.get("down_start"), "down_start"), parse_time(record.get("down_end"), "down_end")
+    if not start or not end:
+        return 0.0, 0.0
+    return cal.split_downtime(start, end, hours, extra_closed)
+
+
+def load(directory):
+    records = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        if name.endswith(".yml"):
+            with open(os.path.join(directory, name), encoding="utf-8") as fh:
+                record = yaml.safe_load(fh) or {}
+            problems = validate(record)
+            if problems:
+                raise RecordError(f"{name}: " + "; ".join(problems))
+            records.append(record)
+    return records
+
+
+def next_id(directory, year):
+    numbers = [int(m.group(2)) for r in load(directory) for m in [ID.match(r["id"])] if int(m.group(1)) == year]
+    return f"INC-{year}-{max(numbers, default=0) + 1:03d}"
+
+
+def save(directory, record):
+    """Validate, then write atomically; nothing is written when the record is not sound."""
+    problems = validate(record)
+    if problems:
+        raise RecordError("; ".join(problems))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(record, fh, allow_unicode=True, sort_keys=False)
+    path = os.path.join(directory, f"{record['id']}.yml")
+    os.replace(tmp, path)
+    return path
+
+
+def rows(records, hours=("08:30", "17:15"), extra_closed=()):
+    """The 障害管理表: one list of cells per record, in COLUMNS order."""
+    table = []
+    for record in records:
+        office, outside = downtime(record, hours, extra_closed)
+        values = dict(record, office_minutes=office, outside_minutes=outside)
+        table.append(["" if values.get(key) is None else str(values.get(key, "")) for key, _ in COLUMNS])
+    return table
+
+
+def export_markdown(records, path, **kw):
+    header = [title for _, title in COLUMNS]
+    lines = ["# 障害管理表", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for cells in rows(records, **kw):
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    _write_atomic(path, "\n".join(lines) + "\n")
+
+
+def export_xlsx(records, path, **kw):
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "障害管理表"
+    sheet.append([title for _, title in COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for cells in rows(records, **kw):
+        sheet.append([float(c) if i in (9, 10) else c for i, c in enumerate(cells)])
+    sheet.freeze_panes = "B2"
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    os.close(fd)
+    book.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_atomic(path, text):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

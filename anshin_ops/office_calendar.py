@@ -1,0 +1,85 @@
+"""The prefecture's office calendar and availability over office hours (contract clause 7).
+
+Office days are weekdays minus national holidays (the `holidays` library), minus 12/29-1/3 (地方自治法 4条の2
+and the prefecture's ordinance), minus extra closed days from the inventory. Office hours are a window on
+those days (8:30-17:15 by default). All times are JST.
+"""
+import datetime
+
+import holidays
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
+YEAR_END = {(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)}
+
+
+def is_office_day(day, extra_closed=()):
+    if day.weekday() >= 5 or (day.month, day.day) in YEAR_END or day in set(extra_closed):
+        return False
+    return day not in holidays.Japan(years=day.year)
+
+
+def period(year, fiscal=False):
+    """(first day, day after the last) of a calendar year, or of fiscal year YEAR (4/1 - 3/31)."""
+    if fiscal:
+        return datetime.date(year, 4, 1), datetime.date(year + 1, 4, 1)
+    return datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1)
+
+
+def office_days(start, end, extra_closed=()):
+    """Office days in [start, end)."""
+    closed = set(extra_closed)
+    days, day = [], start
+    while day < end:
+        if is_office_day(day, closed):
+            days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def _window(day, hours):
+    (sh, sm), (eh, em) = (map(int, h.split(":")) for h in hours)
+    return (datetime.datetime(day.year, day.month, day.day, sh, sm, tzinfo=JST),
+            datetime.datetime(day.year, day.month, day.day, eh, em, tzinfo=JST))
+
+
+def office_minutes(days, hours=("08:30", "17:15")):
+    start, end = _window(datetime.date(2000, 1, 3), hours)
+    return len(days) * int((end - start).total_seconds() // 60)
+
+
+def split_downtime(start, end, hours=("08:30", "17:15"), extra_closed=()):
+    """Minutes of [start, end) inside office hours and outside them: (office, outside)."""
+    if end <= start:
+        raise ValueError(f"end {end.isoformat()} is not after start {start.isoformat()}")
+    start, end = start.astimezone(JST), end.astimezone(JST)
+    office = 0.0
+    day = start.date()
+    while day <= end.date():
+        if is_office_day(day, extra_closed):
+            open_, close = _window(day, hours)
+            overlap = (min(end, close) - max(start, open_)).total_seconds()
+            office += max(0.0, overlap)
+        day += datetime.timedelta(days=1)
+    total = (end - start).total_seconds()
+    return round(office / 60, 1), round((total - office) / 60, 1)
+
+
+def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_closed=(), target=99.0):
+    """Availability over office hours for a year from (start, end) downtimes (planned ones left out by the caller)."""
+    first, after = period(year, fiscal)
+    days = office_days(first, after, extra_closed)
+    total = office_minutes(days, hours)
+    used = 0.0
+    begin = datetime.datetime(first.year, first.month, first.day, tzinfo=JST)
+    finish = datetime.datetime(after.year, after.month, after.day, tzinfo=JST)
+    for start, end in downtimes:
+        start, end = max(start, begin), min(end, finish)
+        if end > start:
+            used += split_downtime(start, end, hours, extra_closed)[0]
+    allowed = total * (100 - target) / 100
+    return {
+        "period": f"{first.isoformat()} - {(after - datetime.timedelta(days=1)).isoformat()}",
+        "office_days": len(days), "office_minutes": total, "downtime_minutes": round(used, 1),
+        "allowed_minutes": round(allowed, 1), "availability_percent": round(100 * (1 - used / total), 3),
+        "target_percent": target, "met": used <= allowed,
+    }

@@ -1,0 +1,82 @@
+"""anshin_ops incident records and the CLI: create, update, close, export, availability, bad input."""
+import subprocess
+
+import openpyxl
+import pytest
+import yaml
+
+from anshin_ops import cli, incidents
+from conftest import ROOT
+
+
+def run(tmp_path, *argv):
+    return cli.main(["--records", str(tmp_path / "incidents"), *argv])
+
+
+def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
+    assert run(tmp_path, "incident", "new", "--occurred", "2026-11-27T16:00", "--target", "lalert-vm",
+               "--summary", "受信サービス停止", "--down-start", "2026-11-27T16:00",
+               "--down-end", "2026-11-30T10:00") == 0
+    path = tmp_path / "incidents" / "INC-2026-001.yml"
+    record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert record["status"] == "対応中" and record["occurred"] == "2026-11-27T16:00:00+09:00"
+    assert run(tmp_path, "incident", "update", "INC-2026-001", "--set", "workaround=再起動") == 0
+    # closing needs cause, remedy, prevention and the recovery time
+    assert run(tmp_path, "incident", "close", "INC-2026-001") == 2
+    assert "cause: required to close the incident" in capsys.readouterr().err
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["status"] == "対応中"  # unchanged
+    assert run(tmp_path, "incident", "close", "INC-2026-001", "--recovered", "2026-11-30T10:00",
+               "--cause", "ディスク満杯", "--remedy", "ログ削除", "--prevention", "監視閾値追加") == 0
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["status"] == "完了"
+    assert run(tmp_path, "incident", "new", "--occurred", "2026-12-01T09:00", "--target", "lalert-vm",
+               "--summary", "二件目") == 0
+    assert (tmp_path / "incidents" / "INC-2026-002.yml").exists()
+
+    xlsx, md = tmp_path / "障害管理表.xlsx", tmp_path / "障害管理表.md"
+    assert run(tmp_path, "incident", "export", "--xlsx", str(xlsx), "--markdown", str(md)) == 0
+    sheet = openpyxl.load_workbook(xlsx)["障害管理表"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["管理番号", "発生日時", "検知日時"] and "開庁時間内停止時間(分)" in header
+    first = {h: c.value for h, c in zip(header, sheet[2])}
+    # Friday 16:00 - Monday 10:00: 75 + 90 minutes in office hours, the rest outside
+    assert first["開庁時間内停止時間(分)"] == 165 and first["開庁時間外停止時間(分)"] == 66 * 60 - 165
+    assert first["ステータス"] == "完了"
+    assert "| INC-2026-001 |" in md.read_text(encoding="utf-8")
+
+
+def test_availability_from_the_records(tmp_path, capsys):
+    run(tmp_path, "incident", "new", "--occurred", "2026-06-01T08:30", "--target", "lalert-vm", "--summary", "停止",
+        "--down-start", "2026-06-01T08:30", "--down-end", "2026-06-01T17:15")
+    capsys.readouterr()
+    assert run(tmp_path, "report", "availability", "2026") == 0
+    out = capsys.readouterr().out
+    assert "開庁日数 240 日" in out and "停止時間 (開庁時間内) 525.0 分 / 許容 1260.0 分" in out and "達成" in out
+    # planned maintenance is left out unless asked for
+    run(tmp_path, "incident", "update", "INC-2026-001", "--set", "planned=true")
+    capsys.readouterr()
+    run(tmp_path, "report", "availability", "2026")
+    assert "停止時間 (開庁時間内) 0.0 分" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["incident", "new", "--occurred", "yesterday", "--target", "x", "--summary", "y"], "is not a date and time"),
+    (["incident", "update", "INC-2026-404", "--set", "cause=x"], "no incident INC-2026-404"),
+    (["report", "availability", "2999"], "year 2999 has not started yet"),
+    (["incident", "export"], "give --xlsx FILE and/or --markdown FILE"),
+])
+def test_bad_input_is_named_and_nothing_is_written(tmp_path, capsys, argv, message):
+    assert run(tmp_path, *argv) == 2
+    assert message in capsys.readouterr().err
+    assert not list((tmp_path / "incidents").glob("*.yml")) if (tmp_path / "incidents").exists() else True
+
+
+def test_a_malformed_record_is_refused(tmp_path, capsys):
+    (tmp_path / "incidents").mkdir()
+    (tmp_path / "incidents" / "INC-2026-001.yml").write_text("id: INC-2026-001\nstatus: 不明\n", encoding="utf-8")
+    assert run(tmp_path, "incident", "list") == 2
+    assert "INC-2026-001.yml: " in capsys.readouterr().err
+
+
+def test_the_wrapper_runs_the_cli():
+    out = subprocess.run([str(ROOT / "bin" / "anshin"), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "incident" in out.stdout and "report" in out.stdout

@@ -1,0 +1,60 @@
+"""anshin_ops/office_calendar.py: the office calendar, the downtime split, availability over office hours."""
+import datetime
+
+import holidays
+import pytest
+
+from anshin_ops import office_calendar as cal
+
+JST = cal.JST
+
+
+def at(*args):
+    return datetime.datetime(*args, tzinfo=JST)
+
+
+def test_2026_has_240_office_days_and_2100_office_hours():
+    days = cal.office_days(*cal.period(2026))
+    assert len(days) == 240
+    assert cal.office_minutes(days) == 2100 * 60
+    result = cal.availability(2026, [])
+    assert result["allowed_minutes"] == 21 * 60 and result["availability_percent"] == 100.0
+
+
+@pytest.mark.parametrize("year", [2024, 2025, 2027, 2028])
+def test_other_years_against_the_holiday_library(year):
+    days = cal.office_days(*cal.period(year))
+    jp = holidays.Japan(years=year)
+    expected = [d for d in (datetime.date(year, 1, 1) + datetime.timedelta(n) for n in range(366)) if d.year == year
+                and d.weekday() < 5 and d not in jp and (d.month, d.day) not in cal.YEAR_END]
+    assert days == expected
+
+
+def test_fiscal_year_and_extra_closed_days():
+    first, after = cal.period(2026, fiscal=True)
+    assert (first, after) == (datetime.date(2026, 4, 1), datetime.date(2027, 4, 1))
+    closed = [datetime.date(2026, 8, 14)]  # a Friday the prefecture closes
+    assert len(cal.office_days(first, after, closed)) == len(cal.office_days(first, after)) - 1
+
+
+def test_downtime_is_split_at_office_hours():
+    # Friday 2026-11-27 16:00 to Monday 2026-11-30 10:00: 75 min Friday + 90 min Monday in office hours
+    office, outside = cal.split_downtime(at(2026, 11, 27, 16, 0), at(2026, 11, 30, 10, 0))
+    assert office == 165 and office + outside == 66 * 60
+    # a holiday (2026-11-23, Labour Thanksgiving Day) is all outside office hours
+    assert cal.split_downtime(at(2026, 11, 23, 9), at(2026, 11, 23, 12)) == (0, 180)
+    # 12/29-1/3 are closed days
+    assert cal.split_downtime(at(2026, 12, 29, 9), at(2026, 12, 29, 17)) == (0, 480)
+    with pytest.raises(ValueError):
+        cal.split_downtime(at(2026, 1, 5, 9), at(2026, 1, 5, 9))
+
+
+def test_availability_counts_only_office_hours_within_the_year():
+    downtimes = [(at(2026, 6, 1, 8, 30), at(2026, 6, 1, 17, 15)),      # a whole office day: 525 min
+                 (at(2026, 6, 6, 0, 0), at(2026, 6, 7, 23, 0)),        # a weekend: 0
+                 (at(2025, 12, 31, 0, 0), at(2026, 1, 5, 9, 30))]      # only 1/5 08:30-09:30 is in 2026 office hours
+    result = cal.availability(2026, downtimes)
+    assert result["downtime_minutes"] == 525 + 60
+    assert result["availability_percent"] == round(100 * (1 - 585 / 126000), 3)
+    assert result["met"] is True
+    assert cal.availability(2026, [(at(2026, 6, 1), at(2026, 6, 30))])["met"] is False
