@@ -67,6 +67,10 @@ def connect(settings, what):
     return conn
 
 
+TRUNCATED = ("source: the result was truncated by the server's size limit: nothing changed "
+             "(raise the limit for the sync account)")
+
+
 def read_source(conn, settings, attribute_map):
     """All entries of the source search, paged; a truncated or empty result is an error."""
     attributes = sorted(set(attribute_map.values()))
@@ -76,10 +80,15 @@ def read_source(conn, settings, attribute_map):
             search_scope=ldap3.SUBTREE, attributes=attributes, paged_size=int(settings.get("page_size", 500)),
             generator=False)
     except ldap_errors.LDAPSizeLimitExceededResult:
-        raise SyncError("source: the result was truncated by the server's size limit: nothing changed "
-                        "(raise the limit for the sync account, or use paged searches)")
+        raise SyncError(TRUNCATED)
     except ldap_errors.LDAPException as exc:
         raise SyncError(f"source: search failed: {exc.__class__.__name__}: {exc}")
+    # ldap3 hands back what arrived before a size or time limit without raising: the last result says so
+    code = (conn.result or {}).get("result")
+    if code == 4:
+        raise SyncError(TRUNCATED)
+    if code == 3:
+        raise SyncError("source: the search hit the server's time limit: nothing changed")
     found = [dict(e["attributes"], dn=e["dn"]) for e in entries if e.get("type") == "searchResEntry"]
     if not found:
         raise SyncError(f"source: the search under {settings['base_dn']} returned no entries: nothing changed")

@@ -151,6 +151,16 @@ def test_an_empty_or_truncated_source_changes_nothing(run_module, dirs, monkeypa
     monkeypatch.setattr(dirs.source.extend.standard, "paged_search", truncated)
     failed, result = run_module(mod, args())
     assert failed and "truncated by the server's size limit" in result["msg"]
+
+    # what ldap3 really does: the entries that arrived, and sizeLimitExceeded only in the last result
+    def partial(*a, **kw):
+        dirs.source.result = {"result": 4, "description": "sizeLimitExceeded"}
+        return [{"type": "searchResEntry", "dn": f"uid={u},ou=staff,dc=pref",
+                 "attributes": {"uid": [u], "cn": [u], "sn": ["s"], "ou": ["防災課"]}} for u in ("a000", "a001")]
+
+    monkeypatch.setattr(dirs.source.extend.standard, "paged_search", partial)
+    failed, result = run_module(mod, args())
+    assert failed and "truncated by the server's size limit" in result["msg"]
     assert dirs.target_people() == {}
 
 
