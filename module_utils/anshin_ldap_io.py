@@ -19,7 +19,6 @@ __metaclass__ = type
 try:
     import ldap3
     from ldap3.core import exceptions as ldap_errors
-    from ldap3.utils.conv import escape_filter_chars
     from ldap3.utils.dn import escape_rdn, parse_dn
     HAS_LDAP3 = True
 except ImportError:  # reported by the caller
@@ -247,4 +246,4 @@ def sync(source_settings, target_settings, attribute_map, reorganisation, as_of,
     }
 
 
-__all__ = ["SyncError", "sync", "today_jst", "escape_filter_chars"]
+__all__ = ["SyncError", "sync", "today_jst"]

@@ -120,9 +120,9 @@ def test_an_interrupted_run_completes_when_run_again(run_module, dirs, monkeypat
     real_modify = dirs.target.modify
     calls = []
 
-    def flaky(*a, **kw):
+    def flaky(*a, **kw):  # the connection drops after five people were moved
         calls.append(a)
-        if len(calls) == 1:
+        if len(calls) == 6:
             raise ldap3.core.exceptions.LDAPSocketReceiveError("connection lost")
         return real_modify(*a, **kw)
 
@@ -131,10 +131,13 @@ def test_an_interrupted_run_completes_when_run_again(run_module, dirs, monkeypat
     monkeypatch.setattr(dirs.target, "modify", flaky)
     failed, result = run_module(mod, args(reorganisation=reorg))
     assert failed and "LDAPSocketReceiveError" in result["msg"]
+    departments = list(dirs.target_people().values())
+    assert departments.count("総合防災課") == 5  # a half-applied state
     monkeypatch.setattr(dirs.target, "modify", real_modify)
     failed, result = run_module(mod, args(reorganisation=reorg))
-    assert not failed and result["changed"]
+    assert not failed and result["summary"]["modify"] == 15  # only the rest
     assert set(dirs.target_people().values()) == {"総合防災課"}
+    assert dirs.group_members("総合防災課") is not None and len(dirs.group_members("総合防災課")) == 20
     failed, result = run_module(mod, args(reorganisation=reorg))
     assert not result["changed"]
 
