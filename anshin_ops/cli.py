@@ -1,11 +1,15 @@
 """anshin: the operators' command line on the controller.
 
+    anshin run JOB [--inventory local] [--limit HOSTS] [--check] [-e NAME=VALUE ...]
+    anshin run --list
+    anshin log [--inventory local]
     anshin incident new --target lalert-vm --summary "..." --occurred 2026-11-28T09:10 [--severity 中]
     anshin incident update INC-2026-001 --set cause="..." --set down_start=... --set down_end=...
     anshin incident close INC-2026-001 --recovered ... --cause ... --remedy ... --prevention ...
     anshin incident list
     anshin incident export [--xlsx FILE] [--markdown FILE]
     anshin report availability 2026 [--fiscal] [--include-planned]
+    anshin report monthly 2026-11 [--inventory local] [--no-collect]
 
 Incident records live in records/incidents/ (one YAML file each, under version control). Every command
 checks its input first and exits non-zero with one line naming the problem; nothing is half-written.
@@ -17,7 +21,7 @@ import sys
 
 import yaml
 
-from anshin_ops import incidents, office_calendar as cal
+from anshin_ops import incidents, monthly, office_calendar as cal, runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORDS = os.path.join(ROOT, "records", "incidents")
@@ -35,8 +39,33 @@ def office_settings(path=SETTINGS):
     return {"hours": hours, "extra_closed": closed, "target": float(data.get("availability_target", 99.0))}
 
 
+def cmd_run(args):
+    if args.list or not args.job:
+        for name, job in runner.jobs().items():
+            print(f"{name:18} {job['title']}  ({job['playbook']})")
+        return 0 if args.list else 2
+    rc, entry = runner.run_job(args.job, args.inventory, args.limit, args.check, args.extra_vars or (),
+                               incidents_dir=args.records)
+    print(f"{entry['title']}: {entry['result']} (rc {entry['rc']}, tasks {entry['tasks']}, "
+          f"changed {sum(entry['changed'].values())}, failed {sum(entry['failed'].values())}, "
+          f"unreachable {sum(entry['unreachable'].values())})")
+    print(f"  artifacts: {entry['artifacts']}")
+    if entry["incident"]:
+        print(f"  障害管理表の下書き: {entry['incident']} (bin/anshin incident update/close で完成させる)")
+    return rc
+
+
+def cmd_log(args):
+    log_dir = os.path.join(runner.records_root(args.inventory), "maintenance")
+    for entry in runner.load_log(log_dir)[-args.last:]:
+        print(f"{entry['started']}  {entry['operator']}  {entry['job']}  {entry['result']}  "
+              f"changed {sum(entry['changed'].values())}  {'check ' if entry['check'] else ''}"
+              f"limit {entry['limit'] or '-'}  {entry['artifacts']}")
+    return 0
+
+
 def cmd_incident(args):
-    directory = args.records
+    directory = args.records or RECORDS
     if args.action == "new":
         occurred = incidents.parse_time(args.occurred, "occurred")
         record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(),
@@ -101,7 +130,7 @@ def cmd_availability(args):
     first, _ = cal.period(args.year, args.fiscal)
     if first > today:
         raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
-    records = incidents.load(args.records)
+    records = incidents.load(args.records or RECORDS)
     downtimes = [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
                  for r in records if r.get("down_start") and r.get("down_end")
                  and (args.include_planned or not r.get("planned"))]
@@ -115,10 +144,39 @@ def cmd_availability(args):
     return 0
 
 
+def cmd_monthly(args):
+    monthly.check_month(args.month)  # before anything runs or is written
+    out_dir = os.path.join(ROOT, ".local", "reports", "monthly", args.month)
+    if not args.no_collect:
+        rc, entry = runner.run_job("monthly_usage", args.inventory, args.limit,
+                                   extra_vars=[f"monthly_usage_month={args.month}"])
+        if rc != 0:
+            raise incidents.RecordError(f"collecting the counts failed ({entry['result']}); see {entry['artifacts']}")
+    counts = sorted(n for n in os.listdir(out_dir) if n.startswith("usage-") and n.endswith(".json")) \
+        if os.path.isdir(out_dir) else []
+    if not counts:
+        raise incidents.RecordError(f"no counts in {out_dir} (run without --no-collect)")
+    for name in counts:
+        for path in monthly.render(os.path.join(out_dir, name), out_dir):
+            print(path)
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="anshin", description="anshin-ops operator tools")
-    p.add_argument("--records", default=RECORDS, help="incident records directory")
+    p.add_argument("--records", help="incident records directory (default records/incidents; runs on the "
+                                     "local inventory draft into .local/records/incidents)")
     sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a maintenance job (playbook) through ansible-runner")
+    run.add_argument("job", nargs="?")
+    run.add_argument("--list", action="store_true", help="list the jobs")
+    run.add_argument("--inventory", "-i", default="local", help="inventory name under inventories/ or a path")
+    run.add_argument("--limit", "-l")
+    run.add_argument("--check", "-C", action="store_true", help="check mode (--check --diff)")
+    run.add_argument("-e", dest="extra_vars", action="append", metavar="NAME=VALUE")
+    log = sub.add_parser("log", help="保守作業記録: the maintenance log")
+    log.add_argument("--inventory", "-i", default="local")
+    log.add_argument("--last", type=int, default=20)
     inc = sub.add_parser("incident", help="障害管理表: incident records").add_subparsers(dest="action", required=True)
     new = inc.add_parser("new")
     new.add_argument("--occurred", required=True)
@@ -148,14 +206,25 @@ def parser():
     avail.add_argument("year", type=int)
     avail.add_argument("--fiscal", action="store_true")
     avail.add_argument("--include-planned", action="store_true", help="count planned maintenance as downtime")
+    month = rep.add_parser("monthly", help="月次報告書: accesses, posts, registered data")
+    month.add_argument("month", help="YYYY-MM")
+    month.add_argument("--inventory", "-i", default="local")
+    month.add_argument("--limit", "-l")
+    month.add_argument("--no-collect", action="store_true", help="draw from counts collected earlier")
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "log":
+            return cmd_log(args)
         if args.command == "incident":
             return cmd_incident(args)
+        if args.report == "monthly":
+            return cmd_monthly(args)
         return cmd_availability(args)
     except (incidents.RecordError, OSError, yaml.YAMLError) as exc:
         print(f"anshin: {exc}", file=sys.stderr)

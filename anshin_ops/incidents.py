@@ -21,7 +21,8 @@ COLUMNS = [
     ("remedy", "対処"), ("prevention", "再発防止策"), ("recovered", "復旧日時"),
     ("reported_to_pref", "県への報告日時"), ("handler", "対応者"), ("status", "ステータス"),
 ]
-STATUSES = ("対応中", "暫定復旧", "完了")
+# 下書き: drafted by `anshin run` from a failed job, not yet confirmed as an incident by an operator
+STATUSES = ("下書き", "対応中", "暫定復旧", "完了")
 SEVERITIES = ("重大", "中", "軽微")
 TIMES = ("occurred", "detected", "recovered", "reported_to_pref", "down_start", "down_end")
 ID = re.compile(r"^INC-(\d{4})-(\d{3})$")

@@ -1,0 +1,182 @@
+"""`anshin run JOB`: a maintenance playbook through ansible-runner, with a live progress line, a maintenance
+log entry (保守作業記録) per run, the runner's artifacts kept per run, and a draft incident when it fails.
+
+Where things go: runs against the local stand-ins are not maintenance of the real system, so their log and
+drafts stay under .local/records/; other inventories write to records/ (version control).
+"""
+import datetime
+import getpass
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+from anshin_ops import incidents, office_calendar as cal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
+RESULTS = {"successful": "成功", "failed": "失敗", "canceled": "中断", "timeout": "時間切れ"}
+
+
+def jobs():
+    with open(JOBS_FILE, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def resolve_inventory(name):
+    """An inventory name under inventories/ or a path to a file or directory."""
+    candidates = [os.path.join(ROOT, "inventories", name, "hosts.yml"), name]
+    for path in candidates:
+        if os.path.exists(path):
+            return os.path.abspath(path)
+    raise incidents.RecordError(f"no inventory {name!r} (neither inventories/{name}/hosts.yml nor a path)")
+
+
+def records_root(inventory_name):
+    if inventory_name == "local":
+        return os.path.join(ROOT, ".local", "records")
+    return os.path.join(ROOT, "records")
+
+
+def operator():
+    """Who runs it: ANSHIN_OPERATOR, else git's user.name, else the login name."""
+    if os.environ.get("ANSHIN_OPERATOR"):
+        return os.environ["ANSHIN_OPERATOR"]
+    try:
+        name = subprocess.run(["git", "config", "user.name"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+    except OSError:
+        name = ""
+    return name or getpass.getuser()
+
+
+class Progress:
+    """Follows runner events: tasks started, the current host and task, and the first real failure."""
+
+    def __init__(self, expected_total, stream):
+        self.expected, self.stream = expected_total, stream
+        self.tasks = 0
+        self.failure = None
+        self.tty = stream.isatty()
+
+    def __call__(self, event):
+        kind, data = event.get("event", ""), event.get("event_data", {})
+        if kind == "playbook_on_task_start":
+            self.tasks += 1
+        elif kind == "runner_on_start":
+            total = self.expected or "?"
+            line = f"[{self.tasks}/{total}] {data.get('host', '')}: {data.get('task', '')}"
+            if self.tty:
+                self.stream.write("\r\033[K" + line[:160])
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
+        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            if self.failure is None:
+                res = data.get("res", {}) or {}
+                self.failure = {"host": data.get("host", ""), "task": data.get("task", ""),
+                                "play": data.get("play", ""), "unreachable": kind == "runner_on_unreachable",
+                                "message": str(res.get("msg") or res.get("stderr") or res.get("reason") or "")[:500],
+                                "time": event.get("created")}
+        return True
+
+    def finish(self):
+        if self.tty:
+            self.stream.write("\n")
+
+
+def previous_total(log_dir, job):
+    """Tasks of the last finished run of the same job: the progress line's total (the playbooks include
+    roles dynamically, so the count is only known after a run)."""
+    for entry in reversed(load_log(log_dir)):
+        if entry.get("job") == job and entry.get("result") in ("成功", "失敗") and entry.get("tasks"):
+            return entry["tasks"]
+    return None
+
+
+def load_log(log_dir):
+    entries = []
+    for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
+        if name.endswith(".yml"):
+            with open(os.path.join(log_dir, name), encoding="utf-8") as fh:
+                entries.append(yaml.safe_load(fh) or {})
+    return entries
+
+
+def write_yaml_atomic(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def draft_incident(directory, job, failure, started, who):
+    """A draft 障害管理表 record from the failing task; the operator completes it (incident update/close)."""
+    occurred = (datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc)
+                .astimezone(cal.JST) if failure.get("time") else started)
+    what = "到達不能" if failure["unreachable"] else "失敗"
+    record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(timespec="seconds"),
+              "detected": occurred.isoformat(timespec="seconds"), "detection": f"保守作業 (anshin run {job})",
+              "target": failure["host"] or "(不明)", "category": "障害", "severity": "中",
+              "summary": f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),
+              "impact": "", "down_start": None, "down_end": None, "planned": False, "workaround": "",
+              "cause": "", "remedy": "", "prevention": "", "recovered": None, "reported_to_pref": None,
+              "handler": who, "status": "下書き"}
+    return incidents.save(directory, record)
+
+
+def run_job(job, inventory="local", limit=None, check=False, extra_vars=(), incidents_dir=None, stream=None):
+    """Run one job; returns (exit code, log entry). Input is checked before anything is written."""
+    import ansible_runner
+
+    stream = stream or sys.stderr
+    known = jobs()
+    if job not in known:
+        raise incidents.RecordError(f"unknown job {job!r}; jobs: {', '.join(sorted(known))}")
+    inventory_path = resolve_inventory(inventory)
+    for pair in extra_vars:
+        if "=" not in pair:
+            raise incidents.RecordError(f"-e needs NAME=VALUE, got {pair!r}")
+    inventory_name = inventory if os.path.exists(os.path.join(ROOT, "inventories", inventory)) else "custom"
+    root = records_root(inventory_name)
+    log_dir = os.path.join(root, "maintenance")
+    incidents_dir = incidents_dir or os.path.join(root, "incidents")
+
+    started = datetime.datetime.now(cal.JST).replace(microsecond=0)
+    run_id = f"{started:%Y%m%dT%H%M%S}-{job}"
+    run_dir = os.path.join(ROOT, ".local", "runs", run_id)
+    os.makedirs(run_dir, exist_ok=True)
+    cmdline = [*(["--check", "--diff"] if check else [])]
+    for pair in extra_vars:
+        cmdline += ["-e", pair]
+    progress = Progress(previous_total(log_dir, job), stream)
+    who = operator()
+    interrupted = []
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    stream.write(f"anshin run {job}: {known[job]['playbook']} on {inventory_name} "
+                 f"({'check mode, ' if check else ''}limit {limit or 'none'}), artifacts {run_dir}\n")
+    result = ansible_runner.run(
+        private_data_dir=run_dir, project_dir=ROOT, playbook=known[job]["playbook"], inventory=inventory_path,
+        limit=limit, cmdline=" ".join(shlex.quote(c) for c in cmdline) or None, ident="run", quiet=True,
+        event_handler=progress, cancel_callback=lambda: bool(interrupted),
+        envvars={"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg")})
+    signal.signal(signal.SIGINT, previous_handler)
+    progress.finish()
+    stats = result.stats or {}
+    entry = {"run": run_id, "job": job, "title": known[job]["title"], "playbook": known[job]["playbook"],
+             "inventory": inventory_name, "limit": limit, "check": check, "extra_vars": list(extra_vars),
+             "operator": who, "started": started.isoformat(),
+             "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
+             "result": RESULTS.get(result.status, result.status), "rc": result.rc, "tasks": progress.tasks,
+             "changed": dict(stats.get("changed", {})), "failed": dict(stats.get("failures", {})),
+             "unreachable": dict(stats.get("dark", {})), "artifacts": os.path.relpath(run_dir, ROOT),
+             "incident": None}
+    if result.status != "successful" and progress.failure and not check:
+        entry["incident"] = os.path.relpath(draft_incident(incidents_dir, job, progress.failure, started, who), ROOT)
+    write_yaml_atomic(os.path.join(log_dir, f"{run_id}.yml"), entry)
+    return (0 if result.status == "successful" else 1), entry
