@@ -218,10 +218,8 @@ flagged:
   type: bool
 """
 
-import bz2
 import datetime
 import glob
-import gzip
 import ipaddress
 import json
 import lzma
@@ -232,7 +230,7 @@ import zlib
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.anshin_logs import (
-    SSHD_IDENTS, classify_receiver, classify_sshd, classify_sudo, parse_combined, parse_nginx_error,
+    SSHD_IDENTS, classify_receiver, classify_sshd, classify_sudo, open_log, parse_combined, parse_nginx_error,
     parse_syslog)
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
@@ -270,16 +268,6 @@ def parse_time(text, default_tz=JST):
         text += "T00:00:00"
     value = datetime.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=default_tz)
-
-
-def open_log(path):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    if path.endswith(".xz"):
-        return lzma.open(path, "rt", encoding="utf-8", errors="replace")
-    if path.endswith(".bz2"):
-        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, "r", encoding="utf-8", errors="replace")
 
 
 def hour_of(epoch):

@@ -5,6 +5,7 @@ Pure functions over one line each; a line that does not fit returns None so
 the caller counts it as unparsable instead of crashing. Times come back as
 epoch seconds (UTC-based), so files in different zones compare.
 
+    open_log(path)             a log file as text lines, plain or rotated (.gz, .xz, .bz2)
     parse_combined(line)       nginx/Apache "combined" access log
     W3CParser().parse(line)    IIS W3C extended log (stateful: the #Fields directive names the columns)
     parse_nginx_error(line)    nginx error log
@@ -15,7 +16,10 @@ epoch seconds (UTC-based), so files in different zones compare.
 """
 from __future__ import absolute_import, division, print_function
 
+import bz2
 import calendar
+import gzip
+import lzma
 import re
 
 __metaclass__ = type
@@ -29,6 +33,17 @@ _COMBINED = re.compile(
     r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?')
 _CLF_TIME = re.compile(r'(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$')
 _time_cache = {}
+
+
+def open_log(path):
+    """Text lines of a log, compressed by logrotate or not; undecodable bytes are replaced, not fatal."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    if path.endswith(".xz"):
+        return lzma.open(path, "rt", encoding="utf-8", errors="replace")
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, "r", encoding="utf-8", errors="replace")
 
 
 def clf_time(stamp):

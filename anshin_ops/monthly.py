@@ -1,0 +1,186 @@
+"""月次報告書: the monthly usage report (clause 9(1)ウエ) drawn from the counts of
+playbooks/monthly_usage.yml (library/anshin_monthly_usage.py): an HTML page with PNG charts and an xlsx
+workbook with the same tables. Headings are Japanese; chart labels stay ASCII (the controller has no
+Japanese font, and a chart of empty boxes helps nobody).
+
+Files are drawn in a scratch directory and moved into place only when all of them exist.
+"""
+import datetime
+import html
+import json
+import os
+import shutil
+import tempfile
+
+from anshin_ops import incidents, office_calendar as cal
+
+CLASSES = ("2xx", "3xx", "4xx", "5xx")
+POST_COLUMNS = [("category", "分類"), ("received", "受信件数"), ("published", "公開件数"),
+                ("exercise_or_test", "訓練・試験"), ("cancels", "取消")]
+
+
+def check_month(month, today=None):
+    """'YYYY-MM' of a month that has started; RecordError otherwise. Returns (year, month, finished)."""
+    try:
+        first = datetime.datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise incidents.RecordError(f"month: {month!r} is not YYYY-MM")
+    today = today or datetime.datetime.now(cal.JST).date()
+    if first > today:
+        raise incidents.RecordError(f"month {month} has not started yet (today is {today})")
+    finished = (first.year, first.month) < (today.year, today.month)
+    return first.year, first.month, finished
+
+
+def load_counts(path):
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    for key in ("month", "access", "posts", "registered"):
+        if key not in data:
+            raise incidents.RecordError(f"{path}: no {key!r} (not written by playbooks/monthly_usage.yml)")
+    return data
+
+
+def _charts(data, directory, prefix):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = {}
+    days = data["access"]["by_day"]
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    bottom = [0] * len(days)
+    for cls in CLASSES:
+        values = [d[cls] for d in days]
+        ax.bar([d["day"][-2:] for d in days], values, bottom=bottom, label=cls)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    ax.set_title(f"Requests per day ({data['month']}, JST)")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    files["access_by_day"] = f"{prefix}access_by_day.png"
+    fig.savefig(os.path.join(directory, files["access_by_day"]), dpi=100)
+    plt.close(fig)
+
+    pages = data["access"]["by_page"][:15]
+    fig, ax = plt.subplots(figsize=(10, 0.4 * max(len(pages), 3) + 1))
+    ax.barh([p["page"] if p["page"].isascii() else "(other)" for p in reversed(pages)],
+            [p["requests"] for p in reversed(pages)])
+    ax.set_title("Requests per page")
+    fig.tight_layout()
+    files["access_by_page"] = f"{prefix}access_by_page.png"
+    fig.savefig(os.path.join(directory, files["access_by_page"]), dpi=100)
+    plt.close(fig)
+
+    posts = data["posts"]
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    names = [p["category"] for p in posts]
+    ax.bar([i - 0.2 for i in range(len(posts))], [p["received"] for p in posts], width=0.4, label="received")
+    ax.bar([i + 0.2 for i in range(len(posts))], [p["published"] for p in posts], width=0.4, label="published")
+    ax.set_xticks(range(len(posts)), names, rotation=20, ha="right")
+    ax.set_title("L-Alert messages per category")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    files["posts"] = f"{prefix}posts_by_category.png"
+    fig.savefig(os.path.join(directory, files["posts"]), dpi=100)
+    plt.close(fig)
+    return files
+
+
+def _tables(data):
+    """[(heading, header, rows)] shared by the HTML page and the workbook."""
+    access = data["access"]
+    reg = data["registered"]
+    return [
+        ("アクセス件数 (日別)", ["日付", "件数"] + list(CLASSES),
+         [[d["day"], d["requests"]] + [d[c] for c in CLASSES] for d in access["by_day"]]
+         + [["合計", access["total"]] + [access["by_status"][c] for c in CLASSES]]),
+        ("アクセス件数 (ページ別)", ["ページ", "件数"], [[p["page"], p["requests"]] for p in access["by_page"]]),
+        ("ステータス区分別件数", ["区分", "件数"], [[c, access["by_status"][c]] for c in CLASSES]),
+        ("電文受信件数 (分類別)", [t for _, t in POST_COLUMNS],
+         [[p[k] for k, _ in POST_COLUMNS] for p in data["posts"]]
+         + [["合計"] + [sum(p[k] for p in data["posts"]) for k, _ in POST_COLUMNS[1:]]]),
+        ("登録データ件数 (月末時点, 分類・状態別)", ["分類", "状態", "件数"],
+         [[r["category"], r["status"], r["rows"]] for r in reg["by_category_status"]]),
+        ("公開中の情報 (月末時点, 分類別)", ["分類", "件数"],
+         [[r["category"], r["documents"]] for r in reg["current_real"]]),
+    ]
+
+
+def _html(data, host, charts, finished):
+    title = f"月次報告書 {data['month']} ({host})"
+    parts = [f"<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
+             "<style>body{font-family:sans-serif} table{border-collapse:collapse} "
+             "td,th{border:1px solid #999;padding:2px 8px} td.n{text-align:right}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    if not finished:
+        parts.append("<p>注: 当月の途中集計です。</p>")
+    parts.append(f"<p>作成日時: {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} JST。アクセス件数は nginx の"
+                 f"アクセスログ、電文件数・登録データ件数は受信サービスのデータベースから集計。"
+                 f"解析できなかった行: {data['access']['unparsable']} 行。</p>")
+    chart_after = {"アクセス件数 (日別)": "access_by_day", "アクセス件数 (ページ別)": "access_by_page",
+                   "電文受信件数 (分類別)": "posts"}
+    for heading, header, rows in _tables(data):
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if heading in chart_after:
+            parts.append(f"<img src=\"{charts[chart_after[heading]]}\" alt=\"{html.escape(heading)}\">")
+        parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+        for row in rows:
+            parts.append("<tr>" + "".join(
+                f"<td class=\"n\">{v}</td>" if isinstance(v, int) else f"<td>{html.escape(str(v))}</td>"
+                for v in row) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _xlsx(data, path):
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for heading, header, rows in _tables(data):
+        sheet = book.create_sheet(heading.split(" (")[0][:31] if "(" in heading else heading[:31])
+        sheet.append([heading])
+        sheet["A1"].font = Font(bold=True, size=12)
+        sheet.append(header)
+        for cell in sheet[2]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append(row)
+        sheet.column_dimensions["A"].width = 28
+        if heading == "アクセス件数 (日別)":
+            chart = BarChart()
+            chart.type, chart.grouping, chart.overlap = "col", "stacked", 100
+            chart.title = "日別アクセス件数"
+            days = len(data["access"]["by_day"])
+            chart.add_data(Reference(sheet, min_col=3, max_col=6, min_row=2, max_row=2 + days), titles_from_data=True)
+            chart.set_categories(Reference(sheet, min_col=1, min_row=3, max_row=2 + days))
+            chart.width, chart.height = 24, 8
+            sheet.add_chart(chart, "I2")
+    book.save(path)
+
+
+def render(counts_path, out_dir, today=None):
+    """Draw the report of one host's counts; returns the files written."""
+    data = load_counts(counts_path)
+    _, _, finished = check_month(data["month"], today)
+    host = data.get("host") or os.path.basename(counts_path)[len("usage-"):-len(".json")]
+    os.makedirs(out_dir, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=out_dir, prefix=".draw-")
+    try:
+        # chart names carry the host: two hosts' reports share the month's directory
+        charts = _charts(data, scratch, f"{host}_")
+        stem = f"月次報告書_{data['month']}_{host}"
+        with open(os.path.join(scratch, stem + ".html"), "w", encoding="utf-8") as fh:
+            fh.write(_html(data, host, charts, finished))
+        _xlsx(data, os.path.join(scratch, stem + ".xlsx"))
+        written = []
+        for name in sorted(os.listdir(scratch)):
+            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+            written.append(os.path.join(out_dir, name))
+        return written
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
