@@ -37,6 +37,8 @@ def resolve_inventory(name):
 
 
 def records_root(inventory_name):
+    if os.environ.get("ANSHIN_RECORDS_ROOT"):  # tests, or a separate working copy of the records
+        return os.environ["ANSHIN_RECORDS_ROOT"]
     if inventory_name == "local":
         return os.path.join(ROOT, ".local", "records")
     return os.path.join(ROOT, "records")
@@ -52,6 +54,16 @@ def operator():
     except OSError:
         name = ""
     return name or getpass.getuser()
+
+
+def _failure_message(res):
+    """The module's message, and the last line of stderr when the message alone says little
+    ("non-zero return code")."""
+    message = str(res.get("msg") or res.get("reason") or "")
+    stderr = [line for line in str(res.get("stderr") or "").splitlines() if line.strip()]
+    if stderr:
+        message = f"{message}: {stderr[-1]}" if message else stderr[-1]
+    return message[:500]
 
 
 class Progress:
@@ -80,7 +92,7 @@ class Progress:
                 res = data.get("res", {}) or {}
                 self.failure = {"host": data.get("host", ""), "task": data.get("task", ""),
                                 "play": data.get("play", ""), "unreachable": kind == "runner_on_unreachable",
-                                "message": str(res.get("msg") or res.get("stderr") or res.get("reason") or "")[:500],
+                                "message": _failure_message(res),
                                 "time": event.get("created")}
         return True
 
@@ -148,9 +160,7 @@ def run_job(job, inventory="local", limit=None, check=False, extra_vars=(), inci
     incidents_dir = incidents_dir or os.path.join(root, "incidents")
 
     started = datetime.datetime.now(cal.JST).replace(microsecond=0)
-    run_id = f"{started:%Y%m%dT%H%M%S}-{job}"
-    run_dir = os.path.join(ROOT, ".local", "runs", run_id)
-    os.makedirs(run_dir, exist_ok=True)
+    run_id, run_dir = _new_run_dir(f"{started:%Y%m%dT%H%M%S}-{job}")
     cmdline = [*(["--check", "--diff"] if check else [])]
     for pair in extra_vars:
         cmdline += ["-e", pair]
@@ -173,10 +183,31 @@ def run_job(job, inventory="local", limit=None, check=False, extra_vars=(), inci
              "operator": who, "started": started.isoformat(),
              "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
              "result": RESULTS.get(result.status, result.status), "rc": result.rc, "tasks": progress.tasks,
+             "hosts": sorted({h for counts in stats.values() if isinstance(counts, dict) for h in counts}),
              "changed": dict(stats.get("changed", {})), "failed": dict(stats.get("failures", {})),
-             "unreachable": dict(stats.get("dark", {})), "artifacts": os.path.relpath(run_dir, ROOT),
+             "unreachable": dict(stats.get("dark", {})), "artifacts": _shown(run_dir),
              "incident": None}
     if result.status != "successful" and progress.failure and not check:
-        entry["incident"] = os.path.relpath(draft_incident(incidents_dir, job, progress.failure, started, who), ROOT)
+        entry["incident"] = _shown(draft_incident(incidents_dir, job, progress.failure, started, who))
     write_yaml_atomic(os.path.join(log_dir, f"{run_id}.yml"), entry)
     return (0 if result.status == "successful" else 1), entry
+
+
+def _new_run_dir(base):
+    """A directory of its own for each run, even for two runs started in the same second."""
+    runs = os.path.join(ROOT, ".local", "runs")
+    os.makedirs(runs, exist_ok=True)
+    for n in range(1, 100):
+        run_id = base if n == 1 else f"{base}-{n}"
+        try:
+            os.mkdir(os.path.join(runs, run_id))
+            return run_id, os.path.join(runs, run_id)
+        except FileExistsError:
+            continue
+    raise incidents.RecordError(f"too many runs named {base} in {runs}")
+
+
+def _shown(path):
+    """Paths inside the repository relative to it (the log is read on other working copies), others absolute."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path

@@ -1,0 +1,103 @@
+"""End to end: bin/anshin runs maintenance jobs against the local environment (inventories/local, the
+podman stand-ins) through ansible-runner. The main job (site) builds the stand-ins; a job that succeeds
+leaves a maintenance log entry and its artifacts; check mode is passed through; a job that fails drafts a
+障害管理表 record from the failing task; the monthly report is drawn from counts read on the VM.
+The tests run in file order: the first builds what the others use."""
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+ANSHIN = str(ROOT / "bin" / "anshin")
+
+
+def running():
+    out = subprocess.run(["podman", "ps", "--filter", "label=owner=anshin-ops", "--format", "{{.Names}}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return "anshin-lalert-vm" in out
+
+
+@pytest.fixture(scope="module")
+def local_env():
+    """The local environment, brought up for these tests if it was not (and then removed again)."""
+    was_up = running()
+    if not was_up:
+        subprocess.run([str(ROOT / "bin" / "localenv"), "up"], check=True, stdout=subprocess.DEVNULL)
+    yield
+    if not was_up:
+        subprocess.run([str(ROOT / "bin" / "localenv"), "down"], check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def records(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path))
+    monkeypatch.setenv("ANSHIN_OPERATOR", "保守 太郎")
+    return tmp_path
+
+
+def anshin(*argv):
+    return subprocess.run([ANSHIN, *argv], capture_output=True, text=True, cwd=ROOT, timeout=1800)
+
+
+def log_entries(records):
+    directory = records / "maintenance"
+    return [yaml.safe_load((directory / n).read_text(encoding="utf-8")) for n in sorted(os.listdir(directory))]
+
+
+def test_the_main_job_through_the_cli(local_env, records):
+    done = anshin("run", "site")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    (entry,) = log_entries(records)
+    assert entry["job"] == "site" and entry["result"] == "成功" and entry["inventory"] == "local"
+    assert {"lalert-vm", "backup-store", "monitoring-server"} <= set(entry["hosts"])
+    assert not entry["failed"] and not entry["unreachable"]
+
+
+def test_a_job_runs_and_is_logged(local_env, records):
+    done = anshin("run", "patch_report", "--limit", "lalert-vm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "適用待ち更新の確認: 成功" in done.stdout
+    # the progress view: one line per task and host while it runs
+    assert "] lalert-vm: " in done.stderr
+    (entry,) = log_entries(records)
+    assert entry["job"] == "patch_report" and entry["result"] == "成功" and entry["operator"] == "保守 太郎"
+    assert entry["limit"] == "lalert-vm" and entry["check"] is False and entry["tasks"] > 3
+    assert set(entry["changed"]) <= {"lalert-vm"} and not entry["failed"] and entry["incident"] is None
+    artifacts = ROOT / entry["artifacts"] / "artifacts" / "run"
+    assert (artifacts / "rc").read_text().strip() == "0"
+    assert "PLAY RECAP" in (artifacts / "stdout").read_text(encoding="utf-8")
+
+    # --check is passed through; the second run knows the total from the first
+    checked = anshin("run", "patch_report", "--limit", "lalert-vm", "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"/{entry['tasks']}] lalert-vm" in checked.stderr
+    second = log_entries(records)[-1]
+    assert second["check"] is True
+    assert "--check" in (ROOT / second["artifacts"] / "artifacts" / "run" / "command").read_text()
+
+
+def test_a_failed_job_drafts_an_incident(local_env, records):
+    backup = anshin("run", "backup_now")
+    assert backup.returncode == 0, backup.stdout + backup.stderr[-3000:]
+    # a dry run (changes nothing) asking for an archive older than any there is
+    failed = anshin("--records", str(records / "incidents"), "run", "restore", "--limit", "lalert-vm",
+                    "-e", "restore_before=2000-01-01T00:00", "-e", "restore_dry_run=true")
+    assert failed.returncode == 1
+    entry = log_entries(records)[-1]
+    assert entry["result"] == "失敗" and entry["incident"]
+    draft = yaml.safe_load((ROOT / entry["incident"]).read_text(encoding="utf-8"))
+    assert draft["status"] == "下書き" and draft["target"] == "lalert-vm" and draft["handler"] == "保守 太郎"
+    assert draft["summary"].startswith("restore: タスク「Restore (or list what would change)」が失敗")
+    assert "no archive before 2000-01-01" in draft["summary"]  # the cause, from the task's stderr
+    listed = anshin("--records", str(records / "incidents"), "incident", "list")
+    assert draft["id"] in listed.stdout and "下書き" in listed.stdout
+
+
+def test_monthly_report_from_the_vm(local_env, records):
+    done = anshin("report", "monthly", __import__("datetime").date.today().strftime("%Y-%m"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = [line for line in done.stdout.splitlines() if line.endswith("_lalert-vm.html")]
+    assert html and "電文受信件数 (分類別)" in open(html[0], encoding="utf-8").read()

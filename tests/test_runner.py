@@ -1,0 +1,91 @@
+"""anshin_ops/runner.py without a playbook run: the progress line from runner events, the draft incident from
+the first real failure, the task total from the last run, and bad input that writes nothing.
+(tests/e2e runs real jobs against the local environment.)"""
+import io
+import os
+
+import pytest
+import yaml
+
+from anshin_ops import cli, incidents, runner
+
+
+def events():
+    return [
+        {"event": "playbook_on_task_start", "event_data": {"task": "Gathering Facts"}},
+        {"event": "runner_on_start", "event_data": {"host": "lalert-vm", "task": "Gathering Facts"}},
+        {"event": "runner_on_ok", "event_data": {"host": "lalert-vm", "task": "Gathering Facts"}},
+        {"event": "playbook_on_task_start", "event_data": {"task": "Probe"}},
+        {"event": "runner_on_start", "event_data": {"host": "lalert-vm", "task": "Probe"}},
+        # an ignored failure is not the run's failure
+        {"event": "runner_on_failed", "event_data": {"host": "lalert-vm", "task": "Probe", "ignore_errors": True,
+                                                     "res": {"msg": "ignored"}}},
+        {"event": "playbook_on_task_start", "event_data": {"task": "Start the drill"}},
+        {"event": "runner_on_start", "event_data": {"host": "lalert-vm", "task": "Start the drill"}},
+        {"event": "runner_on_failed", "created": "2026-11-27T07:05:00.123456",
+         "event_data": {"host": "lalert-vm", "task": "Start the drill", "res": {"msg": "unit failed"}}},
+        {"event": "runner_on_unreachable", "event_data": {"host": "standby-vm", "task": "Start the drill",
+                                                          "res": {"msg": "later"}}},
+    ]
+
+
+def test_progress_counts_tasks_and_keeps_the_first_real_failure():
+    out = io.StringIO()
+    progress = runner.Progress(7, out)
+    for event in events():
+        assert progress(event) is True
+    lines = out.getvalue().splitlines()
+    assert lines == ["[1/7] lalert-vm: Gathering Facts", "[2/7] lalert-vm: Probe", "[3/7] lalert-vm: Start the drill"]
+    assert progress.tasks == 3
+    assert progress.failure["task"] == "Start the drill" and progress.failure["message"] == "unit failed"
+    assert progress.failure["host"] == "lalert-vm" and not progress.failure["unreachable"]
+
+
+def test_draft_incident_from_the_failure(tmp_path):
+    progress = runner.Progress(None, io.StringIO())
+    for event in events():
+        progress(event)
+    path = runner.draft_incident(str(tmp_path), "restore_drill", progress.failure, None, "保守 太郎")
+    record = yaml.safe_load(open(path, encoding="utf-8"))
+    assert record["id"] == "INC-2026-001" and record["status"] == "下書き"
+    assert record["occurred"] == "2026-11-27T16:05:00+09:00"  # runner times are UTC
+    assert record["target"] == "lalert-vm" and "Start the drill" in record["summary"]
+    assert "unit failed" in record["summary"] and record["detection"] == "保守作業 (anshin run restore_drill)"
+    assert incidents.validate(record) == []
+
+
+def test_total_comes_from_the_last_finished_run_of_the_job(tmp_path):
+    for name, entry in (("1.yml", {"job": "patch", "result": "成功", "tasks": 40}),
+                        ("2.yml", {"job": "patch", "result": "中断", "tasks": 3}),
+                        ("3.yml", {"job": "backup_now", "result": "成功", "tasks": 5})):
+        runner.write_yaml_atomic(str(tmp_path / name), entry)
+    assert runner.previous_total(str(tmp_path), "patch") == 40
+    assert runner.previous_total(str(tmp_path), "restore") is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "no_such_job"], "unknown job 'no_such_job'"),
+    (["run", "backup_now", "--inventory", "no_such_inventory"], "no inventory 'no_such_inventory'"),
+    (["run", "backup_now", "-e", "novalue"], "-e needs NAME=VALUE"),
+    (["run"], ""),
+])
+def test_bad_input_runs_and_writes_nothing(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
+    runs = os.path.join(runner.ROOT, ".local", "runs")
+    before = set(os.listdir(runs)) if os.path.isdir(runs) else set()
+    assert cli.main(["--records", str(tmp_path / "incidents"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "records").exists() and not (tmp_path / "incidents").exists()
+    assert (set(os.listdir(runs)) if os.path.isdir(runs) else set()) == before
+
+
+def test_every_job_names_an_existing_playbook_and_a_runbook():
+    for name, job in runner.jobs().items():
+        assert os.path.isfile(os.path.join(runner.ROOT, job["playbook"])), name
+        assert job["title"] and job["when"] and job["steps"] and job["rollback"], name
+
+
+def test_local_runs_are_kept_out_of_the_versioned_records(monkeypatch):
+    monkeypatch.delenv("ANSHIN_RECORDS_ROOT", raising=False)
+    assert runner.records_root("local").endswith(os.path.join(".local", "records"))
+    assert runner.records_root("production") == os.path.join(runner.ROOT, "records")
