@@ -1,42 +1,38 @@
 """anshin: the operators' command line on the controller.
 
-    anshin run JOB [--inventory local] [--limit HOSTS] [--check] [-e NAME=VALUE ...]
-    anshin run --list
-    anshin log [--inventory local]
+    anshin run JOB [-i INVENTORY] [--limit HOSTS] [--check] [-e NAME=VALUE ...]    (anshin run --list)
+    anshin log [-i INVENTORY]                                                       保守作業記録
     anshin incident new --target lalert-vm --summary "..." --occurred 2026-11-28T09:10 [--severity 中]
     anshin incident update INC-2026-001 --set cause="..." --set down_start=... --set down_end=...
     anshin incident close INC-2026-001 --recovered ... --cause ... --remedy ... --prevention ...
-    anshin incident list
-    anshin incident export [--xlsx FILE] [--markdown FILE]
-    anshin report availability 2026 [--fiscal] [--include-planned]
-    anshin report monthly 2026-11 [--inventory local] [--no-collect]
+    anshin incident list | export [--xlsx FILE] [--markdown FILE]                  障害管理表
+    anshin report availability 2026 [--fiscal] [--include-planned] [--probes]      稼働率
+    anshin report monthly 2026-11 [--no-collect]                                    月次報告書
+    anshin docs [--out DIR]                                   運用保守体制表, 緊急連絡窓口一覧表, 議事録, 引継書
 
-Incident records live in records/incidents/ (one YAML file each, under version control). Every command
-checks its input first and exits non-zero with one line naming the problem; nothing is half-written.
+INVENTORY is a name under inventories/ (default: $ANSHIN_INVENTORY, else local) or a path. It decides where
+records go: the local stand-ins' under .local/records/, the others' under records/ (version control).
+Every command checks its input first and exits 2 with one line naming the problem; nothing is half-written.
 """
 import argparse
 import datetime
+import json
 import os
 import sys
 
 import yaml
 
-from anshin_ops import incidents, monthly, office_calendar as cal, runner
+from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, runner
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECORDS = os.path.join(ROOT, "records", "incidents")
-SETTINGS = os.path.join(ROOT, "records", "office_calendar.yml")
+ROOT = runner.ROOT
 
 
-def office_settings(path=SETTINGS):
-    """Office hours and extra closed days (records/office_calendar.yml)."""
-    data = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    hours = (str(data.get("office_start", "08:30")), str(data.get("office_end", "17:15")))
-    closed = [datetime.date.fromisoformat(str(d)) for d in data.get("extra_closed_days", [])]
-    return {"hours": hours, "extra_closed": closed, "target": float(data.get("availability_target", 99.0))}
+def incidents_dir(args):
+    return args.records or os.path.join(runner.records_root(args.inventory), "incidents")
+
+
+def calendar_settings(args):
+    return inventory.office_calendar(inventory.load(args.inventory))
 
 
 def cmd_run(args):
@@ -65,7 +61,7 @@ def cmd_log(args):
 
 
 def cmd_incident(args):
-    directory = args.records or RECORDS
+    directory = incidents_dir(args)
     if args.action == "new":
         occurred = incidents.parse_time(args.occurred, "occurred")
         record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(),
@@ -78,20 +74,21 @@ def cmd_incident(args):
         print(incidents.save(directory, record))
         return 0
     if args.action == "list":
+        kw = _split_kw(args)
         for record in incidents.load(directory):
-            office, outside = incidents.downtime(record, **_kw())
+            office, outside = incidents.downtime(record, **kw)
             print(f"{record['id']}  {record['status']}  {record['occurred']}  {record['target']}  "
                   f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分)")
         return 0
     if args.action == "export":
-        records = incidents.load(directory)
         if not (args.xlsx or args.markdown):
             raise incidents.RecordError("export: give --xlsx FILE and/or --markdown FILE")
+        records, kw = incidents.load(directory), _split_kw(args)
         if args.xlsx:
-            incidents.export_xlsx(records, args.xlsx, **_kw())
+            incidents.export_xlsx(records, args.xlsx, **kw)
             print(args.xlsx)
         if args.markdown:
-            incidents.export_markdown(records, args.markdown, **_kw())
+            incidents.export_markdown(records, args.markdown, **kw)
             print(args.markdown)
         return 0
     record = _find(directory, args.id)
@@ -119,25 +116,55 @@ def _find(directory, incident_id):
     raise incidents.RecordError(f"no incident {incident_id} in {directory}")
 
 
-def _kw():
-    settings = office_settings()
+def _split_kw(args):
+    settings = calendar_settings(args)
     return {"hours": settings["hours"], "extra_closed": settings["extra_closed"]}
 
 
+def probe_downtimes(args, first, after):
+    """Failed minutes of the receiver probe from Prometheus on the inventory's monitoring host, as
+    (start, end) intervals, and the hours with probe data; None when Prometheus could not be asked."""
+    begin = int(datetime.datetime(first.year, first.month, first.day, tzinfo=cal.JST).timestamp())
+    end = min(int(datetime.datetime(after.year, after.month, after.day, tzinfo=cal.JST).timestamp()),
+              int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60)
+    rc, entry = runner.run_job("probe_history", args.inventory, extra_vars=[
+        f"monitoring_server_availability_start={begin}", f"monitoring_server_availability_end={end}"])
+    path = os.path.join(ROOT, ".local", "reports", "availability", f"probe_history_{begin}_{end}.json")
+    if rc != 0 or not os.path.exists(path):
+        print(f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); "
+              "障害管理表の停止時間だけで計算します", file=sys.stderr)
+        return None
+    with open(path, encoding="utf-8") as fh:
+        history = json.load(fh)
+    minutes = [(datetime.datetime.fromtimestamp(t - 60, cal.JST), datetime.datetime.fromtimestamp(t, cal.JST))
+               for t in history["failed_minutes"]]
+    return {"intervals": cal.merge(minutes), "failed_minutes": len(minutes),
+            "hours_with_data": history["hours_with_data"], "period_hours": (end - begin) // 3600}
+
+
 def cmd_availability(args):
-    settings = office_settings()
+    settings = calendar_settings(args)
     today = datetime.datetime.now(cal.JST).date()
-    first, _ = cal.period(args.year, args.fiscal)
+    first, after = cal.period(args.year, args.fiscal)
     if first > today:
         raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
-    records = incidents.load(args.records or RECORDS)
+    records = incidents.load(incidents_dir(args))
     downtimes = [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
                  for r in records if r.get("down_start") and r.get("down_end")
                  and (args.include_planned or not r.get("planned"))]
+    probes = probe_downtimes(args, first, after) if args.probes else None
+    if probes:
+        downtimes += probes["intervals"]
     result = cal.availability(args.year, downtimes, args.fiscal, settings["hours"], settings["extra_closed"],
                               settings["target"])
-    print(f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']})")
+    print(f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']}, {args.inventory})")
     print(f"  開庁日数 {result['office_days']} 日 / 開庁時間 {result['office_minutes']} 分")
+    if probes:
+        office = sum(cal.split_downtime(s, e, settings["hours"], settings["extra_closed"])[0]
+                     for s, e in probes["intervals"])
+        print(f"  監視データのある時間 {probes['hours_with_data']} / {probes['period_hours']} 時間 (1 時間単位)、"
+              f"受信プローブ失敗 {probes['failed_minutes']} 分 (開庁時間内 {round(office, 1)} 分; "
+              "障害管理表と重なる時間は一度だけ数える)")
     print(f"  停止時間 (開庁時間内) {result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
           f"(目標 {result['target_percent']} %)")
     print(f"  稼働率 {result['availability_percent']} %  {'達成' if result['met'] else '未達'}")
@@ -162,23 +189,37 @@ def cmd_monthly(args):
     return 0
 
 
+def cmd_docs(args):
+    written, problems = docs.generate(args.inventory, args.out)
+    for path in written:
+        print(path)
+    for problem in problems:
+        print(f"要確認: {problem}", file=sys.stderr)
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="anshin", description="anshin-ops operator tools")
-    p.add_argument("--records", help="incident records directory (default records/incidents; runs on the "
-                                     "local inventory draft into .local/records/incidents)")
+    p.add_argument("--records", help="incident records directory (default: records/incidents, or "
+                                     ".local/records/incidents for the local inventory)")
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a maintenance job (playbook) through ansible-runner")
+
+    def with_inventory(cmd):
+        cmd.add_argument("--inventory", "-i", default=inventory.DEFAULT,
+                         help="inventory name under inventories/ or a path (default %(default)s)")
+        return cmd
+
+    run = with_inventory(sub.add_parser("run", help="run a maintenance job (playbook) through ansible-runner"))
     run.add_argument("job", nargs="?")
     run.add_argument("--list", action="store_true", help="list the jobs")
-    run.add_argument("--inventory", "-i", default="local", help="inventory name under inventories/ or a path")
     run.add_argument("--limit", "-l")
     run.add_argument("--check", "-C", action="store_true", help="check mode (--check --diff)")
     run.add_argument("-e", dest="extra_vars", action="append", metavar="NAME=VALUE")
-    log = sub.add_parser("log", help="保守作業記録: the maintenance log")
-    log.add_argument("--inventory", "-i", default="local")
+    log = with_inventory(sub.add_parser("log", help="保守作業記録: the maintenance log"))
     log.add_argument("--last", type=int, default=20)
+
     inc = sub.add_parser("incident", help="障害管理表: incident records").add_subparsers(dest="action", required=True)
-    new = inc.add_parser("new")
+    new = with_inventory(inc.add_parser("new"))
     new.add_argument("--occurred", required=True)
     new.add_argument("--detected")
     new.add_argument("--detection", default="監視アラート")
@@ -191,41 +232,40 @@ def parser():
     new.add_argument("--down-end", dest="down_end")
     new.add_argument("--handler")
     for action in ("update", "close"):
-        cmd = inc.add_parser(action)
+        cmd = with_inventory(inc.add_parser(action))
         cmd.add_argument("id")
         cmd.add_argument("--set", action="append", metavar="FIELD=VALUE")
         if action == "close":
             for field in ("recovered", "cause", "remedy", "prevention"):
                 cmd.add_argument(f"--{field}")
-    inc.add_parser("list")
-    export = inc.add_parser("export")
+    with_inventory(inc.add_parser("list"))
+    export = with_inventory(inc.add_parser("export"))
     export.add_argument("--xlsx")
     export.add_argument("--markdown")
+
     rep = sub.add_parser("report").add_subparsers(dest="report", required=True)
-    avail = rep.add_parser("availability", help="稼働率 over office hours")
+    avail = with_inventory(rep.add_parser("availability", help="稼働率 over office hours"))
     avail.add_argument("year", type=int)
     avail.add_argument("--fiscal", action="store_true")
     avail.add_argument("--include-planned", action="store_true", help="count planned maintenance as downtime")
-    month = rep.add_parser("monthly", help="月次報告書: accesses, posts, registered data")
+    avail.add_argument("--probes", action="store_true", help="add the receiver probe's failed minutes from Prometheus")
+    month = with_inventory(rep.add_parser("monthly", help="月次報告書: accesses, posts, registered data"))
     month.add_argument("month", help="YYYY-MM")
-    month.add_argument("--inventory", "-i", default="local")
     month.add_argument("--limit", "-l")
     month.add_argument("--no-collect", action="store_true", help="draw from counts collected earlier")
+
+    doc = with_inventory(sub.add_parser("docs", help="運用保守体制表, 緊急連絡窓口一覧表, 議事録テンプレート, 引継書"))
+    doc.add_argument("--out", help="directory (default .local/docs/INVENTORY)")
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    commands = {"run": cmd_run, "log": cmd_log, "incident": cmd_incident, "docs": cmd_docs}
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "log":
-            return cmd_log(args)
-        if args.command == "incident":
-            return cmd_incident(args)
-        if args.report == "monthly":
-            return cmd_monthly(args)
-        return cmd_availability(args)
+        if args.command == "report":
+            return cmd_monthly(args) if args.report == "monthly" else cmd_availability(args)
+        return commands[args.command](args)
     except (incidents.RecordError, OSError, yaml.YAMLError) as exc:
         print(f"anshin: {exc}", file=sys.stderr)
         return 2

@@ -64,6 +64,18 @@ def split_downtime(start, end, hours=("08:30", "17:15"), extra_closed=()):
     return round(office / 60, 1), round((total - office) / 60, 1)
 
 
+def merge(intervals):
+    """Overlapping or touching (start, end) intervals joined, sorted: an outage seen both in an incident
+    record and in the probe history counts once."""
+    merged = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_closed=(), target=99.0):
     """Availability over office hours for a year from (start, end) downtimes (planned ones left out by the caller)."""
     first, after = period(year, fiscal)
@@ -72,7 +84,7 @@ def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_
     used = 0.0
     begin = datetime.datetime(first.year, first.month, first.day, tzinfo=JST)
     finish = datetime.datetime(after.year, after.month, after.day, tzinfo=JST)
-    for start, end in downtimes:
+    for start, end in merge(downtimes):
         start, end = max(start, begin), min(end, finish)
         if end > start:
             used += split_downtime(start, end, hours, extra_closed)[0]

@@ -15,7 +15,7 @@ import tempfile
 
 import yaml
 
-from anshin_ops import incidents, office_calendar as cal
+from anshin_ops import incidents, inventory, office_calendar as cal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
@@ -25,15 +25,6 @@ RESULTS = {"successful": "成功", "failed": "失敗", "canceled": "中断", "ti
 def jobs():
     with open(JOBS_FILE, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
-
-
-def resolve_inventory(name):
-    """An inventory name under inventories/ or a path to a file or directory."""
-    candidates = [os.path.join(ROOT, "inventories", name, "hosts.yml"), name]
-    for path in candidates:
-        if os.path.exists(path):
-            return os.path.abspath(path)
-    raise incidents.RecordError(f"no inventory {name!r} (neither inventories/{name}/hosts.yml nor a path)")
 
 
 def records_root(inventory_name):
@@ -142,7 +133,8 @@ def draft_incident(directory, job, failure, started, who):
     return incidents.save(directory, record)
 
 
-def run_job(job, inventory="local", limit=None, check=False, extra_vars=(), incidents_dir=None, stream=None):
+def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=False, extra_vars=(), incidents_dir=None,
+            stream=None):
     """Run one job; returns (exit code, log entry). Input is checked before anything is written."""
     import ansible_runner
 
@@ -150,11 +142,12 @@ def run_job(job, inventory="local", limit=None, check=False, extra_vars=(), inci
     known = jobs()
     if job not in known:
         raise incidents.RecordError(f"unknown job {job!r}; jobs: {', '.join(sorted(known))}")
-    inventory_path = resolve_inventory(inventory)
+    inventory_path = inventory.path_of(inventory_name_or_path)
     for pair in extra_vars:
         if "=" not in pair:
             raise incidents.RecordError(f"-e needs NAME=VALUE, got {pair!r}")
-    inventory_name = inventory if os.path.exists(os.path.join(ROOT, "inventories", inventory)) else "custom"
+    inventory_name = inventory_name_or_path if os.path.isdir(
+        os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
     root = records_root(inventory_name)
     log_dir = os.path.join(root, "maintenance")
     incidents_dir = incidents_dir or os.path.join(root, "incidents")

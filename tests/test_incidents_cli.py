@@ -1,11 +1,14 @@
 """anshin_ops incident records and the CLI: create, update, close, export, availability, bad input."""
+import datetime
+import json
+import os
 import subprocess
 
 import openpyxl
 import pytest
 import yaml
 
-from anshin_ops import cli, incidents
+from anshin_ops import cli, incidents, office_calendar as cal
 from conftest import ROOT
 
 
@@ -80,3 +83,41 @@ def test_a_malformed_record_is_refused(tmp_path, capsys):
 def test_the_wrapper_runs_the_cli():
     out = subprocess.run([str(ROOT / "bin" / "anshin"), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "incident" in out.stdout and "report" in out.stdout
+
+
+def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
+    """--probes: the failed minutes Prometheus returns (probe_history.yml) join the incident downtime; an
+    outage in both counts once; an unreachable Prometheus leaves the incident figures and says so."""
+    run(tmp_path, "incident", "new", "--occurred", "2026-06-01T09:00", "--target", "lalert-vm", "--summary", "停止",
+        "--down-start", "2026-06-01T09:00", "--down-end", "2026-06-01T10:00")
+    nine_thirty = int(datetime.datetime(2026, 6, 1, 9, 30, tzinfo=cal.JST).timestamp())
+    failed = [nine_thirty + 60 * i for i in range(1, 61)]          # 9:30-10:30
+    failed += [nine_thirty + 86400 * 5 + 60]                       # Saturday 6/6: outside office days
+
+    def fake_run(job, inventory, limit=None, check=False, extra_vars=(), **_):
+        """What probe_history.yml leaves on the controller."""
+        assert job == "probe_history"
+        start, end = (int(v.split("=")[1]) for v in extra_vars)
+        path = os.path.join(cli.ROOT, ".local", "reports", "availability", f"probe_history_{start}_{end}.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"failed_minutes": failed, "hours_with_data": 100, "start": start, "end": end}, fh)
+        created.append(path)
+        return 0, {"result": "成功", "artifacts": ".local/runs/x"}
+
+    created = []
+    monkeypatch.setattr(cli.runner, "run_job", fake_run)
+    capsys.readouterr()
+    try:
+        assert run(tmp_path, "report", "availability", "2026", "--probes") == 0
+    finally:
+        for path in created:
+            os.remove(path)
+    out = capsys.readouterr().out
+    assert "受信プローブ失敗 61 分 (開庁時間内 60.0 分" in out
+    assert "停止時間 (開庁時間内) 90.0 分" in out
+
+    monkeypatch.setattr(cli.runner, "run_job", lambda *a, **k: (1, {"result": "失敗", "artifacts": "x"}))
+    assert run(tmp_path, "report", "availability", "2026", "--probes") == 0
+    captured = capsys.readouterr()
+    assert "監視データを取得できませんでした" in captured.err and "停止時間 (開庁時間内) 60.0 分" in captured.out

@@ -58,3 +58,13 @@ def test_availability_counts_only_office_hours_within_the_year():
     assert result["availability_percent"] == round(100 * (1 - 585 / 126000), 3)
     assert result["met"] is True
     assert cal.availability(2026, [(at(2026, 6, 1), at(2026, 6, 30))])["met"] is False
+
+
+def test_overlapping_outages_count_once():
+    # an incident 9:00-10:00 and the probe failing 9:30-10:30 the same morning: 90 minutes, not 120
+    incident = (at(2026, 6, 1, 9, 0), at(2026, 6, 1, 10, 0))
+    minute = datetime.timedelta(minutes=1)
+    probe = [(at(2026, 6, 1, 9, 30) + i * minute, at(2026, 6, 1, 9, 31) + i * minute) for i in range(60)]
+    assert cal.merge([incident] + probe) == [(at(2026, 6, 1, 9, 0), at(2026, 6, 1, 10, 30))]
+    assert cal.availability(2026, [incident] + probe)["downtime_minutes"] == 90
+    assert cal.merge([]) == []

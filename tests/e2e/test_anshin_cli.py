@@ -101,3 +101,25 @@ def test_monthly_report_from_the_vm(local_env, records):
     assert done.returncode == 0, done.stdout + done.stderr
     html = [line for line in done.stdout.splitlines() if line.endswith("_lalert-vm.html")]
     assert html and "電文受信件数 (分類別)" in open(html[0], encoding="utf-8").read()
+
+
+def test_availability_counts_a_real_outage_from_the_probes(local_env, records):
+    """The receiver stopped for two and a half minutes: Prometheus's probe history on the monitoring host
+    shows failed minutes, and the availability report counts them."""
+    import datetime
+    import re
+    import time
+
+    exec_ = ["podman", "exec", "anshin-lalert-vm", "systemctl"]
+    subprocess.run(exec_ + ["stop", "lalert-receiver.service"], check=True)
+    try:
+        time.sleep(150)
+    finally:
+        subprocess.run(exec_ + ["start", "lalert-receiver.service"], check=True)
+    time.sleep(65)  # the minute after the restart, so the last failed minute has closed
+    year = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=9))).year
+    done = anshin("report", "availability", str(year), "--probes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "監視データを取得できませんでした" not in done.stderr
+    failed = int(re.search(r"受信プローブ失敗 (\d+) 分", done.stdout).group(1))
+    assert 1 <= failed <= 5, done.stdout
