@@ -22,10 +22,13 @@ options:
     required: true
     type: str
   access_logs:
-    description: Globs of the nginx access logs (combined format), rotated files included.
+    description:
+      - Globs of the nginx access logs (combined format), rotated files included.
+      - The default also reads the logrotate role's archive, where rotated logs move after 30 days (a month
+        reported in the next one is partly there already).
     type: list
     elements: str
-    default: ["/var/log/nginx/*access.log*"]
+    default: ["/var/log/nginx/*access.log*", "/var/log/anshin-archive/var/log/nginx/*access.log*"]
   database:
     description: The receiver's SQLite database. Counts of messages are skipped when empty.
     type: str
@@ -81,6 +84,7 @@ from ansible.module_utils.anshin_logs import open_log, parse_combined
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
+DEFAULT_ACCESS_LOGS = ["/var/log/nginx/*access.log*", "/var/log/anshin-archive/var/log/nginx/*access.log*"]
 
 
 def month_bounds(month):
@@ -175,7 +179,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             month=dict(type="str", required=True),
-            access_logs=dict(type="list", elements="str", default=["/var/log/nginx/*access.log*"]),
+            access_logs=dict(type="list", elements="str", default=DEFAULT_ACCESS_LOGS),
             database=dict(type="str", default="/var/lib/lalert/receiver.sqlite3"),
             top_pages=dict(type="int", default=20),
         ),
