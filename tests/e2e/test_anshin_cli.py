@@ -15,17 +15,18 @@ ANSHIN = str(ROOT / "bin" / "anshin")
 
 
 def running():
-    out = subprocess.run(["podman", "ps", "--filter", "label=owner=anshin-ops", "--format", "{{.Names}}"],
+    """Whether this checkout's local environment is up (containers trust the key of the checkout that
+    made them: another checkout's are recreated by `bin/localenv up`)."""
+    out = subprocess.run(["podman", "ps", "--filter", f"label=anshin_root={ROOT}", "--format", "{{.Names}}"],
                          capture_output=True, text=True, check=True).stdout.split()
     return "anshin-lalert-vm" in out
 
 
 @pytest.fixture(scope="module")
 def local_env():
-    """The local environment, brought up for these tests if it was not (and then removed again)."""
+    """The local environment, brought up for these tests (removed again unless it was up before)."""
     was_up = running()
-    if not was_up:
-        subprocess.run([str(ROOT / "bin" / "localenv"), "up"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(ROOT / "bin" / "localenv"), "up"], check=True, stdout=subprocess.DEVNULL)
     yield
     if not was_up:
         subprocess.run([str(ROOT / "bin" / "localenv"), "down"], check=True, stdout=subprocess.DEVNULL)
