@@ -34,7 +34,10 @@ def check_month(month, today=None):
 
 def load_counts(path):
     with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
+        try:
+            data = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise incidents.RecordError(f"{path}: not JSON ({exc})")
     for key in ("month", "access", "posts", "registered"):
         if key not in data:
             raise incidents.RecordError(f"{path}: no {key!r} (not written by playbooks/monthly_usage.yml)")

@@ -156,3 +156,11 @@ def test_cli_refuses_a_future_month_before_running_anything(tmp_path, capsys, mo
     monkeypatch.setattr(cli.runner, "run_job", lambda *a, **k: pytest.fail("nothing may run"))
     assert cli.main(["report", "monthly", "2099-01"]) == 2
     assert "has not started yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [("{not json", "not JSON"), ('{"month": "2026-11"}', "no 'access'")])
+def test_damaged_counts_are_refused_and_nothing_is_drawn(tmp_path, content, message):
+    (tmp_path / "usage-lalert-vm.json").write_text(content, encoding="utf-8")
+    with pytest.raises(incidents.RecordError, match=message):
+        monthly.render(str(tmp_path / "usage-lalert-vm.json"), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
