@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Log audit throughput on a 1,000,000-line combined access log, side by side with GoAccess.
+"""Log audit and monthly-count throughput on a 1,000,000-line combined access log, side by side with GoAccess.
 
     bench/log_audit_vs_goaccess.py [LINES] [ROUNDS]
 
 Runs, on one generated file: the parser alone (access counting), the whole audit
-(anshin_log_audit, access logs only) and GoAccess (JSON output); prints lines/s
-and ratios to GoAccess, and checks that the request totals, the unparsable
-lines and the status-class counts equal GoAccess's. Exit 1 when they differ.
+(anshin_log_audit, access logs only), the monthly report's counts
+(anshin_monthly_usage: per day, per page, per status class) and GoAccess (JSON
+output); prints lines/s and ratios to GoAccess, and checks that the request
+totals, the unparsable lines and the status-class counts equal GoAccess's.
+Exit 1 when they differ.
 """
 import json
 import os
@@ -22,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import load_module  # noqa: E402  (module_utils as Ansible ships them)
 
 audit = load_module("anshin_log_audit")
+usage = load_module("anshin_monthly_usage")
 from ansible.module_utils.anshin_logs import parse_combined  # noqa: E402
 
 CLASSES = {"1xx": "1xx", "2xx": "2xx", "3xx": "3xx", "4xx": "4xx", "5xx": "5xx"}
@@ -59,6 +62,13 @@ def full_audit(path):
             **{k: c["status_" + k] for k in CLASSES if c["status_" + k]}}, r
 
 
+def monthly_counts(path):
+    """The month the generated log lies in (gen_access_log.py writes 2026-11-27)."""
+    got = usage.count_access("2026-11", [path], 20)
+    return {"requests": got["total"], "unparsable": got["unparsable"],
+            **{k: v for k, v in got["by_status"].items() if v}}
+
+
 def goaccess(path, out):
     subprocess.run(["goaccess", path, "--log-format=COMBINED", "--no-global-config", "-o", out],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -84,16 +94,18 @@ def main():
         t_go, go = best(lambda: goaccess(log, os.path.join(work, "goaccess.json")), rounds)
         t_parse, parsed = best(lambda: parse_only(log), rounds)
         t_audit, (audited, full) = best(lambda: full_audit(log), rounds)
-        print(f"{'':34}{'seconds':>9}{'lines/s':>12}{'vs goaccess':>13}")
+        t_month, month = best(lambda: monthly_counts(log), rounds)
+        print(f"{'':38}{'seconds':>9}{'lines/s':>12}{'vs goaccess':>13}")
         for name, t in (("GoAccess 1.7 (JSON report)", t_go), ("parser only (access counting)", t_parse),
-                        ("anshin_log_audit (full audit)", t_audit)):
-            print(f"{name:34}{t:9.2f}{lines / t:12,.0f}{t_go / t:12.2f}x")
-        print(f"\n{'':14}{'GoAccess':>10}{'parser':>10}{'audit':>10}")
+                        ("anshin_log_audit (full audit)", t_audit),
+                        ("anshin_monthly_usage (monthly counts)", t_month)):
+            print(f"{name:38}{t:9.2f}{lines / t:12,.0f}{t_go / t:12.2f}x")
+        print(f"\n{'':14}{'GoAccess':>10}{'parser':>10}{'audit':>10}{'monthly':>10}")
         same = True
         for key in ["requests", "unparsable", "1xx", "2xx", "3xx", "4xx", "5xx"]:
-            row = [go.get(key, 0), parsed.get(key, 0), audited.get(key, 0)]
+            row = [go.get(key, 0), parsed.get(key, 0), audited.get(key, 0), month.get(key, 0)]
             same &= len(set(row)) == 1
-            print(f"{key:14}{row[0]:10,}{row[1]:10,}{row[2]:10,}{'' if len(set(row)) == 1 else '  DIFFERENT'}")
+            print(f"{key:14}" + "".join(f"{v:10,}" for v in row) + ("" if len(set(row)) == 1 else "  DIFFERENT"))
         print(f"\naudit extras: {full['counts']['attack_requests']:,} attack-path requests, "
               f"{len(full['http_5xx_spikes'])} hours over the 5xx threshold")
         print("totals and status classes equal GoAccess's" if same else "MISMATCH with GoAccess")

@@ -99,6 +99,7 @@ def count_access(month, globs, top):
     first, start, end, days = month_bounds(month)
     by_day = {(first + datetime.timedelta(days=i)).strftime("%Y-%m-%d"): dict.fromkeys(("requests",) + CLASSES, 0)
               for i in range(days)}
+    slots = [by_day[day] for day in sorted(by_day)]
     pages, files, unparsable = {}, [], 0
     paths = sorted({p for g in globs for p in glob.glob(g) if os.path.isfile(p)})
     for path in paths:
@@ -117,7 +118,8 @@ def count_access(month, globs, top):
                     if not start <= rec["time"] < end:
                         continue
                     entry["in_month"] += 1
-                    slot = by_day[datetime.datetime.fromtimestamp(rec["time"], JST).strftime("%Y-%m-%d")]
+                    # JST has no daylight saving: day N of the month starts N * 86400 s after the first
+                    slot = slots[int((rec["time"] - start) // 86400)]
                     slot["requests"] += 1
                     cls = "%dxx" % (rec["status"] // 100)
                     if cls in slot:
