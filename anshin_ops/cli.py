@@ -199,7 +199,8 @@ def cmd_docs(args):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="anshin", description="anshin-ops operator tools")
+    p = argparse.ArgumentParser(prog="anshin", description=__doc__.split("\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", help="incident records directory (default: records/incidents, or "
                                      ".local/records/incidents for the local inventory)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -243,7 +244,7 @@ def parser():
     export.add_argument("--xlsx")
     export.add_argument("--markdown")
 
-    rep = sub.add_parser("report").add_subparsers(dest="report", required=True)
+    rep = sub.add_parser("report", help="稼働率, 月次報告書").add_subparsers(dest="report", required=True)
     avail = with_inventory(rep.add_parser("availability", help="稼働率 over office hours"))
     avail.add_argument("year", type=int)
     avail.add_argument("--fiscal", action="store_true")
