@@ -150,7 +150,6 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
     over_ssh = {"ansible_connection": "ssh", "ansible_host": server, "ansible_user": "alice",
                 "ansible_ssh_private_key_file": key, "ansible_ssh_common_args": ssh_args, "ansible_become": True}
     cut_off = {"remote_access_ssh_allowed_sources": [{"source": ADDRESSES["allowed"] + "/32"}]}
-    started = time.time()
     rc, out = run_playbook(CONVERGE, {**over_ssh, **cut_off})
     assert rc != 0, out
     assert "Wait until the controller reaches the host again" in out, out
@@ -160,7 +159,6 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
         time.sleep(2)
     else:
         pytest.fail("the previous ruleset did not come back")
-    assert time.time() - started < 30 + 60
     assert ADDRESSES["gateway"] in host.check_output("nft list ruleset")
     assert ADDRESSES["gateway"] + "/32" in host.file("/etc/nftables.conf").content_string
     assert "previous ruleset restored" in host.check_output("journalctl -t anshin-firewall --no-pager")
