@@ -166,13 +166,13 @@ def schedules(inv, hostvars):
                 rows.append([what, str(value), f"{var} (インベントリ: {host})"])
         elif var in defaults:
             rows.append([what, str(defaults[var]), f"{var} (ロール既定値)"])
-    window = [hostvars[h].get("patching_window_start", defaults.get("patching_window_start")) for h in hostvars]
-    start = next((w for w in window if w), defaults.get("patching_window_start"))
-    end = next((hostvars[h]["patching_window_end"] for h in hostvars if "patching_window_end" in hostvars[h]),
-               defaults.get("patching_window_end"))
-    rows.append(["パッチ適用の保守時間帯", f"{start}-{end} (JST)", "patching_window_start / patching_window_end"])
-    dates = next((hostvars[h]["patching_window_dates"] for h in hostvars if hostvars[h].get("patching_window_dates")),
-                 [])
+
+    def first_set(var):  # the patch window is one per site: the first host that sets it, else the default
+        return next((v[var] for _, v in sorted(hostvars.items()) if v.get(var)), defaults.get(var))
+
+    rows.append(["パッチ適用の保守時間帯", f"{first_set('patching_window_start')}-{first_set('patching_window_end')} (JST)",
+                 "patching_window_start / patching_window_end"])
+    dates = first_set("patching_window_dates") or []
     rows.append(["パッチ適用日", ", ".join(map(str, dates)) or "(県と都度合意)", "patching_window_dates"])
     return rows
 

@@ -7,6 +7,7 @@ drafts stay under .local/records/; other inventories write to records/ (version 
 import datetime
 import getpass
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,6 +21,8 @@ from anshin_ops import incidents, inventory, office_calendar as cal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
 RESULTS = {"successful": "成功", "failed": "失敗", "canceled": "中断", "timeout": "時間切れ"}
+# extra vars whose values stay out of the maintenance log (it is under version control)
+SECRET_NAME = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
 def jobs():
@@ -172,7 +175,7 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
     progress.finish()
     stats = result.stats or {}
     entry = {"run": run_id, "job": job, "title": known[job]["title"], "playbook": known[job]["playbook"],
-             "inventory": inventory_name, "limit": limit, "check": check, "extra_vars": list(extra_vars),
+             "inventory": inventory_name, "limit": limit, "check": check, "extra_vars": logged_extra_vars(extra_vars),
              "operator": who, "started": started.isoformat(),
              "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
              "result": RESULTS.get(result.status, result.status), "rc": result.rc, "tasks": progress.tasks,
@@ -184,6 +187,12 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
         entry["incident"] = _shown(draft_incident(incidents_dir, job, progress.failure, started, who))
     write_yaml_atomic(os.path.join(log_dir, f"{run_id}.yml"), entry)
     return (0 if result.status == "successful" else 1), entry
+
+
+def logged_extra_vars(extra_vars):
+    """-e NAME=VALUE as recorded: values of secret-looking names replaced."""
+    return [f"{name}=(秘匿)" if SECRET_NAME.search(name) else f"{name}={value}"
+            for name, value in (pair.split("=", 1) for pair in extra_vars)]
 
 
 def _new_run_dir(base):

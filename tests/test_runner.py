@@ -89,3 +89,9 @@ def test_local_runs_are_kept_out_of_the_versioned_records(monkeypatch):
     monkeypatch.delenv("ANSHIN_RECORDS_ROOT", raising=False)
     assert runner.records_root("local").endswith(os.path.join(".local", "records"))
     assert runner.records_root("production") == os.path.join(runner.ROOT, "records")
+
+
+def test_secret_looking_extra_vars_stay_out_of_the_log():
+    assert runner.logged_extra_vars(["restore_before=2026-11-28T01:00", "backup_passphrase=hunter2hunter2",
+                                     "vault_api_token=x=y"]) == [
+        "restore_before=2026-11-28T01:00", "backup_passphrase=(秘匿)", "vault_api_token=(秘匿)"]
