@@ -89,8 +89,13 @@ def _charts(data, directory, prefix):
     return files
 
 
+SHEETS = {"アクセス件数 (日別)": "日別アクセス", "アクセス件数 (ページ別)": "ページ別アクセス",
+          "ステータス区分別件数": "ステータス区分", "電文受信件数 (分類別)": "電文受信件数",
+          "登録データ件数 (月末時点, 分類・状態別)": "登録データ件数", "公開中の情報 (月末時点, 分類別)": "公開中の情報"}
+
+
 def _tables(data):
-    """[(heading, header, rows)] shared by the HTML page and the workbook."""
+    """[(heading, header, rows)] shared by the HTML page and the workbook (sheet names: SHEETS)."""
     access = data["access"]
     reg = data["registered"]
     return [
@@ -144,7 +149,7 @@ def _xlsx(data, path):
     book = Workbook()
     book.remove(book.active)
     for heading, header, rows in _tables(data):
-        sheet = book.create_sheet(heading.split(" (")[0][:31] if "(" in heading else heading[:31])
+        sheet = book.create_sheet(SHEETS[heading])
         sheet.append([heading])
         sheet["A1"].font = Font(bold=True, size=12)
         sheet.append(header)

@@ -135,7 +135,9 @@ def test_report_drawn_from_the_counts(logs, database, tmp_path):
     for png in names[:3]:
         assert (tmp_path / "out" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = openpyxl.load_workbook(tmp_path / "out" / "月次報告書_2026-11_lalert-vm.xlsx")
-    daily = book["アクセス件数"]
+    assert book.sheetnames == ["日別アクセス", "ページ別アクセス", "ステータス区分", "電文受信件数", "登録データ件数",
+                               "公開中の情報"]
+    daily = book["日別アクセス"]
     assert daily["A1"].value == "アクセス件数 (日別)" and [c.value for c in daily[2]][:2] == ["日付", "件数"]
     assert [c.value for c in daily[33]][:2] == ["合計", 5] and daily._charts
     posts = [[c.value for c in row] for row in book["電文受信件数"].iter_rows(min_row=3)]
