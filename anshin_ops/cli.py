@@ -173,7 +173,9 @@ def cmd_availability(args):
 
 def cmd_monthly(args):
     monthly.check_month(args.month)  # before anything runs or is written
-    out_dir = os.path.join(ROOT, ".local", "reports", "monthly", args.month)
+    # the playbook writes under the inventory directory's name (inventory_dir | basename)
+    inventory_dir = os.path.basename(os.path.dirname(inventory.path_of(args.inventory)))
+    out_dir = os.path.join(ROOT, ".local", "reports", "monthly", inventory_dir, args.month)
     if not args.no_collect:
         rc, entry = runner.run_job("monthly_usage", args.inventory, args.limit,
                                    extra_vars=[f"monthly_usage_month={args.month}"])
