@@ -3,20 +3,19 @@
 document (引継書): hosts and their roles, schedules, where each secret lives (never its value), a runbook per
 job and the latest drill and patch results.
 
-Everything is drawn in a scratch directory and moved into place only when every file exists.
+Everything is drawn in a scratch directory and moved into place only when every file exists (output.drawing).
 """
 import datetime
 import glob
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
 import yaml
 
-from anshin_ops import incidents, inventory as inv_mod, office_calendar as cal, runner
+from anshin_ops import incidents, inventory as inv_mod, office_calendar as cal, output, runner
+from anshin_ops.output import markdown_table
 
 ROOT = inv_mod.ROOT
 PLACEHOLDER = "要記入"
@@ -78,13 +77,6 @@ def contact_tables(inv, today):
         raise incidents.RecordError("緊急連絡窓口一覧表: order (連絡順位) must be unique")
     contacts.sort(key=lambda r: int(r[0]) if r[0].isdigit() else 999)
     return team, contacts, problems
-
-
-def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
-    return "\n".join(lines)
 
 
 def write_xlsx(path, title, header, rows, note=None):
@@ -248,15 +240,15 @@ def secrets(inv):
 def latest_results(inv_name):
     """The latest run of each drill-like job from the maintenance log, and the latest patch record per host."""
     log = runner.load_log(os.path.join(runner.records_root(inv_name), "maintenance"))
-    rows = []
+    rows, jobs = [], runner.jobs()
     for job in ("restore_drill", "patch", "failover", "backup_now", "lalert_drill"):
         runs = [e for e in log if e.get("job") == job and not e.get("check")]
         if runs:
             last = runs[-1]
-            rows.append([runner.jobs()[job]["title"], last["started"], last["result"], last.get("operator", ""),
+            rows.append([jobs[job]["title"], last["started"], last["result"], last.get("operator", ""),
                          last.get("artifacts", "")])
         else:
-            rows.append([runner.jobs()[job]["title"], "(記録なし)", "", "", ""])
+            rows.append([jobs[job]["title"], "(記録なし)", "", "", ""])
     patches = []
     for path in sorted(glob.glob(os.path.join(PATCH_RECORDS, "*.json"))):
         with open(path, encoding="utf-8") as fh:
@@ -335,23 +327,13 @@ def generate(inv_name, out_dir=None, today=None):
     full = dict(inv, hostvars=inv_mod.load_hostvars(inv_name))
     team, contacts, problems = contact_tables(inv, today)
     out_dir = out_dir or os.path.join(ROOT, ".local", "docs", inv_name)
-    os.makedirs(out_dir, exist_ok=True)
-    scratch = tempfile.mkdtemp(dir=out_dir, prefix=".draw-")
-    try:
+    with output.drawing(out_dir) as (scratch, written):
         note = f"{inv_name} / {today.isoformat()} 作成 (bin/anshin docs)"
         for title, header, rows in (("運用保守体制表", [t for _, t in TEAM], team),
                                     ("緊急連絡窓口一覧表", [t for _, t in CONTACTS], contacts)):
             write_xlsx(os.path.join(scratch, f"{title}.xlsx"), title, header, rows, note)
-            with open(os.path.join(scratch, f"{title}.md"), "w", encoding="utf-8") as fh:
-                fh.write(f"# {title}\n\n{note}\n\n{markdown_table(header, rows)}\n")
-        with open(os.path.join(scratch, "議事録テンプレート.md"), "w", encoding="utf-8") as fh:
-            fh.write(minutes_template())
-        with open(os.path.join(scratch, "引継書.md"), "w", encoding="utf-8") as fh:
-            fh.write(handover(full, problems, today))
-        written = []
-        for name in sorted(os.listdir(scratch)):
-            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
-            written.append(os.path.join(out_dir, name))
-        return written, problems
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            output.write_text(os.path.join(scratch, f"{title}.md"),
+                              f"# {title}\n\n{note}\n\n{markdown_table(header, rows)}\n")
+        output.write_text(os.path.join(scratch, "議事録テンプレート.md"), minutes_template())
+        output.write_text(os.path.join(scratch, "引継書.md"), handover(full, problems, today))
+    return written, problems

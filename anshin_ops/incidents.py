@@ -10,7 +10,7 @@ import tempfile
 
 import yaml
 
-from anshin_ops import office_calendar as cal
+from anshin_ops import office_calendar as cal, output
 
 # (key in the YAML file, column of the 障害管理表)
 COLUMNS = [
@@ -100,12 +100,8 @@ def save(directory, record):
     problems = validate(record)
     if problems:
         raise RecordError("; ".join(problems))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(record, fh, allow_unicode=True, sort_keys=False)
     path = os.path.join(directory, f"{record['id']}.yml")
-    os.replace(tmp, path)
+    output.write_yaml(path, record)
     return path
 
 
@@ -120,11 +116,8 @@ def rows(records, hours=("08:30", "17:15"), extra_closed=()):
 
 
 def export_markdown(records, path, **kw):
-    header = [title for _, title in COLUMNS]
-    lines = ["# 障害管理表", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for cells in rows(records, **kw):
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    _write_atomic(path, "\n".join(lines) + "\n")
+    table = output.markdown_table([title for _, title in COLUMNS], rows(records, **kw))
+    output.write_text(path, f"# 障害管理表\n\n{table}\n")
 
 
 def export_xlsx(records, path, **kw):
@@ -143,11 +136,4 @@ def export_xlsx(records, path, **kw):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     os.close(fd)
     book.save(tmp)
-    os.replace(tmp, path)
-
-
-def _write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
     os.replace(tmp, path)

@@ -3,16 +3,14 @@ playbooks/monthly_usage.yml (library/anshin_monthly_usage.py): an HTML page with
 workbook with the same tables. Headings are Japanese; chart labels stay ASCII (the controller has no
 Japanese font, and a chart of empty boxes helps nobody).
 
-Files are drawn in a scratch directory and moved into place only when all of them exist.
+Files are drawn in a scratch directory and moved into place only when all of them exist (output.drawing).
 """
 import datetime
 import html
 import json
 import os
-import shutil
-import tempfile
 
-from anshin_ops import incidents, office_calendar as cal
+from anshin_ops import incidents, office_calendar as cal, output
 
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
 POST_COLUMNS = [("category", "分類"), ("received", "受信件数"), ("published", "公開件数"),
@@ -175,20 +173,11 @@ def render(counts_path, out_dir, today=None):
     data = load_counts(counts_path)
     _, _, finished = check_month(data["month"], today)
     host = data.get("host") or os.path.basename(counts_path)[len("usage-"):-len(".json")]
-    os.makedirs(out_dir, exist_ok=True)
-    scratch = tempfile.mkdtemp(dir=out_dir, prefix=".draw-")
-    try:
+    with output.drawing(out_dir) as (scratch, written):
         # chart names carry the host: two hosts' reports share the month's directory
         charts = _charts(data, scratch, f"{host}_")
         stem = f"月次報告書_{data['month']}_{host}"
-        with open(os.path.join(scratch, stem + ".html"), "w", encoding="utf-8") as fh:
-            fh.write(_html(data, host, charts, finished))
+        output.write_text(os.path.join(scratch, stem + ".html"), _html(data, host, charts, finished))
         _xlsx(data, os.path.join(scratch, stem + ".xlsx"))
-        written = []
-        for name in sorted(os.listdir(scratch)):
-            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
-            written.append(os.path.join(out_dir, name))
-        return written
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    return written
 

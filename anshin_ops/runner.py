@@ -12,11 +12,10 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 
 import yaml
 
-from anshin_ops import incidents, inventory, office_calendar as cal
+from anshin_ops import incidents, inventory, office_calendar as cal, output
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
@@ -113,14 +112,6 @@ def load_log(log_dir):
     return entries
 
 
-def write_yaml_atomic(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
-    os.replace(tmp, path)
-
-
 def draft_incident(directory, job, failure, started, who):
     """A draft 障害管理表 record from the failing task; the operator completes it (incident update/close)."""
     occurred = (datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc)
@@ -185,7 +176,7 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
              "incident": None}
     if result.status != "successful" and progress.failure and not check:
         entry["incident"] = _shown(draft_incident(incidents_dir, job, progress.failure, started, who))
-    write_yaml_atomic(os.path.join(log_dir, f"{run_id}.yml"), entry)
+    output.write_yaml(os.path.join(log_dir, f"{run_id}.yml"), entry)
     return (0 if result.status == "successful" else 1), entry
 
 

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 import yaml
 
-from anshin_ops import cli, docs, incidents, runner
+from anshin_ops import cli, docs, incidents, output, runner
 from conftest import ROOT
 
 TODAY = datetime.date(2026, 11, 29)
@@ -54,7 +54,7 @@ def test_every_document_from_the_local_inventory(inventory, tmp_path):
 
 
 def test_handover_document(inventory, tmp_path):
-    runner.write_yaml_atomic(str(tmp_path / "records" / "maintenance" / "1.yml"), {
+    output.write_yaml(str(tmp_path / "records" / "maintenance" / "1.yml"), {
         "job": "restore_drill", "check": False, "started": "2026-11-20T04:00:00+09:00", "result": "成功",
         "operator": "阿波 花子", "artifacts": ".local/runs/x"})
     (tmp_path / "patching").mkdir()

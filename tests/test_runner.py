@@ -7,7 +7,7 @@ import os
 import pytest
 import yaml
 
-from anshin_ops import cli, incidents, runner
+from anshin_ops import cli, incidents, output, runner
 
 
 def events():
@@ -58,7 +58,7 @@ def test_total_comes_from_the_last_finished_run_of_the_job(tmp_path):
     for name, entry in (("1.yml", {"job": "patch", "result": "成功", "tasks": 40}),
                         ("2.yml", {"job": "patch", "result": "中断", "tasks": 3}),
                         ("3.yml", {"job": "backup_now", "result": "成功", "tasks": 5})):
-        runner.write_yaml_atomic(str(tmp_path / name), entry)
+        output.write_yaml(str(tmp_path / name), entry)
     assert runner.previous_total(str(tmp_path), "patch") == 40
     assert runner.previous_total(str(tmp_path), "restore") is None
 

@@ -1,0 +1,48 @@
+"""How the CLI writes files: whole or not at all.
+
+    write_text(path, text) / write_yaml(path, data)   temporary file in the same directory, then rename
+    drawing(out_dir)                                  a scratch directory whose files move into out_dir
+                                                      only when the block finished without an error
+    markdown_table(header, rows)                      a Markdown table with | and newlines escaped
+"""
+import contextlib
+import os
+import shutil
+import tempfile
+
+import yaml
+
+
+def write_text(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_yaml(path, data):
+    write_text(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+@contextlib.contextmanager
+def drawing(out_dir):
+    """Yields (scratch directory, list of final paths); the list is filled once every file is in place."""
+    os.makedirs(out_dir, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=out_dir, prefix=".draw-")
+    written = []
+    try:
+        yield scratch, written
+        for name in sorted(os.listdir(scratch)):
+            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+            written.append(os.path.join(out_dir, name))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
+    return "\n".join(lines)
