@@ -160,10 +160,11 @@ def count_database(month, database):
         # what the web side presents as real at the end of the month (store.py's current_real, as of then)
         current = [dict(zip(("category", "documents"), row)) for row in conn.execute(
             "SELECT m.category, COUNT(*) FROM messages m WHERE m.received_at < :end AND m.is_real = 1"
-            " AND m.dist_type != 'Cancel' AND m.cancelled = 0 AND m.revision = (SELECT MAX(revision)"
-            " FROM messages WHERE document_id = m.document_id AND received_at < :end)"
-            " AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.document_id = m.document_id"
-            " AND c.dist_type = 'Cancel' AND c.received_at < :end)"
+            " AND m.dist_type != 'Cancel' AND m.revision = (SELECT MAX(revision)"
+            " FROM messages WHERE document_id = m.document_id AND is_real = 1 AND received_at < :end)"
+            # the real track only: a drill's Cancel or Update never hides a real document
+            " AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.document_id = m.document_id AND c.is_real = 1"
+            " AND c.dist_type = 'Cancel' AND c.revision >= m.revision AND c.received_at < :end)"
             " GROUP BY m.category ORDER BY m.category", {"end": end})]
     finally:
         conn.close()

@@ -60,6 +60,7 @@ def database(tmp_path):
         ("D2", 2, stamp(4), "Actual", "Cancel", 1, "Shelter"),                 # cancels D2
         ("D3", 1, stamp(5), "Exercise", "Report", 0, "EvacuationOrder"),
         ("D4", 1, stamp(6), "Actual", "Report", 1, "Weather"),
+        ("D4", 2, stamp(7), "Exercise", "Cancel", 0, "Weather"),              # a drill: cancels nothing real
         ("D5", 1, stamp(2, 12), "Actual", "Report", 1, "Weather"),            # December: not counted
     ]
     for i, (doc, rev, received, status, kind, real, category) in enumerate(rows):
@@ -101,11 +102,13 @@ def test_posts_and_registered_data(logs, database):
     assert posts["EvacuationOrder"] == {"category": "EvacuationOrder", "received": 2, "published": 1,
                                         "exercise_or_test": 1, "cancels": 0}
     assert posts["Shelter"]["received"] == 2 and posts["Shelter"]["cancels"] == 1
-    assert posts["Shelter"]["published"] == 1 and posts["Weather"]["received"] == 1
+    assert posts["Shelter"]["published"] == 1 and posts["Weather"]["received"] == 2
+    assert posts["Weather"]["exercise_or_test"] == 1
     registered = {(r["category"], r["status"]): r["rows"] for r in got["registered"]["by_category_status"]}
     assert registered == {("EvacuationOrder", "Actual"): 2, ("EvacuationOrder", "Exercise"): 1,
-                          ("Shelter", "Actual"): 2, ("Weather", "Actual"): 1}
-    # at the end of November: D1 (revision 2) and D4 are presented; D2 is cancelled, D3 an exercise
+                          ("Shelter", "Actual"): 2, ("Weather", "Actual"): 1, ("Weather", "Exercise"): 1}
+    # at the end of November: D1 (revision 2) and D4 are presented; D2 is cancelled, D3 an exercise,
+    # and the drill's Cancel of D4 (another track) does not hide the real D4
     assert got["registered"]["current_real"] == [{"category": "EvacuationOrder", "documents": 1},
                                                  {"category": "Weather", "documents": 1}]
 
@@ -141,7 +144,7 @@ def test_report_drawn_from_the_counts(logs, database, tmp_path):
     assert daily["A1"].value == "アクセス件数 (日別)" and [c.value for c in daily[2]][:2] == ["日付", "件数"]
     assert [c.value for c in daily[33]][:2] == ["合計", 5] and daily._charts
     posts = [[c.value for c in row] for row in book["電文受信件数"].iter_rows(min_row=3)]
-    assert posts[-1] == ["合計", 5, 3, 1, 1]
+    assert posts[-1] == ["合計", 6, 3, 2, 2]
     assert not [n for n in os.listdir(tmp_path / "out") if n.startswith(".draw-")]
 
 

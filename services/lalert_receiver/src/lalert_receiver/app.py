@@ -5,7 +5,11 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from xml.sax.saxutils import escape
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from . import edxl, payload, wsse
 from .errors import Reject
@@ -37,12 +41,21 @@ def replayed():
 
 
 class Metrics:
-    """In-process counters; stored totals come from the database at scrape time."""
+    """In-process counters; stored totals come from the database at scrape time.
 
-    def __init__(self):
+    Written with prometheus_client, which escapes label values as the exposition
+    format says: a category with a quote or a newline cannot forge a line.
+    """
+
+    OUTCOMES = ("stored", "duplicate", "conflict", "older_revision", "filtered", "rejected")
+
+    def __init__(self, store):
         self._lock = threading.Lock()
         self.outcomes = {}
         self.rejects = {}
+        self.store = store
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     def outcome(self, name):
         with self._lock:
@@ -52,35 +65,72 @@ class Metrics:
         with self._lock:
             self.rejects[reason] = self.rejects.get(reason, 0) + 1
 
-    def render(self, store):
-        lines = [
-            "# HELP lalert_publish_total Publish requests answered, by outcome.",
-            "# TYPE lalert_publish_total counter",
-        ]
+    def collect(self):
         with self._lock:
             outcomes, rejects = dict(self.outcomes), dict(self.rejects)
-        for name in ("stored", "duplicate", "older_revision", "filtered", "rejected"):
-            lines.append(f'lalert_publish_total{{outcome="{name}"}} {outcomes.get(name, 0)}')
-        lines += ["# HELP lalert_rejects_total Requests refused with a SOAP Fault, by reason.",
-                  "# TYPE lalert_rejects_total counter"]
+        published = CounterMetricFamily("lalert_publish", "Publish requests answered, by outcome.",
+                                        labels=["outcome"])
+        for name in self.OUTCOMES:
+            published.add_metric([name], outcomes.get(name, 0))
+        yield published
+        refused = CounterMetricFamily("lalert_rejects", "Requests refused with a SOAP Fault, by reason.",
+                                      labels=["reason"])
         for reason, count in sorted(rejects.items()):
-            lines.append(f'lalert_rejects_total{{reason="{reason}"}} {count}')
-        lines += ["# HELP lalert_messages_stored Messages in the database, by category and status.",
-                  "# TYPE lalert_messages_stored gauge"]
-        for category, status, count in store.counts():
-            lines.append(f'lalert_messages_stored{{category="{category}",status="{status}"}} {count}')
-        lines += ["# HELP lalert_last_real_message_timestamp_seconds When the last real (Actual) message arrived.",
-                  "# TYPE lalert_last_real_message_timestamp_seconds gauge",
-                  f"lalert_last_real_message_timestamp_seconds {store.last_real_received():.3f}"]
-        return "\n".join(lines) + "\n"
+            refused.add_metric([reason], count)
+        yield refused
+        stored = GaugeMetricFamily("lalert_messages_stored", "Messages in the database, by category and status.",
+                                   labels=["category", "status"])
+        for category, status, count in self.store.counts():
+            stored.add_metric([category, status], count)
+        yield stored
+        yield GaugeMetricFamily("lalert_conflicts_stored",
+                                "Messages that repeated a documentID and revision with other content (kept apart).",
+                                value=self.store.conflict_count())
+        yield GaugeMetricFamily("lalert_last_real_message_timestamp_seconds",
+                                "When the last real (Actual) message arrived.", value=self.store.last_real_received())
+        sizes = self.store.sizes()
+        yield GaugeMetricFamily("lalert_database_bytes", "Size of the database and its WAL.",
+                                value=sizes["database_bytes"])
+        yield GaugeMetricFamily("lalert_spool_bytes", "Size of the spool files.", value=sizes["spool_bytes"])
+        yield GaugeMetricFamily("lalert_spool_files", "Spool files.", value=sizes["spool_files"])
+
+    def render(self):
+        return generate_latest(self.registry).decode("utf-8")
+
+
+def storage_problems(config, recent_error=None):
+    """Why a publish would fail now: file systems full, read-only or not writable."""
+    problems = []
+    database_dir = os.path.dirname(config.database) or "."
+    for label, path in (("database", database_dir), ("spool", config.spool_dir)):
+        try:
+            fs = os.statvfs(path)
+        except OSError as exc:
+            problems.append(f"{label} directory {path}: {exc.strerror}")
+            continue
+        free_mb = fs.f_bavail * fs.f_frsize // (1024 * 1024)
+        if fs.f_flag & os.ST_RDONLY:
+            problems.append(f"{label} file system ({path}) is read-only")
+        elif not os.access(path, os.W_OK):
+            problems.append(f"{label} directory {path} is not writable")
+        if free_mb < config.min_free_mb:
+            problems.append(f"{label} file system ({path}) has {free_mb} MiB free, below {config.min_free_mb} MiB")
+        if fs.f_files and not fs.f_favail:
+            problems.append(f"{label} file system ({path}) has no free inodes")
+    if os.path.exists(config.database) and not os.access(config.database, os.W_OK):
+        problems.append(f"database {config.database} is not writable")
+    if recent_error:
+        problems.append(f"the last publish failed to store: {recent_error}")
+    return problems
 
 
 class Receiver:
     def __init__(self, config, store=None, clock=None):
         self.config = config
         self.store = store or Store(config.database, config.spool_dir)
-        self.metrics = Metrics()
+        self.metrics = Metrics(self.store)
         self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self._storage_error = (0.0, "")  # (when, what): health reports it for a minute
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
@@ -92,8 +142,7 @@ class Receiver:
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self._health(start_response)
         if path == "/metrics" and method == "GET":
-            return self._reply(start_response, "200 OK", "text/plain; version=0.0.4",
-                               self.metrics.render(self.store))
+            return self._reply(start_response, "200 OK", CONTENT_TYPE_LATEST, self.metrics.render())
         return self._reply(start_response, "404 Not Found", "text/plain", "not found\n")
 
     @staticmethod
@@ -109,8 +158,8 @@ class Receiver:
             data = self.store.summary()  # what a failover compares with the archive it restored
         except Exception as exc:  # report, do not crash the health check
             problems.append(f"database: {exc}")
-        if not os.access(self.config.spool_dir, os.W_OK):
-            problems.append("spool directory is not writable")
+        when, what = self._storage_error
+        problems += storage_problems(self.config, what if time.time() - when < 60 else None)
         status = "200 OK" if not problems else "503 Service Unavailable"
         return self._reply(start_response, status, "application/json", json.dumps(
             {"status": "ok" if not problems else "fail", "problems": problems, "data": data}) + "\n")
@@ -132,35 +181,46 @@ class Receiver:
         try:
             body = self._read_body(environ)
             outcome = self.handle(body)
-        except Reject as reject:
-            self.metrics.reject(reject.reason)
-            self.metrics.outcome("rejected")
-            log.warning("refused from %s: %s (%s)", environ.get("REMOTE_ADDR"),
-                        reject.reason, reject.message)
-            return self._reply(start_response, "500 Internal Server Error", "text/xml; charset=utf-8", fault(reject))
-        self.metrics.outcome(outcome)
-        return self._reply(start_response, "200 OK", "text/xml; charset=utf-8", RESPONSE)
+        except Reject as exc:
+            reject = exc
+        except Exception:  # a defect of ours: still a Fault, and the traceback in the log
+            log.exception("unexpected error while handling a publish from %s", environ.get("REMOTE_ADDR"))
+            reject = Reject("internal_error", "the receiver failed on this request; retry later", client=False)
+        else:
+            self.metrics.outcome(outcome)
+            return self._reply(start_response, "200 OK", "text/xml; charset=utf-8", RESPONSE)
+        self.metrics.reject(reject.reason)
+        self.metrics.outcome("rejected")
+        log.warning("refused from %s: %s (%s)", environ.get("REMOTE_ADDR"), reject.reason, reject.message)
+        return self._reply(start_response, "500 Internal Server Error", "text/xml; charset=utf-8", fault(reject))
 
     def handle(self, body):
         """Check and store one publish request body. Returns the outcome; raises Reject."""
-        token, edxl_root = edxl.parse_request(body)
-        wsse.verify(token, self.config.username, self.config.password, self.clock(),
+        token, edxl_root, text = edxl.parse_request(body)
+        nonce = wsse.verify(token, self.config.username, self.config.password, self.clock(),
                             self.config.created_window_seconds)
+        replay_key = wsse.replay_key(nonce)
         msg = edxl.parse_edxl(edxl_root)
         window = self.config.created_window_seconds
         if not any(code.startswith(self.config.area_prefixes) for code in msg.area_codes):
-            if not self.store.use_nonce(token["nonce"], window):
+            if not self.store.use_nonce(replay_key, window):
                 raise replayed()
             log.info("filtered %s r%d for areas %s", msg.document_id, msg.revision, msg.area_codes)
             return "filtered"
         summary = payload.summarise(msg.payload)
         try:
-            outcome = self.store.accept(msg, summary, body, token["nonce"], window)
+            outcome = self.store.accept(msg, summary, body, replay_key, window, text=text,
+                                        content_sha256=edxl.content_digest(edxl_root))
         except (OSError, sqlite3.Error) as exc:
             log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
+            self._storage_error = (time.time(), str(exc))
             raise Reject("storage_error", "the message could not be stored; retry later", client=False) from None
         if outcome == "replayed_nonce":
             raise replayed()
-        log.info("%s %s r%d %s/%s %s %s", outcome, msg.document_id, msg.revision, msg.status,
-                 msg.dist_type, summary["kind"], summary["headline"])
+        if outcome == "conflict":
+            log.warning("conflict: %s r%d came again with other content; the first is kept, this one "
+                        "recorded in the conflicts table", msg.document_id, msg.revision)
+        else:
+            log.info("%s %s r%d %s/%s %s %s", outcome, msg.document_id, msg.revision, msg.status,
+                     msg.dist_type, summary["kind"], summary["headline"])
         return outcome

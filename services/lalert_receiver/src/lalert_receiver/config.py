@@ -17,6 +17,16 @@ class Config:
     area_prefixes: tuple = ("36",)
     database: str = "/var/lib/lalert/receiver.sqlite3"
     spool_dir: str = "/var/spool/lalert"
+    # health fails below this much free space where the database or the spool lives
+    min_free_mb: int = 64
+    # slow or idle clients: at most this many connections, each closed after this long idle
+    connection_limit: int = 200
+    channel_timeout: int = 30
+    # retention: messages older than this many days are purged (0 = keep all), but never
+    # what the backup has not yet taken (the backup's textfile metric says when it last succeeded)
+    retention_days: int = 0
+    backup_metrics_file: str = ""
+    backup_metric: str = "anshin_backup_last_success_timestamp_seconds"
 
 
 class ConfigError(ValueError):
@@ -74,6 +84,12 @@ def load(path):
     for key, value in (("database", database), ("spool_dir", spool_dir)):
         if not os.path.isabs(value):
             raise ConfigError(f"[storage] {key} must be an absolute path, got {value!r}")
+    retention_days = number("retention", "days", 0, 0, 36500)
+    backup_metrics_file = get("retention", "backup_metrics_file", "")
+    if backup_metrics_file and not os.path.isabs(backup_metrics_file):
+        raise ConfigError(f"[retention] backup_metrics_file must be an absolute path, got {backup_metrics_file!r}")
+    if retention_days and not backup_metrics_file:
+        raise ConfigError("[retention] days needs backup_metrics_file: nothing is purged that the backup has not taken")
     return Config(
         listen_host=host,
         listen_port=int(port),
@@ -86,4 +102,10 @@ def load(path):
         area_prefixes=prefixes,
         database=database,
         spool_dir=spool_dir,
+        min_free_mb=number("storage", "min_free_mb", 64, 0, 1024 * 1024),
+        connection_limit=number("server", "connection_limit", 200, 10, 10000),
+        channel_timeout=number("server", "channel_timeout", 30, 1, 3600),
+        retention_days=retention_days,
+        backup_metrics_file=backup_metrics_file,
+        backup_metric=get("retention", "backup_metric", Config.backup_metric),
     )

@@ -4,12 +4,16 @@ The one parser of this format in the repo: the receiver and any job that
 reads stored messages use it. XML is parsed with defusedxml: DTDs, entity
 declarations and external references are refused outright.
 """
+import codecs
 import dataclasses
+import hashlib
 import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from xml.etree.ElementTree import ParseError
 
 import defusedxml
 from defusedxml import ElementTree as SafeET
-from xml.etree.ElementTree import ParseError
 
 from .errors import Reject
 from . import wsse
@@ -21,7 +25,15 @@ COMMONS_NS = "http://xml.publiccommons.ne.jp/xml/edxl/"
 
 STATUSES = ("Actual", "Exercise", "Test", "System")
 TYPES = ("Report", "Update", "Cancel")
-JIS_X0402 = re.compile(r"^\d{6}$")
+# ASCII digits only: str's \d also matches other scripts' digits (e.g. ٣)
+JIS_X0402 = re.compile(r"[0-9]{6}")
+REVISION = re.compile(r"[0-9]{1,18}")  # fits SQLite's 64-bit INTEGER
+XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+# byte order marks and the BOM-less UTF-16/32 openings of '<?' (XML 1.0 appendix F)
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+OPENINGS = ((b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
+            (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
 
 
 @dataclasses.dataclass
@@ -54,10 +66,39 @@ def _split(tag):
     return "", tag
 
 
-def parse_request(body):
-    """Return (token dict, root of EDXLDistribution). Raises Reject."""
+def normalise(text):
+    """Identifiers as one spelling: NFKC folds full-width digits and letters and joins NFD into NFC."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def decode_document(body):
+    """The text of an XML document, decoded by its BOM, its opening bytes or its encoding
+    declaration (UTF-8 when it has none). Any codec Python knows is accepted (Shift_JIS
+    and EUC-JP included); an unknown or undecodable one is refused. Raises Reject."""
+    encoding = None
+    for bom, name in BOMS:
+        if body.startswith(bom):
+            body, encoding = body[len(bom):], name
+            break
+    else:
+        encoding = next((name for opening, name in OPENINGS if body.startswith(opening)), None)
+    if encoding is None:
+        declared = XML_ENCODING.match(body[:256])
+        encoding = declared.group(1).decode("ascii", "replace").strip() if declared else "utf-8"
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        # bytes.decode refuses non-text codecs (base64, rot13, zlib) with LookupError too
+        return body.decode(encoding)
+    except LookupError:
+        raise Reject("bad_encoding", f"unknown character encoding {encoding[:40]!r}") from None
+    except (UnicodeError, ValueError) as exc:
+        raise Reject("bad_encoding", f"the request is not valid {encoding[:40]}: {str(exc)[:200]}") from None
+
+
+def parse_request(body):
+    """Return (token dict, root of EDXLDistribution, text of the request). Raises Reject."""
+    text = decode_document(body)
+    try:
+        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
         raise Reject("forbidden_dtd", "DTDs are not accepted (XML entity attacks)") from None
     except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
@@ -79,7 +120,14 @@ def parse_request(body):
     edxl = next(publish.iter(_q(EDXL_NS, "EDXLDistribution")), None)
     if edxl is None:
         raise Reject("wrong_namespace", f"publish carries no EDXLDistribution of {EDXL_NS}")
-    return _token(header), edxl
+    return _token(header), edxl, text
+
+
+def content_digest(edxl):
+    """SHA-256 of what an EDXLDistribution says: canonical XML (C14N 2.0, prefixes and
+    attribute order do not matter) in NFKC, so re-spellings of one message agree."""
+    canonical = ET.canonicalize(ET.tostring(edxl, encoding="unicode"), strip_text=True)
+    return hashlib.sha256(unicodedata.normalize("NFKC", canonical).encode("utf-8")).hexdigest()
 
 
 def _token(header):
@@ -111,8 +159,13 @@ def _child_text(parent, local_name, namespaces=(EDXL_NS, COMMONS_NS)):
     return None
 
 
-def _required(parent, local_name, what=None):
+def _identifier(parent, local_name):
     value = _child_text(parent, local_name)
+    return normalise(value) if value is not None else None
+
+
+def _required(parent, local_name, what=None):
+    value = _identifier(parent, local_name)
     if not value:
         raise Reject("missing_field", f"{what or local_name} is missing or empty")
     return value
@@ -130,8 +183,8 @@ def parse_edxl(edxl):
     names, codes = [], []
     for ns in (COMMONS_NS, EDXL_NS):
         for area in edxl.findall(_q(ns, "targetArea")):
-            code = _child_text(area, "jisX0402")
-            if code is None or not JIS_X0402.match(code):
+            code = _identifier(area, "jisX0402")
+            if code is None or not JIS_X0402.fullmatch(code):
                 raise Reject("bad_field", f"targetArea jisX0402 must be a 6-digit code, got {code!r}")
             codes.append(code)
             names.append(_child_text(area, "areaName") or "")
@@ -147,12 +200,14 @@ def parse_edxl(edxl):
         raise Reject("missing_field", "contentObject is missing")
     document_id = _required(content, "documentID")
     raw_revision = _required(content, "documentRevision")
-    if not raw_revision.isdigit() or int(raw_revision) < 1:
-        raise Reject("bad_field", f"documentRevision must be a positive whole number, got {raw_revision!r}")
+    # 0 is some senders' first issue; revisions must still increase (store.py)
+    if not REVISION.fullmatch(raw_revision):
+        raise Reject("bad_field", f"documentRevision must be a whole number of up to 18 digits, "
+                                  f"got {raw_revision[:40]!r}")
 
     return Message(
         distribution_id=_required(edxl, "distributionID"),
-        sender_id=_child_text(edxl, "senderID") or "",
+        sender_id=_identifier(edxl, "senderID") or "",
         date_time_sent=_child_text(edxl, "dateTimeSent") or "",
         status=status,
         dist_type=dist_type,
@@ -160,7 +215,7 @@ def parse_edxl(edxl):
         area_codes=codes,
         document_id=document_id,
         revision=int(raw_revision),
-        category=_child_text(content, "category") or "",
+        category=_identifier(content, "category") or "",
         payload=_payload(content),
     )
 

@@ -1,5 +1,6 @@
 """`lalert-receiver`: serve the receiver with waitress, or check a settings file."""
 import argparse
+import json
 import logging
 import sys
 
@@ -11,6 +12,8 @@ def main(argv=None):
     parser.add_argument("--config", default="/etc/lalert-receiver/receiver.ini", help="settings file")
     parser.add_argument("--check-config", action="store_true",
                         help="check the settings file and exit (0 when good)")
+    parser.add_argument("--purge", action="store_true",
+                        help="remove messages past [retention] days that the backup has taken, and exit")
     parser.add_argument("--version", action="version", version=__version__)
     args = parser.parse_args(argv)
     try:
@@ -22,6 +25,17 @@ def main(argv=None):
         print(f"{args.config}: ok")
         return 0
 
+    if args.purge:
+        from . import retention
+
+        try:
+            deleted = retention.purge(cfg)
+        except retention.RetentionError as exc:
+            print(f"lalert-receiver: purge refused: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps({"retention_days": cfg.retention_days, "deleted": deleted}))
+        return 0
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import waitress  # imported late: --check-config needs no server
 
@@ -31,7 +45,10 @@ def main(argv=None):
     waitress.serve(app, host=cfg.listen_host, port=cfg.listen_port, threads=cfg.threads,
                    ident="lalert-receiver", trusted_proxy="127.0.0.1",
                    trusted_proxy_headers={"x-forwarded-for"}, clear_untrusted_proxy_headers=True,
-                   max_request_body_size=cfg.max_body_bytes * 2)  # ours faults first
+                   max_request_body_size=cfg.max_body_bytes * 2,  # ours faults first
+                   # slow or idle clients cannot hold the server: bounded count, closed when idle
+                   connection_limit=cfg.connection_limit, channel_timeout=cfg.channel_timeout,
+                   cleanup_interval=max(1, cfg.channel_timeout // 3))
     return 0
 
 

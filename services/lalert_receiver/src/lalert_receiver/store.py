@@ -3,7 +3,26 @@
 A message is committed to SQLite (synchronous=FULL) before the sender hears
 success. Its spool file is written (temp file, fsync, rename) inside the same
 transaction and removed again if the commit fails, so the two never disagree.
+
+Group commit: requests that arrive together are written in one transaction
+(one WAL fsync and one spool-directory fsync for all of them). The first
+waiting thread leads and writes the batch; the others wait for its commit.
+Each request has its own savepoint, so one bad request fails alone.
+
+Tracks: real traffic (Actual, payload status 通常) and non-real traffic
+(Exercise, Test, System, or a payload saying 訓練/試験) are kept apart. The
+same documentID on the two tracks are two documents: a drill can neither
+supersede, cancel nor duplicate a real alert, and current_real reads the real
+track only.
+
+Revisions: a higher revision supersedes; an equal one is a duplicate (or a
+conflict, when its content differs: the first is kept, the second recorded
+in `conflicts`); a lower one is older and ignored. A Cancel cancels its
+revision and every lower one on its track. An Update with a higher revision
+than the Cancel arrives later: it is the sender's latest word and is shown
+again (current_real takes the highest revision of the real track).
 """
+
 import hashlib
 import json
 import os
@@ -13,7 +32,9 @@ import tempfile
 import threading
 import time
 
-SCHEMA = """
+SCHEMA_VERSION = 1
+
+TABLES = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL,
@@ -34,21 +55,79 @@ CREATE TABLE IF NOT EXISTS messages (
     cancelled INTEGER NOT NULL DEFAULT 0,
     spool_file TEXT NOT NULL,
     raw BLOB NOT NULL,
-    UNIQUE (document_id, revision)
+    content_sha256 TEXT,
+    UNIQUE (document_id, is_real, revision)
 );
+CREATE INDEX IF NOT EXISTS messages_received_at ON messages (received_at);
 CREATE TABLE IF NOT EXISTS nonces (
     nonce TEXT PRIMARY KEY,
     seen_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS nonces_seen_at ON nonces (seen_at);
--- What the web side may present as real: latest revision, not cancelled, Actual.
+-- same documentID and revision, other content: the first is kept, these are the evidence
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    is_real INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    kept_sha256 TEXT,
+    content_sha256 TEXT NOT NULL,
+    raw BLOB NOT NULL
+);
+"""
+
+VIEWS = """
+-- What the web side may present as real: the real track's latest revision, not cancelled.
 CREATE VIEW IF NOT EXISTS current_real AS
     SELECT m.* FROM messages m
     WHERE m.is_real = 1 AND m.cancelled = 0 AND m.dist_type != 'Cancel'
-      AND m.revision = (SELECT MAX(revision) FROM messages WHERE document_id = m.document_id);
+      AND m.revision = (SELECT MAX(revision) FROM messages
+                        WHERE document_id = m.document_id AND is_real = 1);
+-- The same for drills and tests (Exercise, Test, System, 訓練, 試験): never shown as real.
+CREATE VIEW IF NOT EXISTS current_drill AS
+    SELECT m.* FROM messages m
+    WHERE m.is_real = 0 AND m.cancelled = 0 AND m.dist_type != 'Cancel'
+      AND m.revision = (SELECT MAX(revision) FROM messages
+                        WHERE document_id = m.document_id AND is_real = 0);
+"""
+
+SCHEMA = TABLES + VIEWS  # what readers and test fixtures build a database from
+
+# version 0 → 1: one (documentID, revision) per track instead of one overall, the content
+# digest, and cancellations recomputed per track (a drill Cancel may have marked real rows)
+MIGRATE_0_TO_1 = """
+DROP VIEW IF EXISTS current_real;
+ALTER TABLE messages RENAME TO messages_v0;
+{tables}
+INSERT INTO messages (id, document_id, revision, distribution_id, sender_id, sent_at, received_at,
+    status, dist_type, is_real, category, kind, code, headline, areas, area_codes, cancelled,
+    spool_file, raw)
+    SELECT id, document_id, revision, distribution_id, sender_id, sent_at, received_at, status,
+        dist_type, is_real, category, kind, code, headline, areas, area_codes, 0, spool_file, raw
+    FROM messages_v0;
+DROP TABLE messages_v0;
+UPDATE messages SET cancelled = EXISTS (SELECT 1 FROM messages c WHERE c.document_id = messages.document_id
+    AND c.is_real = messages.is_real AND c.dist_type = 'Cancel' AND c.revision >= messages.revision);
 """
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+FILE_MODE = 0o640
+MAX_BATCH = 64
+
+
+class _Pending:
+    """One write waiting for a group commit: work(conn, now) -> (result, spool path or None)."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work):
+        self.work, self.done, self.result, self.error = work, False, None, None
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 class Store:
@@ -56,12 +135,48 @@ class Store:
         self.database = database
         self.spool_dir = spool_dir
         self._local = threading.local()
-        # one writer at a time inside the process: threads queue here instead of
-        # in SQLite's busy handler, whose growing sleeps make latency spikes
-        self._write_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue = []
+        self._leading = False
         self._purged_at = 0.0
-        with self._conn() as conn:
-            conn.executescript(SCHEMA)
+        self._secure_files()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._migrate(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._secure_files()
+
+    def _secure_files(self):
+        """0640 whatever the umask of whoever creates the database (SQLite gives the
+        -wal and -shm files the database file's mode)."""
+        fd = os.open(self.database, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+        finally:
+            os.close(fd)
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.chmod(self.database + suffix, FILE_MODE)
+            except FileNotFoundError:
+                pass
+
+    def _migrate(self, conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"database schema {version} is newer than this receiver's {SCHEMA_VERSION}")
+        old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
+        if version == 0 and old:
+            for statement in MIGRATE_0_TO_1.format(tables=TABLES).split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+        for statement in (TABLES + VIEWS).split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
@@ -72,6 +187,62 @@ class Store:
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
         return conn
+
+    # write side: every write goes through one group commit
+    def _submit(self, work):
+        pending = _Pending(work)
+        with self._cond:
+            self._queue.append(pending)
+            while not pending.done and self._leading:
+                self._cond.wait()
+            if pending.done:
+                return pending.outcome()
+            self._leading = True
+        try:
+            while not pending.done:
+                with self._cond:
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[: len(batch)]
+                self._write_batch(batch)
+                with self._cond:
+                    self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()
+        return pending.outcome()
+
+    def _write_batch(self, batch):
+        conn = self._conn()
+        now = time.time()
+        spooled = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                conn.execute("SAVEPOINT request")
+                try:
+                    pending.result, path = pending.work(conn, now)
+                except (OSError, sqlite3.Error, ValueError) as exc:  # this request fails alone
+                    conn.execute("ROLLBACK TO request")
+                    pending.error = exc
+                    path = None
+                conn.execute("RELEASE request")
+                if path:
+                    spooled.append(path)
+            if spooled:
+                self._fsync_dir(self.spool_dir)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for path in spooled:
+                _unlink_quietly(path)
+            for pending in batch:
+                if pending.error is None:
+                    pending.error = exc if isinstance(exc, Exception) else OSError("write interrupted")
+        finally:
+            for pending in batch:
+                pending.done = True
 
     def _record_nonce(self, conn, nonce, window_seconds, now):
         """Inside a write transaction: False if the nonce is a replay."""
@@ -86,99 +257,142 @@ class Store:
 
     def use_nonce(self, nonce, window_seconds):
         """Record a nonce alone (messages that are not stored); False on a replay."""
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                fresh = self._record_nonce(conn, nonce, window_seconds, time.time())
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT" if fresh else "ROLLBACK")
-        return fresh
+        return self._submit(lambda conn, now: (self._record_nonce(conn, nonce, window_seconds, now), None))
 
-    def accept(self, msg, summary, raw, nonce, window_seconds):
+    def accept(self, msg, summary, raw, nonce, window_seconds, text=None, content_sha256=None):
         """Record the nonce and store the message in one transaction.
 
-        Returns 'stored', 'duplicate', 'older_revision' or 'replayed_nonce'.
+        raw: the request as received (bytes, kept as evidence); text: the request decoded
+        (what the spool file carries). Returns 'stored', 'duplicate', 'conflict',
+        'older_revision' or 'replayed_nonce'.
         """
-        with self._write_lock:
-            return self._accept(msg, summary, raw, nonce, window_seconds)
+        text = raw.decode("utf-8", errors="replace") if text is None else text
+        return self._submit(
+            lambda conn, now: self._accept(conn, now, msg, summary, raw, text, nonce, window_seconds, content_sha256)
+        )
 
-    def _accept(self, msg, summary, raw, nonce, window_seconds):
-        conn = self._conn()
-        received = time.time()
+    def _accept(self, conn, received, msg, summary, raw, text, nonce, window_seconds, content_sha256):
+        if not self._record_nonce(conn, nonce, window_seconds, received):
+            return "replayed_nonce", None
         is_real = int(msg.is_actual and summary["real"])
-        conn.execute("BEGIN IMMEDIATE")
-        spool_path = None
-        try:
-            if not self._record_nonce(conn, nonce, window_seconds, received):
-                conn.execute("ROLLBACK")
-                return "replayed_nonce"
-            latest = conn.execute("SELECT MAX(revision) FROM messages WHERE document_id = ?",
-                                  (msg.document_id,)).fetchone()[0]
-            if latest is not None and latest >= msg.revision:
-                conn.execute("COMMIT")  # keeps the nonce: a replay of this request stays refused
-                return "duplicate" if latest == msg.revision else "older_revision"
-            record = {
-                "document_id": msg.document_id, "revision": msg.revision,
-                "distribution_id": msg.distribution_id, "sender_id": msg.sender_id,
-                "sent_at": msg.date_time_sent, "received_at": received,
-                "status": msg.status, "dist_type": msg.dist_type, "is_real": is_real,
-                "category": msg.category, "kind": summary["kind"], "code": summary["code"],
-                "headline": summary["headline"], "areas": summary["areas"],
-                "area_codes": msg.area_codes, "area_names": msg.area_names,
-                "label": summary["label"], "info_type": summary["info_type"],
-            }
-            spool_name = self._spool_name(msg)
+        latest = conn.execute(
+            "SELECT MAX(revision) FROM messages WHERE document_id = ? AND is_real = ?", (msg.document_id, is_real)
+        ).fetchone()[0]
+        if latest is not None and latest > msg.revision:
+            return "older_revision", None  # the nonce is kept: a replay of this request stays refused
+        if latest == msg.revision:
+            kept = conn.execute(
+                "SELECT content_sha256 FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
+                (msg.document_id, is_real, msg.revision),
+            ).fetchone()[0]
+            if content_sha256 is None or kept is None or kept == content_sha256:
+                return "duplicate", None
             conn.execute(
-                "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at,"
-                " received_at, status, dist_type, is_real, category, kind, code, headline, areas,"
-                " area_codes, spool_file, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (msg.document_id, msg.revision, msg.distribution_id, msg.sender_id,
-                 msg.date_time_sent, received, msg.status, msg.dist_type, is_real, msg.category,
-                 summary["kind"], summary["code"], summary["headline"],
-                 json.dumps(summary["areas"], ensure_ascii=False), ",".join(msg.area_codes),
-                 spool_name, raw))
-            if msg.dist_type == "Cancel":
-                conn.execute("UPDATE messages SET cancelled = 1 WHERE document_id = ?", (msg.document_id,))
-            spool_path = self._write_spool(spool_name, record, raw)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if spool_path:
-                os.unlink(spool_path)
-            raise
-        return "stored"
+                "INSERT INTO conflicts (document_id, revision, is_real, received_at, kept_sha256, content_sha256, raw)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (msg.document_id, msg.revision, is_real, received, kept, content_sha256, raw),
+            )
+            return "conflict", None
+        record = {
+            "document_id": msg.document_id,
+            "revision": msg.revision,
+            "distribution_id": msg.distribution_id,
+            "sender_id": msg.sender_id,
+            "sent_at": msg.date_time_sent,
+            "received_at": received,
+            "status": msg.status,
+            "dist_type": msg.dist_type,
+            "is_real": is_real,
+            "category": msg.category,
+            "kind": summary["kind"],
+            "code": summary["code"],
+            "headline": summary["headline"],
+            "areas": summary["areas"],
+            "area_codes": msg.area_codes,
+            "area_names": msg.area_names,
+            "label": summary["label"],
+            "info_type": summary["info_type"],
+        }
+        spool_name = self._spool_name(msg, is_real)
+        conn.execute(
+            "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at,"
+            " received_at, status, dist_type, is_real, category, kind, code, headline, areas,"
+            " area_codes, spool_file, raw, content_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                msg.document_id, msg.revision, msg.distribution_id, msg.sender_id, msg.date_time_sent,
+                received, msg.status, msg.dist_type, is_real, msg.category, summary["kind"], summary["code"],
+                summary["headline"], json.dumps(summary["areas"], ensure_ascii=False), ",".join(msg.area_codes),
+                spool_name, raw, content_sha256,
+            ),
+        )  # fmt: skip
+        if msg.dist_type == "Cancel":
+            conn.execute(
+                "UPDATE messages SET cancelled = 1 WHERE document_id = ? AND is_real = ? AND revision <= ?",
+                (msg.document_id, is_real, msg.revision),
+            )
+        return "stored", self._write_spool(spool_name, record, text)
 
-    def _spool_name(self, msg):
+    def _spool_name(self, msg, is_real):
         digest = hashlib.sha256(msg.document_id.encode("utf-8")).hexdigest()[:12]
         readable = SAFE.sub("_", msg.document_id)[:60]
-        return f"{readable}-{digest}-r{msg.revision}.json"
+        track = "" if is_real else "-drill"
+        return f"{readable}-{digest}{track}-r{msg.revision}.json"
 
-    def _write_spool(self, name, record, raw):
-        """Atomic: the web side sees the whole file or none of it."""
-        record = dict(record, raw_xml=raw.decode("utf-8", errors="replace"))
+    def _write_spool(self, name, record, text):
+        """Atomic: the web side sees the whole file or none of it. The directory is
+        fsynced once per batch (_write_batch)."""
+        record = dict(record, raw_xml=text)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.spool_dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(record, fh, ensure_ascii=False, indent=1)
                 fh.flush()
+                os.fchmod(fh.fileno(), FILE_MODE)
                 os.fsync(fh.fileno())
-            os.chmod(tmp, 0o640)
             final = os.path.join(self.spool_dir, name)
             os.replace(tmp, final)
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _unlink_quietly(tmp)
             raise
-        dir_fd = os.open(self.spool_dir, os.O_RDONLY)
+        return final
+
+    @staticmethod
+    def _fsync_dir(path):
+        dir_fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return final
+
+    # retention
+    def purge(self, older_than, batch=500):
+        """Delete messages and conflicts received before older_than (epoch seconds), never
+        a row current_real shows, and their spool files. Returns the counts."""
+        conn = self._conn()
+        deleted = {"messages": 0, "conflicts": 0, "spool_files": 0}
+        while True:
+            # small transactions: the receiver's writes get in between
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    "SELECT id, spool_file FROM messages WHERE received_at < ?"
+                    " AND id NOT IN (SELECT id FROM current_real) LIMIT ?",
+                    (older_than, batch),
+                ).fetchall()
+                conn.executemany("DELETE FROM messages WHERE id = ?", [(row[0],) for row in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            for _, spool_file in rows:
+                if _unlink_quietly(os.path.join(self.spool_dir, spool_file)):
+                    deleted["spool_files"] += 1
+            deleted["messages"] += len(rows)
+            if len(rows) < batch:
+                break
+        cursor = conn.execute("DELETE FROM conflicts WHERE received_at < ?", (older_than,))
+        deleted["conflicts"] = cursor.rowcount
+        return deleted
 
     # read side: health and metrics
     def ping(self):
@@ -189,15 +403,48 @@ class Store:
         conn = self._conn()
         rows = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         latest = conn.execute("SELECT document_id, revision FROM messages ORDER BY id DESC LIMIT 1").fetchone()
-        return {"messages": rows, "latest_document_id": latest[0] if latest else None,
-                "latest_revision": latest[1] if latest else None}
+        return {
+            "messages": rows,
+            "latest_document_id": latest[0] if latest else None,
+            "latest_revision": latest[1] if latest else None,
+        }
 
     def counts(self):
         rows = self._conn().execute(
             "SELECT CASE WHEN kind = 'unknown' THEN category ELSE kind END, status, COUNT(*)"
-            " FROM messages GROUP BY 1, 2").fetchall()
+            " FROM messages GROUP BY 1, 2"
+        ).fetchall()
         return rows
+
+    def conflict_count(self):
+        return self._conn().execute("SELECT COUNT(*) FROM conflicts").fetchone()[0]
 
     def last_real_received(self):
         value = self._conn().execute("SELECT MAX(received_at) FROM messages WHERE is_real = 1").fetchone()[0]
         return value or 0.0
+
+    def sizes(self):
+        """Bytes of the database (with its WAL) and of the spool, and the spool's files."""
+        database = sum(_size(self.database + suffix) for suffix in ("", "-wal"))
+        spool_bytes = spool_files = 0
+        with os.scandir(self.spool_dir) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and entry.name.endswith(".json"):
+                    spool_files += 1
+                    spool_bytes += entry.stat(follow_symlinks=False).st_size
+        return {"database_bytes": database, "spool_bytes": spool_bytes, "spool_files": spool_files}
+
+
+def _size(path):
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False

@@ -54,10 +54,16 @@ def parse_created(text):
     return moment
 
 
+def replay_key(nonce):
+    """What the replay check remembers: the nonce's bytes, in canonical Base64."""
+    return base64.b64encode(nonce).decode("ascii")
+
+
 def verify(token, username, password, now, window_seconds):
     """Check user, digest and freshness. Returns the nonce bytes (for replay checks).
 
-    The replay check itself needs storage and is done by the caller.
+    The replay check itself needs storage and is done by the caller, keyed by
+    replay_key(nonce bytes), never by the text as sent.
     """
     for key in ("username", "password", "nonce", "created"):
         if not token.get(key):
@@ -68,6 +74,10 @@ def verify(token, username, password, now, window_seconds):
         nonce = base64.b64decode(token["nonce"], validate=True)
     except (binascii.Error, ValueError):
         raise Reject("bad_digest", "Nonce is not valid Base64") from None
+    # one spelling per nonce: '...OA==' and '...OB==' decode to the same bytes, and a
+    # replay must not pass by re-spelling the padding bits
+    if base64.b64encode(nonce).decode("ascii") != token["nonce"]:
+        raise Reject("bad_digest", "Nonce is not canonical Base64 (non-zero padding bits)")
     if len(nonce) < 8:
         raise Reject("bad_digest", "Nonce is shorter than 8 bytes")
     expected = password_digest(nonce, token["created"], password)

@@ -1,0 +1,42 @@
+"""Retention: purge messages older than the configured days, but never a row that
+current_real shows and never one the backup has not yet taken.
+
+What the backup has taken comes from its textfile metric (the time of its last
+success). Without that evidence nothing is removed: the purge fails closed.
+"""
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from .store import Store
+
+DAY = 86400
+
+
+class RetentionError(RuntimeError):
+    pass
+
+
+def backed_up_until(path, metric):
+    """Epoch seconds of the backup's last success, from its textfile metric. Raises RetentionError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        values = [s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == metric]
+    except (OSError, ValueError) as exc:
+        raise RetentionError(f"cannot read {path}: {exc}; nothing removed") from None
+    if not values or not values[0] > 0:
+        raise RetentionError(f"{path} has no {metric}: the backup has never succeeded; nothing removed")
+    return values[0]
+
+
+def purge(config, now=None):
+    """Purge by config.retention_days. Returns the counts removed. Raises RetentionError."""
+    now = time.time() if now is None else now
+    if not config.retention_days:
+        return {"messages": 0, "conflicts": 0, "spool_files": 0}
+    taken = backed_up_until(config.backup_metrics_file, config.backup_metric)
+    # a message that arrived during the last successful backup may not be in it: a day's margin
+    older_than = min(now - config.retention_days * DAY, taken - DAY)
+    return Store(config.database, config.spool_dir).purge(older_than)

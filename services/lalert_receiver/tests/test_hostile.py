@@ -1,0 +1,369 @@
+"""The receiver against hostile and careless senders (issue 17): re-spelled nonces,
+drills sharing a real documentID, lying health, metric injection, odd encodings and
+digits, conflicts, revision 0, retention and file modes. Each test failed before its fix.
+"""
+
+import base64
+import dataclasses
+import json
+import os
+import pathlib
+import sqlite3
+import stat
+import unicodedata
+
+import pytest
+from lalert_receiver import app as app_mod
+from lalert_receiver import config as config_mod
+from lalert_receiver import retention, sender, wsse
+from lalert_receiver.app import Receiver
+from lalert_receiver.errors import Reject
+from lalert_receiver.store import Store
+from prometheus_client.parser import text_string_to_metric_families
+from test_receiver import (
+    CREATED,
+    FIXTURES,
+    NOW,
+    PASSWORD,
+    USER,
+    call,
+    rows,
+    spool_files,
+)
+
+EVAC = (FIXTURES / "evacuation_order.xml").read_bytes()
+SEISMIC = (FIXTURES / "seismic_vxse51.xml").read_bytes()
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
+                            spool_dir=str(spool), min_free_mb=0)
+    return Receiver(cfg, clock=lambda: NOW)
+
+
+def variant(data, status=None, dist_type=None, revision=None, document_id=None, payload_status=None):
+    """A fixture message with other envelope fields (bytes in, bytes out)."""
+    text = data.decode("utf-8")
+    if status:
+        text = text.replace("<edxlde:distributionStatus>Actual<", f"<edxlde:distributionStatus>{status}<")
+    if dist_type:
+        text = text.replace("<edxlde:distributionType>Report<", f"<edxlde:distributionType>{dist_type}<")
+    if revision is not None:
+        text = text.replace("<commons:documentRevision>1<", f"<commons:documentRevision>{revision}<")
+    if document_id:
+        old = text.split("<commons:documentID>")[1].split("<")[0]
+        text = text.replace(f"<commons:documentID>{old}<", f"<commons:documentID>{document_id}<")
+    if payload_status:
+        text = text.replace("<Status>通常</Status>", f"<Status>{payload_status}</Status>")
+    return text.encode("utf-8")
+
+
+def publish(rcv, message, nonce=None):
+    return rcv.handle(sender.envelope(message, wsse.make_token(USER, PASSWORD, nonce, CREATED)))
+
+
+def current(rcv, view="current_real"):
+    return rows(rcv, f"SELECT document_id, revision, dist_type FROM {view} ORDER BY document_id")
+
+
+# 1. replay by re-spelling the nonce
+def test_a_nonce_respelled_in_base64_is_refused_not_replayed(receiver):
+    nonce = b"0123456789abcde\x00"  # 16 bytes: Base64 ends 'AA==', 'AB=='..'AP==' decode alike
+    token = wsse.make_token(USER, PASSWORD, nonce, CREATED)
+    assert token["nonce"].endswith("AA==")
+    assert receiver.handle(sender.envelope(EVAC, token)) == "stored"
+    forged = variant(EVAC, revision=2, dist_type="Cancel")
+    for letter in "BCDP":
+        respelled = dict(token, nonce=token["nonce"][:-3] + letter + "==")
+        assert base64.b64decode(respelled["nonce"]) == nonce
+        with pytest.raises(Reject) as err:
+            receiver.handle(sender.envelope(forged, respelled))
+        assert err.value.reason == "bad_digest" and "canonical" in err.value.message
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+
+
+def test_the_replay_key_is_the_nonce_bytes(receiver):
+    key = wsse.replay_key(b"0123456789abcde\x00")
+    assert receiver.store.use_nonce(key, 300)
+    assert not receiver.store.use_nonce(wsse.replay_key(base64.b64decode(key[:-3] + "B==")), 300)
+
+
+# 2. drills never touch a real alert
+@pytest.mark.parametrize("status", ["Exercise", "Test", "System"])
+def test_a_drill_with_a_real_documentid_neither_supersedes_nor_cancels_it(receiver, status):
+    assert publish(receiver, EVAC) == "stored"
+    assert publish(receiver, variant(EVAC, status=status, dist_type="Update", revision=2)) == "stored"
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+    assert publish(receiver, variant(EVAC, status=status, dist_type="Cancel", revision=3)) == "stored"
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+    assert rows(receiver, "SELECT revision, is_real, cancelled FROM messages ORDER BY id") == [
+        (1, 1, 0), (2, 0, 1), (3, 0, 1)]
+    # flagged, on its own track, and in its own spool files
+    assert len(spool_files(receiver)) == 3 and sum("-drill-" in f for f in spool_files(receiver)) == 2
+
+
+def test_a_drill_payload_in_an_actual_envelope_cannot_cancel_a_real_alert(receiver):
+    assert publish(receiver, SEISMIC) == "stored"
+    drill_cancel = variant(SEISMIC, dist_type="Cancel", revision=2, payload_status="訓練")
+    assert publish(receiver, drill_cancel) == "stored"
+    assert current(receiver) == [("TKS-JMA-VXSE51-0001", 1, "Report")]
+    test_update = variant(SEISMIC, dist_type="Update", revision=5, payload_status="試験")
+    assert publish(receiver, test_update) == "stored"
+    assert current(receiver) == [("TKS-JMA-VXSE51-0001", 1, "Report")]
+
+
+def test_a_drill_with_the_same_id_and_revision_is_stored_not_a_duplicate(receiver):
+    assert publish(receiver, variant(EVAC, status="Exercise")) == "stored"
+    assert publish(receiver, EVAC) == "stored"  # the real one is not hidden as a "duplicate"
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+    assert current(receiver, "current_drill") == [("TKS-EVAC-0001", 1, "Report")]
+
+
+def test_update_after_cancel_the_higher_revision_is_the_senders_latest_word(receiver):
+    assert publish(receiver, EVAC) == "stored"
+    assert publish(receiver, variant(EVAC, dist_type="Cancel", revision=2)) == "stored"
+    assert current(receiver) == []
+    # an Update older than the Cancel (sent before it, arriving late) is ignored
+    assert publish(receiver, variant(EVAC, dist_type="Update", revision=1)) == "older_revision"
+    assert current(receiver) == []
+    # an Update newer than the Cancel re-issues the document: it is shown again
+    assert publish(receiver, variant(EVAC, dist_type="Update", revision=3)) == "stored"
+    assert current(receiver) == [("TKS-EVAC-0001", 3, "Update")]
+
+
+def test_an_old_database_is_migrated_and_a_drill_cancel_no_longer_hides_the_real_alert(tmp_path):
+    database, spool = tmp_path / "old.sqlite3", tmp_path / "spool"
+    spool.mkdir()
+    old_schema = """CREATE TABLE messages (id INTEGER PRIMARY KEY, document_id TEXT NOT NULL,
+        revision INTEGER NOT NULL, distribution_id TEXT NOT NULL, sender_id TEXT NOT NULL, sent_at TEXT NOT NULL,
+        received_at REAL NOT NULL, status TEXT NOT NULL, dist_type TEXT NOT NULL, is_real INTEGER NOT NULL,
+        category TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL, headline TEXT NOT NULL, areas TEXT NOT NULL,
+        area_codes TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0, spool_file TEXT NOT NULL, raw BLOB NOT NULL,
+        UNIQUE (document_id, revision));
+        CREATE TABLE nonces (nonce TEXT PRIMARY KEY, seen_at REAL NOT NULL);
+        CREATE VIEW current_real AS SELECT m.* FROM messages m WHERE m.is_real = 1 AND m.cancelled = 0
+          AND m.dist_type != 'Cancel'
+          AND m.revision = (SELECT MAX(revision) FROM messages WHERE document_id = m.document_id);"""
+    with sqlite3.connect(database) as conn:
+        conn.executescript(old_schema)
+        for rev, status, dist_type, real in ((1, "Actual", "Report", 1), (2, "Exercise", "Cancel", 0)):
+            conn.execute("INSERT INTO messages VALUES (NULL,'D1',?,'x','s','t',1.0,?,?,?,'c','k','','','[]','362018',"
+                         "1,'f',x'00')", (rev, status, dist_type, real))
+    Store(str(database), str(spool))
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT document_id, revision FROM current_real").fetchall() == [("D1", 1)]
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+
+
+# 3. health that tells the truth
+def test_health_fails_when_the_file_system_is_nearly_full(receiver, monkeypatch):
+    receiver.config = dataclasses.replace(receiver.config, min_free_mb=64)
+    real = os.statvfs
+
+    class Full:
+        def __init__(self, path):
+            fs = real(path)
+            self.f_bavail, self.f_frsize, self.f_flag = 10, 4096, fs.f_flag
+            self.f_files, self.f_favail = fs.f_files, fs.f_favail
+
+    monkeypatch.setattr(app_mod.os, "statvfs", Full)
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503")
+    problems = json.loads(out)["problems"]
+    assert any("spool file system" in p and "below 64 MiB" in p for p in problems)
+
+
+def test_health_fails_on_a_read_only_file_system(receiver, monkeypatch):
+    real = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, path):
+            fs = real(path)
+            for name in ("f_bavail", "f_frsize", "f_files", "f_favail"):
+                setattr(self, name, getattr(fs, name))
+            self.f_flag = fs.f_flag | os.ST_RDONLY
+
+    monkeypatch.setattr(app_mod.os, "statvfs", ReadOnly)
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503") and "read-only" in out
+
+
+def test_health_fails_after_a_publish_could_not_be_stored(receiver, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(receiver.store, "_write_spool", full)
+    status, out = call(receiver, "POST", "/lalert/publish", sender.envelope(EVAC, wsse.make_token(
+        USER, PASSWORD, created=CREATED)))
+    assert status.startswith("500") and "storage_error" in out
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503") and "No space left" in out
+
+
+# 4. metrics injection
+def test_a_category_cannot_forge_a_metrics_line(receiver):
+    evil = variant(EVAC).replace(b"<commons:category>EvacuationOrder<",
+                                 b'<commons:category>x",status="Actual"} 99\nforged_metric 1\n#<')
+    # the payload is unknown to the table, so the category names the series
+    evil = evil.replace("<Title>避難情報</Title>".encode(), b"<Title>unknown</Title>", 1)
+    assert publish(receiver, evil) == "stored"
+    status, text = call(receiver, "GET", "/metrics")
+    assert status.startswith("200")
+    names = {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+    assert "forged_metric" not in names
+    assert not any(line.startswith("forged_metric") for line in text.splitlines())
+
+
+# 5. every bad input a Fault, never a bare 500
+@pytest.mark.parametrize("body,reason", [
+    (b'<?xml version="1.0" encoding="no-such-codec"?><a/>', "bad_encoding"),
+    (b'<?xml version="1.0" encoding="base64"?><a/>', "bad_encoding"),
+    (b'<?xml version="1.0" encoding="UTF-8"?><a>\xff\xfe</a>', "bad_encoding"),
+])
+def test_unknown_or_broken_encodings_get_a_fault(receiver, body, reason):
+    status, out = call(receiver, "POST", "/lalert/publish", body)
+    assert status.startswith("500") and f">{reason}<" in out and "<soap:Fault>" in out
+
+
+def test_a_circled_digit_revision_is_normalised_not_a_crash(receiver):
+    assert publish(receiver, variant(EVAC, revision="①")) == "stored"  # NFKC: ① is 1
+    assert rows(receiver, "SELECT revision FROM messages") == [(1,)]
+
+
+@pytest.mark.parametrize("revision", ["٣", "9" * 5000, "9" * 19, "-1", "1.5", ""])
+def test_odd_revisions_get_a_fault(receiver, revision):
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, revision=revision))
+    assert err.value.reason in ("bad_field", "missing_field")
+    assert rows(receiver) == []
+
+
+def test_an_unexpected_error_is_still_a_fault(receiver, monkeypatch):
+    def boom(body):
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(receiver, "handle", boom)
+    status, out = call(receiver, "POST", "/lalert/publish", b"<x/>")
+    assert status.startswith("500") and ">internal_error<" in out and "soap:Server" in out
+
+
+# 6. full-width digits and NFD are one spelling
+def test_full_width_area_codes_are_tokushima_not_other_area(receiver):
+    message = variant(EVAC).replace(b"<commons:jisX0402>362018<", "<commons:jisX0402>３６２０１８<".encode())
+    assert publish(receiver, message) == "stored"
+    assert rows(receiver, "SELECT area_codes FROM messages") == [("362018",)]
+
+
+def test_full_width_revision_and_an_nfd_document_id_are_one_document(receiver):
+    doc = "TKS-避難-ガ"
+    nfc, nfd = unicodedata.normalize("NFC", doc), unicodedata.normalize("NFD", doc)
+    assert nfc != nfd
+    assert publish(receiver, variant(EVAC, document_id=nfc)) == "stored"
+    assert publish(receiver, variant(EVAC, document_id=nfd)) == "duplicate"
+    assert publish(receiver, variant(EVAC, document_id=nfd, revision="２")) == "stored"
+    assert rows(receiver, "SELECT document_id, revision FROM messages") == [(nfc, 1), (nfc, 2)]
+
+
+# 7. conflicts are kept as evidence
+def test_same_id_and_revision_with_other_content_is_recorded_as_a_conflict(receiver):
+    assert publish(receiver, EVAC) == "stored"
+    other = EVAC.replace("徳島市に避難指示を発令しました。".encode(), "鳴門市に避難指示を発令しました。".encode())
+    status, out = call(receiver, "POST", "/lalert/publish",
+                       sender.envelope(other, wsse.make_token(USER, PASSWORD, created=CREATED)))
+    assert status.startswith("200")  # acknowledged: the sender must not loop
+    assert rows(receiver, "SELECT headline FROM messages") == [("徳島市に避難指示を発令しました。",)]
+    ((document_id, revision, raw),) = rows(receiver, "SELECT document_id, revision, raw FROM conflicts")
+    assert (document_id, revision) == ("TKS-EVAC-0001", 1) and "鳴門市".encode() in raw
+    text = call(receiver, "GET", "/metrics")[1]
+    assert "lalert_conflicts_stored 1.0" in text and 'lalert_publish_total{outcome="conflict"} 1.0' in text
+    # the very same content again (another nonce, other prefixes) is only a duplicate
+    same = EVAC.replace(b"edxlde:", b"de:").replace(b"xmlns:edxlde=", b"xmlns:de=")
+    assert publish(receiver, same) == "duplicate"
+    assert rows(receiver, "SELECT COUNT(*) FROM conflicts") == [(1,)]
+
+
+# 8. UTF-16 in the spool file
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "shift_jis", "euc-jp"])
+def test_other_encodings_reach_the_spool_file_intact(receiver, encoding):
+    name = {"utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}.get(encoding, encoding)
+    request = sender.envelope(EVAC, wsse.make_token(USER, PASSWORD, created=CREATED)).decode("utf-8")
+    request = request.replace('encoding="UTF-8"', f'encoding="{name}"')
+    body = request.encode(encoding)
+    if encoding == "utf-16-le":
+        body = b"\xff\xfe" + body
+    elif encoding == "utf-16-be":
+        body = b"\xfe\xff" + body
+    assert receiver.handle(body) == "stored"
+    (spooled,) = spool_files(receiver)
+    record = json.loads((pathlib.Path(receiver.config.spool_dir) / spooled).read_text(encoding="utf-8"))
+    assert "徳島市に避難指示を発令しました。" in record["raw_xml"]
+    assert rows(receiver, "SELECT raw FROM messages") == [(body,)]  # the evidence, byte for byte
+
+
+# 9. revision 0 is a first issue
+def test_revision_zero_is_accepted_and_revisions_still_increase(receiver):
+    assert publish(receiver, variant(EVAC, revision=0)) == "stored"
+    assert publish(receiver, variant(EVAC, revision=0)) == "duplicate"
+    assert publish(receiver, variant(EVAC, revision=1)) == "stored"
+    assert publish(receiver, variant(EVAC, revision=0)) == "older_revision"
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+
+
+# 11. retention: never what current_real shows, never what the backup has not taken
+def test_purge_keeps_current_real_and_what_the_backup_has_not_taken(receiver, tmp_path, monkeypatch):
+    clock = [1_000_000.0]
+    monkeypatch.setattr("lalert_receiver.store.time.time", lambda: clock[0])
+    assert publish(receiver, EVAC) == "stored"  # day 0, real, stays current
+    assert publish(receiver, variant(EVAC, revision=0, document_id="OLD-1")) == "stored"
+    assert publish(receiver, variant(EVAC, revision=1, document_id="OLD-1", status="Exercise")) == "stored"
+    clock[0] += 10 * 86400
+    assert publish(receiver, variant(EVAC, revision=0, document_id="OLD-1", dist_type="Cancel")) == "conflict"
+    assert publish(receiver, variant(EVAC, revision=1, document_id="OLD-1", dist_type="Cancel")) == "stored"
+    clock[0] += 30 * 86400
+    metrics = tmp_path / "anshin_backup.prom"
+    cfg = dataclasses.replace(receiver.config, retention_days=20, backup_metrics_file=str(metrics))
+    with pytest.raises(retention.RetentionError, match="nothing removed"):
+        retention.purge(cfg, now=clock[0])  # no backup evidence: nothing goes
+    assert rows(receiver, "SELECT COUNT(*) FROM messages") == [(4,)]
+    # the backup last succeeded on day 5: only rows of before day 4 (a day's margin) may go
+    metrics.write_text("# TYPE anshin_backup_last_success_timestamp_seconds gauge\n"
+                       f"anshin_backup_last_success_timestamp_seconds {1_000_000 + 5 * 86400}\n")
+    deleted = retention.purge(cfg, now=clock[0])
+    assert deleted["messages"] == 2 and deleted["spool_files"] == 2
+    assert rows(receiver, "SELECT document_id, revision, is_real FROM messages ORDER BY id") == [
+        ("TKS-EVAC-0001", 1, 1), ("OLD-1", 1, 1)]
+    metrics.write_text(f"anshin_backup_last_success_timestamp_seconds {clock[0]}\n")
+    assert retention.purge(cfg, now=clock[0])["messages"] == 1  # the cancelled one; the current one stays
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+    assert len(spool_files(receiver)) == 1
+    sizes = {s.name: s.value for f in text_string_to_metric_families(call(receiver, "GET", "/metrics")[1])
+             for s in f.samples}
+    assert sizes["lalert_spool_files"] == 1 and sizes["lalert_database_bytes"] > 0 and sizes["lalert_spool_bytes"] > 0
+
+
+def test_retention_needs_the_backup_metrics_file(tmp_path):
+    ini = tmp_path / "r.ini"
+    ini.write_text("[auth]\nusername = u\npassword = p\n[retention]\ndays = 30\n")
+    with pytest.raises(config_mod.ConfigError, match="backup_metrics_file"):
+        config_mod.load(str(ini))
+
+
+# 12. file modes whatever the umask
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_database_files_are_0640_whatever_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        (tmp_path / "spool").mkdir()
+        cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
+                                spool_dir=str(tmp_path / "spool"), min_free_mb=0)
+        rcv = Receiver(cfg, clock=lambda: NOW)
+        assert publish(rcv, EVAC) == "stored"
+    finally:
+        os.umask(old)
+    for suffix in ("", "-wal", "-shm"):
+        assert stat.S_IMODE(os.stat(str(tmp_path / "r.sqlite3") + suffix).st_mode) == 0o640, suffix
+    (spooled,) = spool_files(rcv)
+    assert stat.S_IMODE(os.stat(tmp_path / "spool" / spooled).st_mode) == 0o640
