@@ -367,3 +367,24 @@ def test_database_files_are_0640_whatever_the_umask(tmp_path, umask):
         assert stat.S_IMODE(os.stat(str(tmp_path / "r.sqlite3") + suffix).st_mode) == 0o640, suffix
     (spooled,) = spool_files(rcv)
     assert stat.S_IMODE(os.stat(tmp_path / "spool" / spooled).st_mode) == 0o640
+
+
+# speed without losing anything: the spool is derived from the database and repaired at start
+def test_repair_spool_restores_missing_and_torn_files_and_drops_unacknowledged_ones(receiver):
+    for doc in ("R-1", "R-2", "R-3"):
+        assert publish(receiver, variant(EVAC, document_id=doc)) == "stored"
+    spool = pathlib.Path(receiver.config.spool_dir)
+    first, second, third = sorted(spool_files(receiver))
+    intact = (spool / third).read_text(encoding="utf-8")
+    (spool / first).unlink()  # lost in a crash
+    (spool / second).write_text('{"document_id": "R-', encoding="utf-8")  # torn by a crash
+    (spool / "NEVER-ACKED-abc-r1.json").write_text("{}", encoding="utf-8")  # written, never committed
+    (spool / ".tmp-x").write_text("", encoding="utf-8")
+    assert receiver.store.repair_spool() == {"rewritten": 2, "removed": 2}
+    assert sorted(spool_files(receiver)) == [first, second, third]
+    for name in (first, second):
+        record = json.loads((spool / name).read_text(encoding="utf-8"))
+        assert record["document_id"].startswith("R-") and "徳島市に避難指示" in record["raw_xml"]
+        assert record["label"] == "避難情報" and record["area_names"] == ["徳島市"]
+    assert (spool / third).read_text(encoding="utf-8") == intact
+    assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 0}

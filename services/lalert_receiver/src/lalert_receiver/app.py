@@ -210,7 +210,7 @@ class Receiver:
         summary = payload.summarise(msg.payload)
         try:
             outcome = self.store.accept(msg, summary, body, replay_key, window, text=text,
-                                        content_sha256=edxl.content_digest(edxl_root))
+                                        digest=lambda: edxl.content_digest(edxl_root))
         except (OSError, sqlite3.Error) as exc:
             log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
             self._storage_error = (time.time(), str(exc))

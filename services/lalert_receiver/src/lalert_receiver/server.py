@@ -42,6 +42,9 @@ def main(argv=None):
     from .app import Receiver
 
     app = Receiver(cfg)
+    repaired = app.store.repair_spool()  # before the first request: the spool matches the database
+    if repaired["rewritten"] or repaired["removed"]:
+        logging.getLogger("lalert_receiver").warning("spool repaired at start-up: %s", repaired)
     waitress.serve(app, host=cfg.listen_host, port=cfg.listen_port, threads=cfg.threads,
                    ident="lalert-receiver", trusted_proxy="127.0.0.1",
                    trusted_proxy_headers={"x-forwarded-for"}, clear_untrusted_proxy_headers=True,

@@ -1,13 +1,16 @@
 """Durable storage: SQLite in WAL mode, and a spool of one file per message.
 
 A message is committed to SQLite (synchronous=FULL) before the sender hears
-success. Its spool file is written (temp file, fsync, rename) inside the same
-transaction and removed again if the commit fails, so the two never disagree.
+success: the database is the record. Its spool file (what the web side reads)
+is written inside the same transaction (temp file, rename) and removed again
+if the commit fails. The spool is derived from the database: it is not
+fsynced per file; at start-up repair_spool() rewrites any file a crash left
+missing or torn and removes files of requests that were never acknowledged.
 
 Group commit: requests that arrive together are written in one transaction
-(one WAL fsync and one spool-directory fsync for all of them). The first
-waiting thread leads and writes the batch; the others wait for its commit.
-Each request has its own savepoint, so one bad request fails alone.
+(one WAL fsync for all of them). The first waiting thread leads and writes
+the batch; the others wait for its commit. Each request has its own
+savepoint, so one bad request fails alone.
 
 Tracks: real traffic (Actual, payload status 通常) and non-real traffic
 (Exercise, Test, System, or a payload saying 訓練/試験) are kept apart. The
@@ -31,6 +34,9 @@ import sqlite3
 import tempfile
 import threading
 import time
+
+from . import edxl, payload
+from .errors import Reject
 
 SCHEMA_VERSION = 1
 
@@ -114,6 +120,8 @@ UPDATE messages SET cancelled = EXISTS (SELECT 1 FROM messages c WHERE c.documen
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_MODE = 0o640
 MAX_BATCH = 64
+# a crash can tear only the spool files written just before it: those are re-read at start-up
+REPAIR_RECENT_SECONDS = 600
 
 
 class _Pending:
@@ -149,6 +157,49 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         self._secure_files()
+
+    def repair_spool(self):
+        """Make the spool match the database: rewrite missing or torn files of stored
+        messages (from their raw request), remove files no row names (never acknowledged)
+        and temp files. Run before serving. Returns the counts."""
+        conn = self._conn()
+        done = {"rewritten": 0, "removed": 0}
+        on_disk = set(os.listdir(self.spool_dir))
+        named = {}
+        newest = 0.0
+        for row_id, spool_file, received in conn.execute("SELECT id, spool_file, received_at FROM messages"):
+            named[spool_file] = (row_id, received)
+            newest = max(newest, received)
+        for name in sorted(on_disk - set(named)):
+            if name.endswith(".json") or name.startswith(".tmp-"):
+                _unlink_quietly(os.path.join(self.spool_dir, name))
+                done["removed"] += 1
+        for name, (row_id, received) in named.items():
+            if name in on_disk and (received < newest - REPAIR_RECENT_SECONDS or self._spool_ok(name)):
+                continue
+            self._rewrite_spool(conn, row_id)
+            done["rewritten"] += 1
+        if done["rewritten"] or done["removed"]:
+            self._fsync_dir(self.spool_dir)
+        return done
+
+    def _spool_ok(self, name):
+        try:
+            with open(os.path.join(self.spool_dir, name), encoding="utf-8") as fh:
+                return "raw_xml" in json.load(fh)
+        except (OSError, ValueError):
+            return False
+
+    def _rewrite_spool(self, conn, row_id):
+        raw, received, is_real, spool_file = conn.execute(
+            "SELECT raw, received_at, is_real, spool_file FROM messages WHERE id = ?", (row_id,)
+        ).fetchone()
+        _, root, text = edxl.parse_request(raw)
+        msg = edxl.parse_edxl(root)
+        record = _record(msg, payload.summarise(msg.payload), received, is_real)
+        path = self._write_spool(spool_file, record, text)
+        with open(path, "rb") as fh:  # repaired files are made durable one by one
+            os.fsync(fh.fileno())
 
     def _secure_files(self):
         """0640 whatever the umask of whoever creates the database (SQLite gives the
@@ -229,8 +280,6 @@ class Store:
                 conn.execute("RELEASE request")
                 if path:
                     spooled.append(path)
-            if spooled:
-                self._fsync_dir(self.spool_dir)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -259,19 +308,20 @@ class Store:
         """Record a nonce alone (messages that are not stored); False on a replay."""
         return self._submit(lambda conn, now: (self._record_nonce(conn, nonce, window_seconds, now), None))
 
-    def accept(self, msg, summary, raw, nonce, window_seconds, text=None, content_sha256=None):
+    def accept(self, msg, summary, raw, nonce, window_seconds, text=None, digest=None):
         """Record the nonce and store the message in one transaction.
 
         raw: the request as received (bytes, kept as evidence); text: the request decoded
-        (what the spool file carries). Returns 'stored', 'duplicate', 'conflict',
-        'older_revision' or 'replayed_nonce'.
+        (what the spool file carries); digest: a function giving the content digest of
+        this message, called only when its documentID and revision are already stored.
+        Returns 'stored', 'duplicate', 'conflict', 'older_revision' or 'replayed_nonce'.
         """
         text = raw.decode("utf-8", errors="replace") if text is None else text
         return self._submit(
-            lambda conn, now: self._accept(conn, now, msg, summary, raw, text, nonce, window_seconds, content_sha256)
+            lambda conn, now: self._accept(conn, now, msg, summary, raw, text, nonce, window_seconds, digest)
         )
 
-    def _accept(self, conn, received, msg, summary, raw, text, nonce, window_seconds, content_sha256):
+    def _accept(self, conn, received, msg, summary, raw, text, nonce, window_seconds, digest):
         if not self._record_nonce(conn, nonce, window_seconds, received):
             return "replayed_nonce", None
         is_real = int(msg.is_actual and summary["real"])
@@ -281,11 +331,17 @@ class Store:
         if latest is not None and latest > msg.revision:
             return "older_revision", None  # the nonce is kept: a replay of this request stays refused
         if latest == msg.revision:
-            kept = conn.execute(
-                "SELECT content_sha256 FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
+            row_id, kept, kept_raw = conn.execute(
+                "SELECT id, content_sha256, raw FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
                 (msg.document_id, is_real, msg.revision),
-            ).fetchone()[0]
-            if content_sha256 is None or kept is None or kept == content_sha256:
+            ).fetchone()
+            if digest is None:
+                return "duplicate", None
+            content_sha256 = digest()
+            if kept is None:  # digests are made only when a repeat arrives: the first one's now
+                kept = _digest_of_raw(kept_raw)
+                conn.execute("UPDATE messages SET content_sha256 = ? WHERE id = ?", (kept, row_id))
+            if kept in (None, content_sha256):
                 return "duplicate", None
             conn.execute(
                 "INSERT INTO conflicts (document_id, revision, is_real, received_at, kept_sha256, content_sha256, raw)"
@@ -293,26 +349,7 @@ class Store:
                 (msg.document_id, msg.revision, is_real, received, kept, content_sha256, raw),
             )
             return "conflict", None
-        record = {
-            "document_id": msg.document_id,
-            "revision": msg.revision,
-            "distribution_id": msg.distribution_id,
-            "sender_id": msg.sender_id,
-            "sent_at": msg.date_time_sent,
-            "received_at": received,
-            "status": msg.status,
-            "dist_type": msg.dist_type,
-            "is_real": is_real,
-            "category": msg.category,
-            "kind": summary["kind"],
-            "code": summary["code"],
-            "headline": summary["headline"],
-            "areas": summary["areas"],
-            "area_codes": msg.area_codes,
-            "area_names": msg.area_names,
-            "label": summary["label"],
-            "info_type": summary["info_type"],
-        }
+        record = _record(msg, summary, received, is_real)
         spool_name = self._spool_name(msg, is_real)
         conn.execute(
             "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at,"
@@ -322,7 +359,7 @@ class Store:
                 msg.document_id, msg.revision, msg.distribution_id, msg.sender_id, msg.date_time_sent,
                 received, msg.status, msg.dist_type, is_real, msg.category, summary["kind"], summary["code"],
                 summary["headline"], json.dumps(summary["areas"], ensure_ascii=False), ",".join(msg.area_codes),
-                spool_name, raw, content_sha256,
+                spool_name, raw, None,
             ),
         )  # fmt: skip
         if msg.dist_type == "Cancel":
@@ -339,16 +376,14 @@ class Store:
         return f"{readable}-{digest}{track}-r{msg.revision}.json"
 
     def _write_spool(self, name, record, text):
-        """Atomic: the web side sees the whole file or none of it. The directory is
-        fsynced once per batch (_write_batch)."""
+        """Atomic: the web side sees the whole file or none of it. Not fsynced: the
+        database is the record, and repair_spool() restores what a crash tore."""
         record = dict(record, raw_xml=text)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.spool_dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(record, fh, ensure_ascii=False, indent=1)
-                fh.flush()
                 os.fchmod(fh.fileno(), FILE_MODE)
-                os.fsync(fh.fileno())
             final = os.path.join(self.spool_dir, name)
             os.replace(tmp, final)
         except BaseException:
@@ -433,6 +468,37 @@ class Store:
                     spool_files += 1
                     spool_bytes += entry.stat(follow_symlinks=False).st_size
         return {"database_bytes": database, "spool_bytes": spool_bytes, "spool_files": spool_files}
+
+
+def _record(msg, summary, received, is_real):
+    """What a spool file says of a message (besides its raw text)."""
+    return {
+        "document_id": msg.document_id,
+        "revision": msg.revision,
+        "distribution_id": msg.distribution_id,
+        "sender_id": msg.sender_id,
+        "sent_at": msg.date_time_sent,
+        "received_at": received,
+        "status": msg.status,
+        "dist_type": msg.dist_type,
+        "is_real": is_real,
+        "category": msg.category,
+        "kind": summary["kind"],
+        "code": summary["code"],
+        "headline": summary["headline"],
+        "areas": summary["areas"],
+        "area_codes": msg.area_codes,
+        "area_names": msg.area_names,
+        "label": summary["label"],
+        "info_type": summary["info_type"],
+    }
+
+
+def _digest_of_raw(raw):
+    try:
+        return edxl.content_digest(edxl.parse_request(raw)[1])
+    except Reject:
+        return None
 
 
 def _size(path):
