@@ -388,3 +388,23 @@ def test_repair_spool_restores_missing_and_torn_files_and_drops_unacknowledged_o
         assert record["label"] == "避難情報" and record["area_names"] == ["徳島市"]
     assert (spool / third).read_text(encoding="utf-8") == intact
     assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 0}
+
+
+def test_a_second_store_on_the_same_database_leaves_the_first_ones_writes_visible(receiver):
+    """Opening and closing the database file by descriptor drops this process's SQLite
+    locks: another process then took itself for the last user, removed the WAL on close,
+    and the receiver went on writing into a deleted file (seen on the VM)."""
+    import subprocess
+    import sys
+
+    def rows_seen_by_another_process():
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()")
+        return int(subprocess.run([sys.executable, "-c", code, receiver.config.database], check=True,
+                                  capture_output=True, text=True).stdout)
+
+    assert publish(receiver, variant(EVAC, document_id="LOCK-1")) == "stored"
+    Store(receiver.config.database, receiver.config.spool_dir)  # as a restart or the purge does
+    assert rows_seen_by_another_process() == 1
+    assert publish(receiver, variant(EVAC, document_id="LOCK-2")) == "stored"
+    assert rows_seen_by_another_process() == 2

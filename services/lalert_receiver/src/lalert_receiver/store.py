@@ -203,13 +203,13 @@ class Store:
 
     def _secure_files(self):
         """0640 whatever the umask of whoever creates the database (SQLite gives the
-        -wal and -shm files the database file's mode)."""
-        fd = os.open(self.database, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        -wal and -shm files the database file's mode). By path only: closing any
+        descriptor of the database file would drop this process's SQLite locks on it."""
         try:
-            os.fchmod(fd, FILE_MODE)
-        finally:
-            os.close(fd)
-        for suffix in ("-wal", "-shm"):
+            os.close(os.open(self.database, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            pass
+        for suffix in ("", "-wal", "-shm"):
             try:
                 os.chmod(self.database + suffix, FILE_MODE)
             except FileNotFoundError:
