@@ -173,6 +173,17 @@ def test_metrics_keep_the_last_success_through_a_failure(tmp_path):
     assert json.load(open(settings["state_file"]))["backup_result"] == {"store": 0}
 
 
+def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = make_settings(tmp_path)
+    evil = 'x"} 1\nanshin_forged 1\n#'
+    ab.update_state(settings, backup_success={evil: 1700000000})
+    samples = [s for f in text_string_to_metric_families(open(settings["textfile"]).read()) for s in f.samples]
+    assert [(s.name, s.labels, s.value) for s in samples] == [
+        ("anshin_backup_last_success_timestamp_seconds", {"repository": evil}, 1700000000)]
+
+
 def test_bad_input_exits_2_with_the_reason(tmp_path, capsys):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(make_settings(tmp_path)))

@@ -344,6 +344,16 @@ def test_purge_keeps_current_real_and_what_the_backup_has_not_taken(receiver, tm
     assert sizes["lalert_spool_files"] == 1 and sizes["lalert_database_bytes"] > 0 and sizes["lalert_spool_bytes"] > 0
 
 
+def test_retention_waits_for_every_backup_repository(tmp_path):
+    metrics = tmp_path / "anshin_backup.prom"
+    metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
+                       'anshin_backup_last_success_timestamp_seconds{repository="store"} 1000\n')
+    assert retention.backed_up_until(str(metrics), "anshin_backup_last_success_timestamp_seconds") == 1000
+    metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="store"} 0\n')
+    with pytest.raises(retention.RetentionError, match="never succeeded"):
+        retention.backed_up_until(str(metrics), "anshin_backup_last_success_timestamp_seconds")
+
+
 def test_retention_needs_the_backup_metrics_file(tmp_path):
     ini = tmp_path / "r.ini"
     ini.write_text("[auth]\nusername = u\npassword = p\n[retention]\ndays = 30\n")

@@ -19,16 +19,18 @@ class RetentionError(RuntimeError):
 
 
 def backed_up_until(path, metric):
-    """Epoch seconds of the backup's last success, from its textfile metric. Raises RetentionError."""
+    """Epoch seconds by which every backup repository has succeeded, from the backup's textfile
+    metric. Raises RetentionError."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         values = [s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == metric]
     except (OSError, ValueError) as exc:
         raise RetentionError(f"cannot read {path}: {exc}; nothing removed") from None
-    if not values or not values[0] > 0:
-        raise RetentionError(f"{path} has no {metric}: the backup has never succeeded; nothing removed")
-    return values[0]
+    if not values or not min(values) > 0:
+        raise RetentionError(f"{path} has no {metric} for every repository: a backup has never succeeded; "
+                             "nothing removed")
+    return min(values)  # every repository has it (the backup writes one sample per repository)
 
 
 def purge(config, now=None):
