@@ -56,7 +56,9 @@ def run_playbook(host):
         # the scenario's own fact cache: the repo's (ansible.cfg) belongs to the local environment, whose
         # host names a scenario may share (a cached interpreter of another image breaks the next run)
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "facts"))
+                   ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "facts"),
+                   # the pipelined podman connection, as molecule's own steps use it
+                   ANSIBLE_CONNECTION_PLUGINS=os.path.join(PROJECT, "molecule", "shared", "connection_plugins"))
         proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True,
                               timeout=600, check=False)
         return proc.returncode, proc.stdout + proc.stderr
