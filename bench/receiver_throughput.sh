@@ -38,7 +38,8 @@ print(f"  {'presented as real':38} {r['presented_as_real']:>10}")
 print(f"  {'latency p50 / p99':38} {r['p50_ms']:>10} ms / {r['p99_ms']} ms")
 print(f"  {'publish rate (service)':38} {r['publish_per_s']:>10} msg/s")
 print(f"  {'plain SQLite insert loop (baseline)':38} {r['sqlite_insert_per_s']:>10} rows/s")
-print(f"  {'service / storage limit':38} {r['publish_per_s'] / r['sqlite_insert_per_s']:>10.2f}")
+ratio = r['publish_per_s'] / r['sqlite_insert_per_s']
+print(f"  {'service / storage limit':38} {ratio:>10.2f}   (goal >= 0.30: {'met' if ratio >= 0.3 else 'NOT MET'})")
 ok = r["lost"] == 0 and r["duplicated"] == 0 and r["failed_replies"] == 0 and r["presented_as_real"] == 0
 print("  result:", "zero lost, zero duplicated" if ok else "MESSAGES LOST OR DUPLICATED")
 sys.exit(0 if ok else 1)

@@ -7,6 +7,7 @@ import os
 import re
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "services", "lalert_receiver", "fixtures")
 ON_HOST = "/tmp/lalert-fixtures"
@@ -163,10 +164,12 @@ def test_health_and_metrics(host, fx):
     assert json.loads(health)["status"] == "ok"
     send(host, f"{fx}/seismic_vxse53.xml")
     metrics = host.check_output("curl -s --cacert /etc/lalert-receiver/tls/receiver.crt https://127.0.0.1/metrics")
-    assert re.search(r'lalert_messages_stored\{category="seismic",status="Actual"\} [1-9]', metrics), metrics
-    assert re.search(r'lalert_messages_stored\{category="evacuation",status="Exercise"\} 1', metrics)
-    assert re.search(r"lalert_last_real_message_timestamp_seconds 1[0-9]{9}", metrics)
-    assert re.search(r'lalert_rejects_total\{reason="\w+"\} [1-9]', metrics)
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for family in text_string_to_metric_families(metrics) for s in family.samples}
+    assert got[("lalert_messages_stored", (("category", "seismic"), ("status", "Actual")))] >= 1, metrics
+    assert got[("lalert_messages_stored", (("category", "evacuation"), ("status", "Exercise")))] == 1
+    assert got[("lalert_last_real_message_timestamp_seconds", ())] > 1.7e9
+    assert sum(v for (name, _), v in got.items() if name == "lalert_rejects_total") >= 1
 
 
 def test_restart_keeps_data(host, fx, journal_on_failure):
