@@ -11,7 +11,8 @@
     anshin docs [--out DIR]                                   運用保守体制表, 緊急連絡窓口一覧表, 議事録, 引継書
 
 INVENTORY is a name under inventories/ (default: $ANSHIN_INVENTORY, else local) or a path. It decides where
-records go: the local stand-ins' under .local/records/, the others' under records/ (version control).
+records go (filter_plugins/records.py): staging's and production's under records/<inventory>/ (version
+control), the local stand-ins' in the folder git ignores.
 Every command checks its input first and exits 2 with one line naming the problem; nothing is half-written.
 """
 import argparse
@@ -22,13 +23,13 @@ import sys
 
 import yaml
 
-from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, runner
+from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, records, runner
 
 ROOT = runner.ROOT
 
 
 def incidents_dir(args):
-    return args.records or os.path.join(runner.records_root(args.inventory), "incidents")
+    return args.records or records.records_dir(args.inventory, "incidents")
 
 
 def calendar_settings(args):
@@ -52,7 +53,7 @@ def cmd_run(args):
 
 
 def cmd_log(args):
-    log_dir = os.path.join(runner.records_root(args.inventory), "maintenance")
+    log_dir = records.records_dir(args.inventory, "maintenance")
     for entry in runner.load_log(log_dir)[-args.last:]:
         print(f"{entry['started']}  {entry['operator']}  {entry['job']}  {entry['result']}  "
               f"changed {sum(entry['changed'].values())}  {'check ' if entry['check'] else ''}"
@@ -129,7 +130,7 @@ def probe_downtimes(args, first, after):
               int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60)
     rc, entry = runner.run_job("probe_history", args.inventory, extra_vars=[
         f"monitoring_server_availability_start={begin}", f"monitoring_server_availability_end={end}"])
-    path = os.path.join(ROOT, ".local", "reports", "availability", f"probe_history_{begin}_{end}.json")
+    path = os.path.join(records.records_dir(args.inventory, "availability"), f"probe_history_{begin}_{end}.json")
     if rc != 0 or not os.path.exists(path):
         print(f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); "
               "障害管理表の停止時間だけで計算します", file=sys.stderr)
@@ -173,9 +174,8 @@ def cmd_availability(args):
 
 def cmd_monthly(args):
     monthly.check_month(args.month)  # before anything runs or is written
-    # the playbook writes under the inventory directory's name (inventory_dir | basename)
-    inventory_dir = os.path.basename(os.path.dirname(inventory.path_of(args.inventory)))
-    out_dir = os.path.join(ROOT, ".local", "reports", "monthly", inventory_dir, args.month)
+    # where the playbook writes them: the inventory's records (anshin_records_dir)
+    out_dir = os.path.join(records.records_dir(args.inventory, "monthly"), args.month)
     if not args.no_collect:
         rc, entry = runner.run_job("monthly_usage", args.inventory, args.limit,
                                    extra_vars=[f"monthly_usage_month={args.month}"])
@@ -203,8 +203,7 @@ def cmd_docs(args):
 def parser():
     p = argparse.ArgumentParser(prog="anshin", description=__doc__.split("\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--records", help="incident records directory (default: records/incidents, or "
-                                     ".local/records/incidents for the local inventory)")
+    p.add_argument("--records", help="incident records directory (default: the inventory's records, incidents/)")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_inventory(cmd):
@@ -258,7 +257,7 @@ def parser():
     month.add_argument("--no-collect", action="store_true", help="draw from counts collected earlier")
 
     doc = with_inventory(sub.add_parser("docs", help="運用保守体制表, 緊急連絡窓口一覧表, 議事録テンプレート, 引継書"))
-    doc.add_argument("--out", help="directory (default .local/docs/INVENTORY)")
+    doc.add_argument("--out", help="directory (default: the inventory's records, docs/)")
     return p
 
 

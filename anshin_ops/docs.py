@@ -14,7 +14,7 @@ import subprocess
 
 import yaml
 
-from anshin_ops import incidents, inventory as inv_mod, office_calendar as cal, output, runner
+from anshin_ops import incidents, inventory as inv_mod, office_calendar as cal, output, records, runner
 from anshin_ops.output import markdown_table
 
 ROOT = inv_mod.ROOT
@@ -32,7 +32,6 @@ SCHEDULES = [("backup_time", "夜間バックアップ"), ("backup_drill_time", 
 CI_SECRETS = [("ANSIBLE_VAULT_PASSWORD", "ansible-vault のパスワード", "CI のシークレット変数 (bin/vault-password-from-env が読む)"),
               ("ANSHIN_SSH_KEY", "保守アカウントの SSH 秘密鍵", "CI のシークレット変数 (bin/deploy が実行中だけ 0600 のファイルに置く)")]
 STALE_DAYS = 180
-PATCH_RECORDS = os.path.join(ROOT, ".local", "records", "patching")  # patching_records_dir's default
 
 
 def _rows(entries, columns, what, problems):
@@ -239,7 +238,7 @@ def secrets(inv):
 
 def latest_results(inv_name):
     """The latest run of each drill-like job from the maintenance log, and the latest patch record per host."""
-    log = runner.load_log(os.path.join(runner.records_root(inv_name), "maintenance"))
+    log = runner.load_log(records.records_dir(inv_name, "maintenance"))
     rows, jobs = [], runner.jobs()
     for job in ("restore_drill", "patch", "failover", "backup_now", "lalert_drill"):
         runs = [e for e in log if e.get("job") == job and not e.get("check")]
@@ -250,7 +249,7 @@ def latest_results(inv_name):
         else:
             rows.append([jobs[job]["title"], "(記録なし)", "", "", ""])
     patches = []
-    for path in sorted(glob.glob(os.path.join(PATCH_RECORDS, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(records.records_dir(inv_name, "patching"), "*.json"))):
         with open(path, encoding="utf-8") as fh:
             record = json.load(fh)
         patches.append([record.get("host", ""), record.get("started", ""), record.get("result", ""),
@@ -326,7 +325,7 @@ def generate(inv_name, out_dir=None, today=None):
     inv = inv_mod.load(inv_name)
     full = dict(inv, hostvars=inv_mod.load_hostvars(inv_name))
     team, contacts, problems = contact_tables(inv, today)
-    out_dir = out_dir or os.path.join(ROOT, ".local", "docs", inv_name)
+    out_dir = out_dir or records.records_dir(inv_name, "docs")
     with output.drawing(out_dir) as (scratch, written):
         note = f"{inv_name} / {today.isoformat()} 作成 (bin/anshin docs)"
         for title, header, rows in (("運用保守体制表", [t for _, t in TEAM], team),

@@ -1,8 +1,8 @@
 """`anshin run JOB`: a maintenance playbook through ansible-runner, with a live progress line, a maintenance
 log entry (保守作業記録) per run, the runner's artifacts kept per run, and a draft incident when it fails.
 
-Where things go: runs against the local stand-ins are not maintenance of the real system, so their log and
-drafts stay under .local/records/; other inventories write to records/ (version control).
+Where things go: anshin_ops.records (records/<inventory>/ in git for staging and production; the local
+stand-ins' runs are not maintenance of the real system and stay out of git).
 """
 import datetime
 import getpass
@@ -15,7 +15,7 @@ import sys
 
 import yaml
 
-from anshin_ops import incidents, inventory, office_calendar as cal, output
+from anshin_ops import incidents, inventory, office_calendar as cal, output, records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
@@ -27,14 +27,6 @@ SECRET_NAME = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 def jobs():
     with open(JOBS_FILE, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
-
-
-def records_root(inventory_name):
-    if os.environ.get("ANSHIN_RECORDS_ROOT"):  # tests, or a separate working copy of the records
-        return os.environ["ANSHIN_RECORDS_ROOT"]
-    if inventory_name == "local":
-        return os.path.join(ROOT, ".local", "records")
-    return os.path.join(ROOT, "records")
 
 
 def operator():
@@ -142,9 +134,8 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
             raise incidents.RecordError(f"-e needs NAME=VALUE, got {pair!r}")
     inventory_name = inventory_name_or_path if os.path.isdir(
         os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
-    root = records_root(inventory_name)
-    log_dir = os.path.join(root, "maintenance")
-    incidents_dir = incidents_dir or os.path.join(root, "incidents")
+    log_dir = records.records_dir(inventory_name_or_path, "maintenance")
+    incidents_dir = incidents_dir or records.records_dir(inventory_name_or_path, "incidents")
 
     started = datetime.datetime.now(cal.JST).replace(microsecond=0)
     run_id, run_dir = _new_run_dir(f"{started:%Y%m%dT%H%M%S}-{job}")

@@ -68,7 +68,7 @@ EXAMPLES = r"""
     period_end: 1796083200
     thresholds: {cpu_percent: 80, memory_percent: 90, disk_percent: 85, inode_percent: 85, load_per_core: 2.0,
                  days_to_full: 90}
-    dest: .local/reports/resource_report
+    dest: records/production/resource_report
   delegate_to: localhost
 """
 

@@ -21,7 +21,6 @@ def inventory(tmp_path, monkeypatch):
     copy = tmp_path / "inv"
     shutil.copytree(ROOT / "inventories" / "local", copy)
     monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
-    monkeypatch.setattr(docs, "PATCH_RECORDS", str(tmp_path / "patching"))
     return copy
 
 
@@ -57,9 +56,9 @@ def test_handover_document(inventory, tmp_path):
     output.write_yaml(str(tmp_path / "records" / "maintenance" / "1.yml"), {
         "job": "restore_drill", "check": False, "started": "2026-11-20T04:00:00+09:00", "result": "成功",
         "operator": "阿波 花子", "artifacts": ".local/runs/x"})
-    (tmp_path / "patching").mkdir()
+    (tmp_path / "records" / "patching").mkdir(parents=True)
     for started, result in (("2026-10-01 02:10:00", "ok"), ("2026-11-05 02:10:00", "failed")):
-        (tmp_path / "patching" / f"lalert-vm_{started[:10]}.json").write_text(json.dumps({
+        (tmp_path / "records" / "patching" / f"lalert-vm_{started[:10]}.json").write_text(json.dumps({
             "host": "lalert-vm", "started": started, "result": result, "changes": [{"name": "openssl"}],
             "pre_change_archive": "lalert-vm-2026"}), encoding="utf-8")
     generate(inventory, tmp_path)

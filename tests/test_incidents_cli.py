@@ -98,7 +98,7 @@ def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
         """What probe_history.yml leaves on the controller."""
         assert job == "probe_history"
         start, end = (int(v.split("=")[1]) for v in extra_vars)
-        path = os.path.join(cli.ROOT, ".local", "reports", "availability", f"probe_history_{start}_{end}.json")
+        path = os.path.join(cli.records.records_dir("local", "availability"), f"probe_history_{start}_{end}.json")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
             json.dump({"failed_minutes": failed, "hours_with_data": 100, "start": start, "end": end}, fh)

@@ -85,12 +85,6 @@ def test_every_job_names_an_existing_playbook_and_a_runbook():
         assert job["title"] and job["when"] and job["steps"] and job["rollback"], name
 
 
-def test_local_runs_are_kept_out_of_the_versioned_records(monkeypatch):
-    monkeypatch.delenv("ANSHIN_RECORDS_ROOT", raising=False)
-    assert runner.records_root("local").endswith(os.path.join(".local", "records"))
-    assert runner.records_root("production") == os.path.join(runner.ROOT, "records")
-
-
 def test_secret_looking_extra_vars_stay_out_of_the_log():
     assert runner.logged_extra_vars(["restore_before=2026-11-28T01:00", "backup_passphrase=hunter2hunter2",
                                      "vault_api_token=x=y"]) == [

@@ -1,0 +1,25 @@
+"""Where bin/anshin reads and writes an inventory's records: the rule of filter_plugins/records.py
+(which the playbooks and roles use through the inventory's anshin_records_dir), not a copy of it."""
+
+import importlib.util
+import os
+
+from anshin_ops import incidents, inventory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location("anshin_records_rule", os.path.join(ROOT, "filter_plugins", "records.py"))
+_rule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_rule)
+KINDS = _rule.KINDS
+
+
+def records_dir(inventory_name_or_path, kind=None):
+    """The inventory's records folder (or a kind's folder below it). An unknown inventory is refused.
+    ANSHIN_RECORDS_ROOT replaces the root (tests, or a separate working copy of the records)."""
+    inventory_dir = os.path.dirname(inventory.path_of(inventory_name_or_path))  # refuses an unknown one
+    if kind is not None and kind not in KINDS:
+        raise incidents.RecordError(f"unknown kind of record {kind!r}")
+    if os.environ.get("ANSHIN_RECORDS_ROOT"):
+        root = os.environ["ANSHIN_RECORDS_ROOT"]
+        return os.path.join(root, kind) if kind else root
+    return _rule.anshin_records_dir(inventory_dir, kind)
