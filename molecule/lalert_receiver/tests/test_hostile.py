@@ -48,6 +48,21 @@ def test_150_slow_clients_are_cut_off_and_a_publish_still_gets_through(host, cop
     assert result["closed_by_server"] == 150 and result["longest_held_s"] <= 15, result
 
 
+def test_a_flood_is_limited_per_address_but_never_the_l_alert_centres(host):
+    address = host.check_output("hostname -I").split()[0]
+    many = "https://{addr}/healthz?n=[1-120]"
+
+    def codes(source):
+        out = host.check_output(f"curl -sk -o /dev/null -w '%{{http_code}}\\n' --interface {source} "
+                                f"'{many.format(addr=source)}'")
+        return out.split()
+
+    flood = codes(address)  # not an L-Alert centre: refused (403) until the rate limit says 503
+    assert len(flood) == 120 and "503" in flood and set(flood) <= {"403", "503"}, flood
+    centre = codes("127.0.0.1")  # in lalert_receiver_allowed_sources: never limited
+    assert len(centre) == 120 and "503" not in centre, centre
+
+
 @pytest.fixture
 def small_spool(host, journal_on_failure):
     """The spool on a 4 MiB file system of its own (tmpfs), the receiver restarted onto it."""
