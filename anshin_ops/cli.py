@@ -1,6 +1,7 @@
 """anshin: the operators' command line on the controller.
 
-    anshin run JOB [-i INVENTORY] [--limit HOSTS] [--check] [-e NAME=VALUE ...]    (anshin run --list)
+    anshin run JOB [-i INVENTORY] [--limit HOSTS] [--check] [-e NAME=VALUE ...] [--approval TEXT]
+                                                                      (anshin run --list)
     anshin log [-i INVENTORY]                                                       保守作業記録
     anshin incident new --target lalert-vm --summary "..." --occurred 2026-11-28T09:10 [--severity 中]
     anshin incident update INC-2026-001 --set cause="..." --set down_start=... --set down_end=...
@@ -42,7 +43,7 @@ def cmd_run(args):
             print(f"{name:18} {job['title']}  ({job['playbook']})")
         return 0 if args.list else 2
     rc, entry = runner.run_job(args.job, args.inventory, args.limit, args.check, args.extra_vars or (),
-                               incidents_dir=args.records)
+                               incidents_dir=args.records, approval=args.approval)
     print(f"{entry['title']}: {entry['result']} (rc {entry['rc']}, tasks {entry['tasks']}, "
           f"changed {sum(entry['changed'].values())}, failed {sum(entry['failed'].values())}, "
           f"unreachable {sum(entry['unreachable'].values())})")
@@ -57,7 +58,7 @@ def cmd_log(args):
     for entry in runner.load_log(log_dir)[-args.last:]:
         print(f"{entry['started']}  {entry['operator']}  {entry['job']}  {entry['result']}  "
               f"changed {sum(entry['changed'].values())}  {'check ' if entry['check'] else ''}"
-              f"limit {entry['limit'] or '-'}  {entry['artifacts']}")
+              f"limit {entry['limit'] or '-'}  承認 {entry.get('approval') or '-'}  {entry['artifacts']}")
     return 0
 
 
@@ -217,6 +218,9 @@ def parser():
     run.add_argument("--limit", "-l")
     run.add_argument("--check", "-C", action="store_true", help="check mode (--check --diff)")
     run.add_argument("-e", dest="extra_vars", action="append", metavar="NAME=VALUE")
+    run.add_argument("--approval", metavar="TEXT",
+                     help="the prefecture's approval reference (承認番号・日付): required for a changing job on "
+                          "staging and production, recorded in the 保守作業記録")
     log = with_inventory(sub.add_parser("log", help="保守作業記録: the maintenance log"))
     log.add_argument("--last", type=int, default=20)
 

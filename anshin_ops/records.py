@@ -23,3 +23,10 @@ def records_dir(inventory_name_or_path, kind=None):
         root = os.environ["ANSHIN_RECORDS_ROOT"]
         return os.path.join(root, kind) if kind else root
     return _rule.anshin_records_dir(inventory_dir, kind)
+
+
+def is_versioned(inventory_name_or_path):
+    """True for the inventories whose records are evidence in git (staging, production)."""
+    inventory_dir = os.path.dirname(inventory.path_of(inventory_name_or_path))
+    return os.path.basename(inventory_dir) in _rule.VERSIONED and \
+        os.path.basename(os.path.dirname(inventory_dir)) == "inventories"

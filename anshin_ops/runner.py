@@ -119,8 +119,14 @@ def draft_incident(directory, job, failure, started, who):
     return incidents.save(directory, record)
 
 
+def needs_approval(job_spec, inventory_name_or_path, check):
+    """A changing job on staging or production needs the prefecture's approval (5(2), 6(3), 8(3)ア);
+    check mode, read-only jobs and the local stand-ins need none."""
+    return bool(job_spec.get("changes")) and not check and records.is_versioned(inventory_name_or_path)
+
+
 def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=False, extra_vars=(), incidents_dir=None,
-            stream=None):
+            stream=None, approval=None):
     """Run one job; returns (exit code, log entry). Input is checked before anything is written."""
     import ansible_runner
 
@@ -132,6 +138,11 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
     for pair in extra_vars:
         if "=" not in pair:
             raise incidents.RecordError(f"-e needs NAME=VALUE, got {pair!r}")
+    approval = (approval or "").strip()
+    if needs_approval(known[job], inventory_name_or_path, check) and not approval:
+        raise incidents.RecordError(
+            f"{job} changes {inventory_name_or_path}: give the prefecture's approval reference with --approval "
+            "(承認番号・承認日など), or run it with --check")
     inventory_name = inventory_name_or_path if os.path.isdir(
         os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
     log_dir = records.records_dir(inventory_name_or_path, "maintenance")
@@ -158,6 +169,7 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
     stats = result.stats or {}
     entry = {"run": run_id, "job": job, "title": known[job]["title"], "playbook": known[job]["playbook"],
              "inventory": inventory_name, "limit": limit, "check": check, "extra_vars": logged_extra_vars(extra_vars),
+             "approval": approval or None,
              "operator": who, "started": started.isoformat(),
              "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
              "result": RESULTS.get(result.status, result.status), "rc": result.rc, "tasks": progress.tasks,

@@ -68,6 +68,10 @@ def test_total_comes_from_the_last_finished_run_of_the_job(tmp_path):
     (["run", "backup_now", "--inventory", "no_such_inventory"], "no inventory 'no_such_inventory'"),
     (["run", "backup_now", "-e", "novalue"], "-e needs NAME=VALUE"),
     (["run"], ""),
+    # a changing job on production or staging without the prefecture's approval reference
+    (["run", "patch", "--inventory", "production"], "give the prefecture's approval reference with --approval"),
+    (["run", "site", "--inventory", "staging", "--approval", "  "], "--approval"),
+    (["run", "restore", "--inventory", "production", "-e", "restore_before=2026-11-28"], "--approval"),
 ])
 def test_bad_input_runs_and_writes_nothing(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
@@ -89,3 +93,30 @@ def test_secret_looking_extra_vars_stay_out_of_the_log():
     assert runner.logged_extra_vars(["restore_before=2026-11-28T01:00", "backup_passphrase=hunter2hunter2",
                                      "vault_api_token=x=y"]) == [
         "restore_before=2026-11-28T01:00", "backup_passphrase=(秘匿)", "vault_api_token=(秘匿)"]
+
+
+def test_which_runs_need_an_approval():
+    jobs = runner.jobs()
+    assert all(isinstance(job.get("changes"), bool) for job in jobs.values()), "every job says whether it changes"
+    assert runner.needs_approval(jobs["patch"], "production", check=False)
+    assert runner.needs_approval(jobs["ldap_sync"], "staging", check=False)
+    assert not runner.needs_approval(jobs["patch"], "production", check=True)  # check mode
+    assert not runner.needs_approval(jobs["log_audit"], "production", check=False)  # read-only
+    assert not runner.needs_approval(jobs["patch"], "local", check=False)  # the stand-ins
+    assert {name for name, job in jobs.items() if job["changes"]} >= {
+        "site", "patch", "restore", "failover", "ldap_sync", "backup_now", "lalert_drill"}
+
+
+def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
+    """run_job records the approval reference; ansible-runner is replaced by a fake that runs nothing."""
+    import types
+
+    monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
+    fake = types.SimpleNamespace(status="successful", rc=0, stats={"changed": {"vm": 2}})
+    monkeypatch.setitem(__import__("sys").modules, "ansible_runner",
+                        types.SimpleNamespace(run=lambda **kwargs: fake))
+    monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
+    rc, entry = runner.run_job("patch", "production", approval="徳危第123号 (2026-11-30)", stream=open(os.devnull, "w"))
+    assert rc == 0 and entry["approval"] == "徳危第123号 (2026-11-30)"
+    (logged,) = runner.load_log(str(tmp_path / "records" / "maintenance"))
+    assert logged["approval"] == "徳危第123号 (2026-11-30)" and logged["inventory"] == "production"
