@@ -4,8 +4,8 @@
                                                                       (anshin run --list)
     anshin log [-i INVENTORY]                                                       保守作業記録
     anshin incident new --target lalert-vm --summary "..." --occurred 2026-11-28T09:10 [--severity 中]
-    anshin incident update INC-2026-001 --set cause="..." --set down_start=... --set down_end=...
-    anshin incident close INC-2026-001 --recovered ... --cause ... --remedy ... --prevention ...
+    anshin incident update INC-... --set cause="..." --set down_start=... --set down_end=...
+    anshin incident close INC-... --recovered ... --reported ... --cause ... --remedy ... --prevention ...
     anshin incident list | export [--xlsx FILE] [--markdown FILE]                  障害管理表
     anshin report availability 2026 [--fiscal] [--include-planned] [--probes]      稼働率
     anshin report monthly 2026-11 [--no-collect]                                    月次報告書
@@ -66,7 +66,7 @@ def cmd_incident(args):
     directory = incidents_dir(args)
     if args.action == "new":
         occurred = incidents.parse_time(args.occurred, "occurred")
-        record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(),
+        record = {"id": incidents.new_id(occurred), "occurred": occurred.isoformat(),
                   "detected": args.detected or occurred.isoformat(), "detection": args.detection,
                   "target": args.target, "category": args.category, "severity": args.severity,
                   "summary": args.summary, "impact": args.impact or "", "down_start": args.down_start,
@@ -79,8 +79,10 @@ def cmd_incident(args):
         kw = _split_kw(args)
         for record in incidents.load(directory):
             office, outside = incidents.downtime(record, **kw)
+            due, met = incidents.deadline(record, **kw)
             print(f"{record['id']}  {record['status']}  {record['occurred']}  {record['target']}  "
-                  f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分)")
+                  f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分; "
+                  f"復旧期限 {due:%Y-%m-%d %H:%M} {met})")
         return 0
     if args.action == "export":
         if not (args.xlsx or args.markdown):
@@ -105,7 +107,8 @@ def cmd_incident(args):
         changes["planned"] = changes["planned"].lower() in ("1", "true", "yes")
     if args.action == "close":
         changes.update({k: v for k, v in (("recovered", args.recovered), ("cause", args.cause),
-                                          ("remedy", args.remedy), ("prevention", args.prevention)) if v})
+                                          ("remedy", args.remedy), ("prevention", args.prevention),
+                                          ("reported_to_pref", args.reported_to_pref)) if v})
         changes["status"] = "完了"
     print(incidents.save(directory, dict(record, **changes)))
     return 0
@@ -244,6 +247,8 @@ def parser():
         if action == "close":
             for field in ("recovered", "cause", "remedy", "prevention"):
                 cmd.add_argument(f"--{field}")
+            cmd.add_argument("--reported", dest="reported_to_pref", metavar="TIME",
+                             help="when it was reported to the prefecture (県への報告日時, 8(1)イ): required")
     with_inventory(inc.add_parser("list"))
     export = with_inventory(inc.add_parser("export"))
     export.add_argument("--xlsx")

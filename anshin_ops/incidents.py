@@ -6,6 +6,7 @@ A record is written whole to a temporary file and renamed, so a failed command n
 import datetime
 import os
 import re
+import secrets
 import tempfile
 
 import yaml
@@ -19,13 +20,16 @@ COLUMNS = [
     ("impact", "影響範囲"), ("office_minutes", "開庁時間内停止時間(分)"),
     ("outside_minutes", "開庁時間外停止時間(分)"), ("workaround", "暫定対応"), ("cause", "原因"),
     ("remedy", "対処"), ("prevention", "再発防止策"), ("recovered", "復旧日時"),
+    ("recovery_deadline", "復旧期限"), ("deadline_met", "期限内復旧"),
     ("reported_to_pref", "県への報告日時"), ("handler", "対応者"), ("status", "ステータス"),
 ]
 # 下書き: drafted by `anshin run` from a failed job, not yet confirmed as an incident by an operator
 STATUSES = ("下書き", "対応中", "暫定復旧", "完了")
 SEVERITIES = ("重大", "中", "軽微")
 TIMES = ("occurred", "detected", "recovered", "reported_to_pref", "down_start", "down_end")
-ID = re.compile(r"^INC-(\d{4})-(\d{3})$")
+# INC-<occurred YYYYMMDD-HHMM>-<6 random hex>: two clones recording at once never pick the same id
+# (older records numbered per clone, INC-YYYY-NNN, stay valid)
+ID = re.compile(r"^INC-(\d{4})(?:-(\d{3})|(\d{4})-\d{4}-[0-9a-f]{6})$")
 
 
 class RecordError(Exception):
@@ -63,10 +67,27 @@ def validate(record):
     if times.get("down_start") and times.get("down_end") and times["down_end"] <= times["down_start"]:
         problems.append("down_end: must be after down_start")
     if record.get("status") == "完了":
-        for field in ("recovered", "cause", "remedy", "prevention"):
+        for field in ("recovered", "cause", "remedy", "prevention", "reported_to_pref"):
             if not record.get(field):
-                problems.append(f"{field}: required to close the incident")
+                problems.append(f"{field}: required to close the incident"
+                                + (" (when it was reported to the prefecture, 8(1)イ)" if field == "reported_to_pref"
+                                   else ""))
+    if times.get("occurred") and times.get("recovered") and times["recovered"] < times["occurred"]:
+        problems.append("recovered: must not be before occurred")
+    if times.get("occurred") and times.get("reported_to_pref") and times["reported_to_pref"] < times["occurred"]:
+        problems.append("reported_to_pref: must not be before occurred")
     return problems
+
+
+def deadline(record, hours=("08:30", "17:15"), extra_closed=(), now=None):
+    """(recovery deadline, 達成 | 超過 | 期限前 | 超過 (未復旧)) of a record (contract 8(3)ウエ)."""
+    occurred = parse_time(record.get("occurred"), "occurred")
+    due = cal.recovery_deadline(occurred, hours, extra_closed)
+    recovered = parse_time(record.get("recovered"), "recovered")
+    if recovered:
+        return due, "達成" if recovered <= due else "超過"
+    now = now or datetime.datetime.now(cal.JST)
+    return due, "期限前" if now <= due else "超過 (未復旧)"
 
 
 def downtime(record, hours=("08:30", "17:15"), extra_closed=()):
@@ -90,9 +111,9 @@ def load(directory):
     return records
 
 
-def next_id(directory, year):
-    numbers = [int(m.group(2)) for r in load(directory) for m in [ID.match(r["id"])] if int(m.group(1)) == year]
-    return f"INC-{year}-{max(numbers, default=0) + 1:03d}"
+def new_id(occurred):
+    """An id no other clone picks: the time it occurred and six random hex digits."""
+    return f"INC-{occurred.astimezone(cal.JST):%Y%m%d-%H%M}-{secrets.token_hex(3)}"
 
 
 def save(directory, record):
@@ -105,12 +126,14 @@ def save(directory, record):
     return path
 
 
-def rows(records, hours=("08:30", "17:15"), extra_closed=()):
+def rows(records, hours=("08:30", "17:15"), extra_closed=(), now=None):
     """The 障害管理表: one list of cells per record, in COLUMNS order."""
     table = []
     for record in records:
         office, outside = downtime(record, hours, extra_closed)
-        values = dict(record, office_minutes=office, outside_minutes=outside)
+        due, met = deadline(record, hours, extra_closed, now)
+        values = dict(record, office_minutes=office, outside_minutes=outside,
+                      recovery_deadline=due.isoformat(timespec="minutes"), deadline_met=met)
         table.append(["" if values.get(key) is None else str(values.get(key, "")) for key, _ in COLUMNS])
     return table
 

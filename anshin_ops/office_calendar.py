@@ -42,6 +42,23 @@ def _window(day, hours):
             datetime.datetime(day.year, day.month, day.day, eh, em, tzinfo=JST))
 
 
+def recovery_deadline(moment, hours=("08:30", "17:15"), extra_closed=()):
+    """Contract 8(3)ウエ: a failure begun in office hours is restored the same office day (its end); one
+    begun outside them by the start of the next office hours."""
+    moment = moment.astimezone(JST)
+    day = moment.date()
+    if is_office_day(day, extra_closed):
+        start, end = _window(day, hours)
+        if start <= moment < end:
+            return end
+        if moment < start:
+            return start
+    day += datetime.timedelta(days=1)
+    while not is_office_day(day, extra_closed):
+        day += datetime.timedelta(days=1)
+    return _window(day, hours)[0]
+
+
 def office_minutes(days, hours=("08:30", "17:15")):
     start, end = _window(datetime.date(2000, 1, 3), hours)
     return len(days) * int((end - start).total_seconds() // 60)

@@ -109,7 +109,7 @@ def draft_incident(directory, job, failure, started, who):
     occurred = (datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc)
                 .astimezone(cal.JST) if failure.get("time") else started)
     what = "到達不能" if failure["unreachable"] else "失敗"
-    record = {"id": incidents.next_id(directory, occurred.year), "occurred": occurred.isoformat(timespec="seconds"),
+    record = {"id": incidents.new_id(occurred), "occurred": occurred.isoformat(timespec="seconds"),
               "detected": occurred.isoformat(timespec="seconds"), "detection": f"保守作業 (anshin run {job})",
               "target": failure["host"] or "(不明)", "category": "障害", "severity": "中",
               "summary": f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),

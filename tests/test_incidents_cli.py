@@ -16,24 +16,40 @@ def run(tmp_path, *argv):
     return cli.main(["--records", str(tmp_path / "incidents"), *argv])
 
 
+def only_id(tmp_path, exclude=()):
+    (name,) = [p.stem for p in (tmp_path / "incidents").glob("*.yml") if p.stem not in exclude]
+    return name
+
+
 def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
     assert run(tmp_path, "incident", "new", "--occurred", "2026-11-27T16:00", "--target", "lalert-vm",
                "--summary", "受信サービス停止", "--down-start", "2026-11-27T16:00",
                "--down-end", "2026-11-30T10:00") == 0
-    path = tmp_path / "incidents" / "INC-2026-001.yml"
+    first_id = only_id(tmp_path)
+    assert incidents.ID.match(first_id) and first_id.startswith("INC-20261127-1600-")
+    path = tmp_path / "incidents" / f"{first_id}.yml"
     record = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert record["status"] == "対応中" and record["occurred"] == "2026-11-27T16:00:00+09:00"
-    assert run(tmp_path, "incident", "update", "INC-2026-001", "--set", "workaround=再起動") == 0
-    # closing needs cause, remedy, prevention and the recovery time
-    assert run(tmp_path, "incident", "close", "INC-2026-001") == 2
+    assert run(tmp_path, "incident", "update", first_id, "--set", "workaround=再起動") == 0
+    # closing needs cause, remedy, prevention, the recovery time and when the prefecture was told
+    assert run(tmp_path, "incident", "close", first_id) == 2
     assert "cause: required to close the incident" in capsys.readouterr().err
+    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00",
+               "--cause", "ディスク満杯", "--remedy", "ログ削除", "--prevention", "監視閾値追加") == 2
+    assert "reported_to_pref: required to close the incident" in capsys.readouterr().err
+    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00", "--reported",
+               "2026-11-27T15:00", "--cause", "c", "--remedy", "r", "--prevention", "p") == 2
+    assert "reported_to_pref: must not be before occurred" in capsys.readouterr().err
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["status"] == "対応中"  # unchanged
-    assert run(tmp_path, "incident", "close", "INC-2026-001", "--recovered", "2026-11-30T10:00",
+    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00",
+               "--reported", "2026-11-27T16:30",
                "--cause", "ディスク満杯", "--remedy", "ログ削除", "--prevention", "監視閾値追加") == 0
-    assert yaml.safe_load(path.read_text(encoding="utf-8"))["status"] == "完了"
+    closed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert closed["status"] == "完了" and closed["reported_to_pref"] == "2026-11-27T16:30"
     assert run(tmp_path, "incident", "new", "--occurred", "2026-12-01T09:00", "--target", "lalert-vm",
                "--summary", "二件目") == 0
-    assert (tmp_path / "incidents" / "INC-2026-002.yml").exists()
+    second_id = only_id(tmp_path, exclude={first_id})
+    assert second_id != first_id
 
     xlsx, md = tmp_path / "障害管理表.xlsx", tmp_path / "障害管理表.md"
     assert run(tmp_path, "incident", "export", "--xlsx", str(xlsx), "--markdown", str(md)) == 0
@@ -43,8 +59,55 @@ def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
     first = {h: c.value for h, c in zip(header, sheet[2])}
     # Friday 16:00 - Monday 10:00: 75 + 90 minutes in office hours, the rest outside
     assert first["開庁時間内停止時間(分)"] == 165 and first["開庁時間外停止時間(分)"] == 66 * 60 - 165
-    assert first["ステータス"] == "完了"
-    assert "| INC-2026-001 |" in md.read_text(encoding="utf-8")
+    assert first["ステータス"] == "完了" and first["県への報告日時"] == "2026-11-27T16:30"
+    # begun in office hours on Friday: due by that day's close; recovered Monday, so missed
+    assert first["復旧期限"] == "2026-11-27T17:15+09:00" and first["期限内復旧"] == "超過"
+    assert f"| {first_id} |" in md.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("occurred, due", [
+    ("2026-11-27T16:00", "2026-11-27T17:15"),   # Friday in office hours: the end of that office day
+    ("2026-11-27T07:00", "2026-11-27T08:30"),   # Friday before opening: that morning's opening
+    ("2026-11-27T18:00", "2026-11-30T08:30"),   # Friday evening: Monday's opening
+    ("2026-11-22T10:00", "2026-11-24T08:30"),   # Sunday; Monday 11/23 is 勤労感謝の日
+    ("2026-12-28T17:30", "2027-01-04T08:30"),   # after the last office day of the year: 12/29-1/3 closed
+])
+def test_recovery_deadlines_follow_the_office_calendar(occurred, due):
+    got = cal.recovery_deadline(incidents.parse_time(occurred, "occurred"))
+    assert got == incidents.parse_time(due, "due")
+
+
+def test_deadline_met_missed_or_open():
+    record = {"occurred": "2026-11-27T18:00"}
+    assert incidents.deadline(dict(record, recovered="2026-11-30T08:00"))[1] == "達成"
+    assert incidents.deadline(dict(record, recovered="2026-11-30T09:00"))[1] == "超過"
+    monday_7 = incidents.parse_time("2026-11-30T07:00", "now")
+    assert incidents.deadline(record, now=monday_7)[1] == "期限前"
+    assert incidents.deadline(record, now=monday_7 + datetime.timedelta(hours=2))[1] == "超過 (未復旧)"
+
+
+def test_two_clones_recording_at_once_merge_cleanly(tmp_path):
+    """Each clone creates an incident for the same minute and commits; the merge has no conflict and
+    keeps both (ids carry random digits, not a per-clone counter)."""
+    origin = tmp_path / "origin"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(git + ["init", "-q", "-b", "main", str(origin)], check=True)
+    (origin / "README").write_text("records\n")
+    subprocess.run(git + ["-C", str(origin), "add", "."], check=True)
+    subprocess.run(git + ["-C", str(origin), "commit", "-qm", "start"], check=True)
+    clones = []
+    for name in ("a", "b"):
+        clone = tmp_path / name
+        subprocess.run(git + ["clone", "-q", str(origin), str(clone)], check=True)
+        assert cli.main(["--records", str(clone / "incidents"), "incident", "new", "--occurred", "2026-11-28T09:10",
+                         "--target", "lalert-vm", "--summary", f"{name} の記録"]) == 0
+        subprocess.run(git + ["-C", str(clone), "add", "."], check=True)
+        subprocess.run(git + ["-C", str(clone), "commit", "-qm", name], check=True)
+        clones.append(clone)
+    subprocess.run(git + ["-C", str(clones[0]), "pull", "-q", "--no-rebase", str(clones[1]), "main"], check=True)
+    merged = sorted(p.name for p in (clones[0] / "incidents").glob("*.yml"))
+    assert len(merged) == 2 and merged[0] != merged[1]
+    assert len(incidents.load(str(clones[0] / "incidents"))) == 2
 
 
 def test_availability_from_the_records(tmp_path, capsys):
@@ -55,7 +118,7 @@ def test_availability_from_the_records(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "開庁日数 240 日" in out and "停止時間 (開庁時間内) 525.0 分 / 許容 1260.0 分" in out and "達成" in out
     # planned maintenance is left out unless asked for
-    run(tmp_path, "incident", "update", "INC-2026-001", "--set", "planned=true")
+    run(tmp_path, "incident", "update", only_id(tmp_path), "--set", "planned=true")
     capsys.readouterr()
     run(tmp_path, "report", "availability", "2026")
     assert "停止時間 (開庁時間内) 0.0 分" in capsys.readouterr().out

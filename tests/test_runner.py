@@ -47,7 +47,7 @@ def test_draft_incident_from_the_failure(tmp_path):
         progress(event)
     path = runner.draft_incident(str(tmp_path), "restore_drill", progress.failure, None, "保守 太郎")
     record = yaml.safe_load(open(path, encoding="utf-8"))
-    assert record["id"] == "INC-2026-001" and record["status"] == "下書き"
+    assert record["id"].startswith("INC-20261127-1605-") and record["status"] == "下書き"
     assert record["occurred"] == "2026-11-27T16:05:00+09:00"  # runner times are UTC
     assert record["target"] == "lalert-vm" and "Start the drill" in record["summary"]
     assert "unit failed" in record["summary"] and record["detection"] == "保守作業 (anshin run restore_drill)"
