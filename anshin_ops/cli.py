@@ -24,7 +24,7 @@ import sys
 
 import yaml
 
-from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, records, runner
+from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, output, records, runner
 
 ROOT = runner.ROOT
 
@@ -87,12 +87,12 @@ def cmd_incident(args):
     if args.action == "export":
         if not (args.xlsx or args.markdown):
             raise incidents.RecordError("export: give --xlsx FILE and/or --markdown FILE")
-        records, kw = incidents.load(directory), _split_kw(args)
+        loaded, kw = incidents.load(directory), _split_kw(args)
         if args.xlsx:
-            incidents.export_xlsx(records, args.xlsx, **kw)
+            incidents.export_xlsx(loaded, args.xlsx, **kw)
             print(args.xlsx)
         if args.markdown:
-            incidents.export_markdown(records, args.markdown, **kw)
+            incidents.export_markdown(loaded, args.markdown, **kw)
             print(args.markdown)
         return 0
     record = _find(directory, args.id)
@@ -147,32 +147,61 @@ def probe_downtimes(args, first, after):
             "hours_with_data": history["hours_with_data"], "period_hours": (end - begin) // 3600}
 
 
+def planned_windows(args, incident_records):
+    """Planned maintenance: the changing runs of the maintenance log (not check mode) and incidents marked
+    planned. Probe failures inside them are not downtime."""
+    jobs = runner.jobs()
+    windows = [(incidents.parse_time(e["started"], "started"), incidents.parse_time(e["finished"], "finished"))
+               for e in runner.load_log(records_dir_of(args, "maintenance"))
+               if jobs.get(e.get("job"), {}).get("changes") and not e.get("check") and e.get("finished")]
+    windows += [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
+                for r in incident_records if r.get("planned") and r.get("down_start") and r.get("down_end")]
+    return [(start, end) for start, end in windows if end > start]
+
+
+def records_dir_of(args, kind):
+    return records.records_dir(args.inventory, kind)
+
+
 def cmd_availability(args):
     settings = calendar_settings(args)
     today = datetime.datetime.now(cal.JST).date()
     first, after = cal.period(args.year, args.fiscal)
     if first > today:
         raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
-    records = incidents.load(incidents_dir(args))
+    records_ = incidents.load(incidents_dir(args))
     downtimes = [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
-                 for r in records if r.get("down_start") and r.get("down_end")
+                 for r in records_ if r.get("down_start") and r.get("down_end")
                  and (args.include_planned or not r.get("planned"))]
+    planned = [] if args.include_planned else planned_windows(args, records_)
     probes = probe_downtimes(args, first, after) if args.probes else None
     if probes:
+        probes["intervals"] = cal.subtract(probes["intervals"], planned)
         downtimes += probes["intervals"]
     result = cal.availability(args.year, downtimes, args.fiscal, settings["hours"], settings["extra_closed"],
                               settings["target"])
-    print(f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']}, {args.inventory})")
-    print(f"  開庁日数 {result['office_days']} 日 / 開庁時間 {result['office_minutes']} 分")
+    title = f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']}, {args.inventory})"
+    lines = [("開庁日数", f"{result['office_days']} 日"), ("開庁時間", f"{result['office_minutes']} 分")]
     if probes:
         office = sum(cal.split_downtime(s, e, settings["hours"], settings["extra_closed"])[0]
                      for s, e in probes["intervals"])
-        print(f"  監視データのある時間 {probes['hours_with_data']} / {probes['period_hours']} 時間 (1 時間単位)、"
-              f"受信プローブ失敗 {probes['failed_minutes']} 分 (開庁時間内 {round(office, 1)} 分; "
-              "障害管理表と重なる時間は一度だけ数える)")
-    print(f"  停止時間 (開庁時間内) {result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
-          f"(目標 {result['target_percent']} %)")
-    print(f"  稼働率 {result['availability_percent']} %  {'達成' if result['met'] else '未達'}")
+        lines += [("監視データのある時間", f"{probes['hours_with_data']} / {probes['period_hours']} 時間 (1 時間単位)"),
+                  ("受信プローブ失敗", f"{probes['failed_minutes']} 分 (計画保守中を除くと開庁時間内 {round(office, 1)} 分; "
+                                       "障害管理表と重なる時間は一度だけ数える)")]
+    lines += [("計画保守", "含める" if args.include_planned else f"除外 ({len(planned)} 件の作業・計画停止)"),
+              ("停止時間 (開庁時間内)", f"{result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
+                                      f"(目標 {result['target_percent']} %)"),
+              ("稼働率", f"{result['availability_percent']} %  {'達成' if result['met'] else '未達'}")]
+    print(title)
+    for label, value in lines:
+        print(f"  {label} {value}")
+    # kept as a record of the inventory (Markdown and xlsx), one per period
+    folder = records_dir_of(args, "availability")
+    base = os.path.join(folder, f"稼働率_{'年度' if args.fiscal else '暦年'}{args.year}")
+    output.write_text(base + ".md", f"# {title}\n\n{output.markdown_table(['項目', '値'], lines)}\n\n"
+                                    f"作成 {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} (bin/anshin report availability)\n")
+    output.write_xlsx(base + ".xlsx", "稼働率", ["項目", "値"], [list(row) for row in lines], title)
+    print(f"  記録: {base}.md, {base}.xlsx")
     return 0
 
 

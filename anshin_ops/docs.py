@@ -78,30 +78,6 @@ def contact_tables(inv, today):
     return team, contacts, problems
 
 
-def write_xlsx(path, title, header, rows, note=None):
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    sheet.append([title])
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append([note or ""])
-    sheet.append(header)
-    for cell in sheet[3]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-    for column in sheet.iter_cols(min_row=3):
-        width = max(len(str(c.value or "")) for c in column) * 2 + 2
-        sheet.column_dimensions[column[0].column_letter].width = min(max(width, 8), 50)
-        for cell in column:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A4"
-    book.save(path)
-
-
 # -- handover document -------------------------------------------------------------------------------------
 def plays_with_roles():
     """[(playbook, host pattern, [roles])] of every play that applies roles (site.yml's and the jobs')."""
@@ -330,7 +306,7 @@ def generate(inv_name, out_dir=None, today=None):
         note = f"{inv_name} / {today.isoformat()} 作成 (bin/anshin docs)"
         for title, header, rows in (("運用保守体制表", [t for _, t in TEAM], team),
                                     ("緊急連絡窓口一覧表", [t for _, t in CONTACTS], contacts)):
-            write_xlsx(os.path.join(scratch, f"{title}.xlsx"), title, header, rows, note)
+            output.write_xlsx(os.path.join(scratch, f"{title}.xlsx"), title, header, rows, note)
             output.write_text(os.path.join(scratch, f"{title}.md"),
                               f"# {title}\n\n{note}\n\n{markdown_table(header, rows)}\n")
         output.write_text(os.path.join(scratch, "議事録テンプレート.md"), minutes_template())

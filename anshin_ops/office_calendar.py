@@ -93,6 +93,25 @@ def merge(intervals):
     return merged
 
 
+def subtract(intervals, cuts):
+    """The parts of (start, end) intervals outside every cut: probe failures during planned maintenance
+    are not downtime."""
+    result = []
+    cuts = merge(cuts)
+    for start, end in merge(intervals):
+        for cut_start, cut_end in cuts:
+            if cut_end <= start or cut_start >= end:
+                continue
+            if cut_start > start:
+                result.append((start, cut_start))
+            start = max(start, cut_end)
+            if start >= end:
+                break
+        if start < end:
+            result.append((start, end))
+    return result
+
+
 def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_closed=(), target=99.0):
     """Availability over office hours for a year from (start, end) downtimes (planned ones left out by the caller)."""
     first, after = period(year, fiscal)

@@ -46,3 +46,28 @@ def markdown_table(header, rows):
     for row in rows:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in row) + " |")
     return "\n".join(lines)
+
+
+def write_xlsx(path, title, header, rows, note=None):
+    """One sheet: a title, a note, a bold header row and the rows (column widths to fit)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append([note or ""])
+    sheet.append(header)
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(row)
+    for column in sheet.iter_cols(min_row=3):
+        width = max(len(str(c.value or "")) for c in column) * 2 + 2
+        sheet.column_dimensions[column[0].column_letter].width = min(max(width, 8), 50)
+        for cell in column:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A4"
+    book.save(path)

@@ -8,8 +8,15 @@ import openpyxl
 import pytest
 import yaml
 
-from anshin_ops import cli, incidents, office_calendar as cal
+from anshin_ops import cli, incidents, office_calendar as cal, output
 from conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def records_root(tmp_path, monkeypatch):
+    """Every record these tests write (availability, maintenance log) goes to tmp_path."""
+    monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
+    return tmp_path / "records"
 
 
 def run(tmp_path, *argv):
@@ -177,8 +184,23 @@ def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
         for path in created:
             os.remove(path)
     out = capsys.readouterr().out
-    assert "受信プローブ失敗 61 分 (開庁時間内 60.0 分" in out
+    assert "受信プローブ失敗 61 分 (計画保守中を除くと開庁時間内 60.0 分" in out
     assert "停止時間 (開庁時間内) 90.0 分" in out
+
+    # a changing run of the maintenance log (planned maintenance, 10:10-10:30) is not downtime either
+    output.write_yaml(str(tmp_path / "records" / "maintenance" / "r.yml"), {
+        "job": "patch", "check": False, "started": "2026-06-01T10:10:00+09:00", "finished": "2026-06-01T10:30:00+09:00"})
+    output.write_yaml(str(tmp_path / "records" / "maintenance" / "c.yml"), {  # check mode: no maintenance
+        "job": "site", "check": True, "started": "2026-06-01T10:00:00+09:00", "finished": "2026-06-01T10:20:00+09:00"})
+    monkeypatch.setattr(cli.runner, "run_job", fake_run)
+    capsys.readouterr()
+    assert run(tmp_path, "report", "availability", "2026", "--probes") == 0
+    out = capsys.readouterr().out
+    # the incident's 9:00-10:00 and the probes' 9:30-10:10: the patch run's 10:10-10:30 is left out
+    assert "計画保守 除外 (1 件" in out and "停止時間 (開庁時間内) 70.0 分" in out
+    record = (tmp_path / "records" / "availability" / "稼働率_暦年2026.md").read_text(encoding="utf-8")
+    assert "停止時間 (開庁時間内)" in record and "達成" in record
+    assert (tmp_path / "records" / "availability" / "稼働率_暦年2026.xlsx").exists()
 
     monkeypatch.setattr(cli.runner, "run_job", lambda *a, **k: (1, {"result": "失敗", "artifacts": "x"}))
     assert run(tmp_path, "report", "availability", "2026", "--probes") == 0

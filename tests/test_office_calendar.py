@@ -68,3 +68,14 @@ def test_overlapping_outages_count_once():
     assert cal.merge([incident] + probe) == [(at(2026, 6, 1, 9, 0), at(2026, 6, 1, 10, 30))]
     assert cal.availability(2026, [incident] + probe)["downtime_minutes"] == 90
     assert cal.merge([]) == []
+
+
+def test_planned_windows_are_cut_out_of_downtime():
+    def t(hhmm):
+        return datetime.datetime(2026, 6, 1, int(hhmm[:2]), int(hhmm[3:]), tzinfo=cal.JST)
+
+    got = cal.subtract([(t("09:00"), t("11:00")), (t("13:00"), t("14:00"))],
+                       [(t("09:30"), t("10:00")), (t("10:30"), t("13:30"))])
+    assert got == [(t("09:00"), t("09:30")), (t("10:00"), t("10:30")), (t("13:30"), t("14:00"))]
+    assert cal.subtract([(t("09:00"), t("10:00"))], [(t("08:00"), t("12:00"))]) == []
+    assert cal.subtract([(t("09:00"), t("10:00"))], []) == [(t("09:00"), t("10:00"))]
