@@ -9,6 +9,9 @@
     anshin incident list | export [--xlsx FILE] [--markdown FILE]                  障害管理表
     anshin report availability 2026 [--fiscal] [--include-planned] [--probes]      稼働率
     anshin report monthly 2026-11 [--no-collect]                                    月次報告書
+    anshin inquiry new --received 2026-11-30T10:05 --from "危機管理課 山田" --channel 電話 --subject "..."
+    anshin inquiry answer INQ-... --answered 2026-11-30T11:00 --answer "..."   | list | export  問合せ記録
+    anshin minutes new --date 2026-12-01 [--title 定例会]                            打合せ議事録
     anshin docs [--out DIR]                                   運用保守体制表, 緊急連絡窓口一覧表, 議事録, 引継書
 
 INVENTORY is a name under inventories/ (default: $ANSHIN_INVENTORY, else local) or a path. It decides where
@@ -24,7 +27,7 @@ import sys
 
 import yaml
 
-from anshin_ops import docs, incidents, inventory, monthly, office_calendar as cal, output, records, runner
+from anshin_ops import docs, incidents, inquiries, inventory, monthly, office_calendar as cal, output, records, runner
 
 ROOT = runner.ROOT
 
@@ -111,6 +114,61 @@ def cmd_incident(args):
                                           ("reported_to_pref", args.reported_to_pref)) if v})
         changes["status"] = "完了"
     print(incidents.save(directory, dict(record, **changes)))
+    return 0
+
+
+def cmd_inquiry(args):
+    directory = records.records_dir(args.inventory, "inquiries")
+    settings = calendar_settings(args)
+    kw = {"hours": settings["inquiry_hours"], "extra_closed": settings["extra_closed"]}
+    if args.action == "new":
+        received = incidents.parse_time(args.received, "received")
+        record = {"id": inquiries.new_id(received), "received": received.isoformat(), "requester": args.requester,
+                  "channel": args.channel, "subject": args.subject, "answered": None, "answer": "",
+                  "handler": args.handler or runner.operator(), "status": "受付"}
+        print(incidents.save(directory, record, check=inquiries.validate))
+        return 0
+    loaded = incidents.load(directory, check=inquiries.validate)
+    if args.action == "answer":
+        record = next((r for r in loaded if r["id"] == args.id), None)
+        if record is None:
+            raise incidents.RecordError(f"no inquiry {args.id} in {directory}")
+        answered = dict(record, answered=incidents.parse_time(args.answered, "answered").isoformat(),
+                        answer=args.answer, status="回答済")
+        print(incidents.save(directory, answered, check=inquiries.validate))
+        print(f"  回答までの時間 (問合せ対応時間内) {inquiries.answer_minutes(answered, **kw)} 分")
+        return 0
+    if args.action == "list":
+        for record, cells in zip(loaded, inquiries.rows(loaded, **kw)):
+            minutes = cells[7] or "未回答"
+            print(f"{record['id']}  {record['status']}  {record['received']}  {record['requester']}  "
+                  f"{record['channel']}  {record['subject']}  (回答まで {minutes} 分)")
+        return 0
+    header = [title for _, title in inquiries.COLUMNS]
+    if args.xlsx:
+        output.write_xlsx(args.xlsx, "問合せ記録", header, inquiries.rows(loaded, **kw), args.inventory)
+        print(args.xlsx)
+    if args.markdown:
+        output.write_text(args.markdown, f"# 問合せ記録\n\n{output.markdown_table(header, inquiries.rows(loaded, **kw))}\n")
+        print(args.markdown)
+    if not (args.xlsx or args.markdown):
+        raise incidents.RecordError("export: give --xlsx FILE and/or --markdown FILE")
+    return 0
+
+
+def cmd_minutes(args):
+    try:
+        day = datetime.date.fromisoformat(args.date)
+    except ValueError:
+        raise incidents.RecordError(f"--date: {args.date!r} is not YYYY-MM-DD") from None
+    title = args.title.strip()
+    if not title or "/" in title:
+        raise incidents.RecordError("--title: a non-empty name without '/'")
+    path = os.path.join(records.records_dir(args.inventory, "minutes"), f"{day.isoformat()}_{title}.md")
+    if os.path.exists(path):
+        raise incidents.RecordError(f"{path} exists already: edit it")
+    output.write_text(path, docs.minutes_template(day, title))
+    print(path)
     return 0
 
 
@@ -283,6 +341,26 @@ def parser():
     export.add_argument("--xlsx")
     export.add_argument("--markdown")
 
+    inq = sub.add_parser("inquiry", help="問合せ記録: the inquiry register").add_subparsers(dest="action", required=True)
+    inq_new = with_inventory(inq.add_parser("new"))
+    inq_new.add_argument("--received", required=True, help="when it came in (2026-11-30T10:05)")
+    inq_new.add_argument("--from", dest="requester", required=True, help="who asked (所属・氏名)")
+    inq_new.add_argument("--channel", required=True, choices=inquiries.CHANNELS)
+    inq_new.add_argument("--subject", required=True)
+    inq_new.add_argument("--handler")
+    inq_answer = with_inventory(inq.add_parser("answer"))
+    inq_answer.add_argument("id")
+    inq_answer.add_argument("--answered", required=True)
+    inq_answer.add_argument("--answer", required=True)
+    with_inventory(inq.add_parser("list"))
+    inq_export = with_inventory(inq.add_parser("export"))
+    inq_export.add_argument("--xlsx")
+    inq_export.add_argument("--markdown")
+    mins = sub.add_parser("minutes", help="打合せ議事録").add_subparsers(dest="action", required=True)
+    mins_new = with_inventory(mins.add_parser("new", help="a dated minutes file from the template, in the records"))
+    mins_new.add_argument("--date", required=True)
+    mins_new.add_argument("--title", default="定例会")
+
     rep = sub.add_parser("report", help="稼働率, 月次報告書").add_subparsers(dest="report", required=True)
     avail = with_inventory(rep.add_parser("availability", help="稼働率 over office hours"))
     avail.add_argument("year", type=int)
@@ -301,7 +379,8 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    commands = {"run": cmd_run, "log": cmd_log, "incident": cmd_incident, "docs": cmd_docs}
+    commands = {"run": cmd_run, "log": cmd_log, "incident": cmd_incident, "docs": cmd_docs, "inquiry": cmd_inquiry,
+                "minutes": cmd_minutes}
     try:
         if args.command == "report":
             return cmd_monthly(args) if args.report == "monthly" else cmd_availability(args)

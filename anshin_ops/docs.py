@@ -14,7 +14,7 @@ import subprocess
 
 import yaml
 
-from anshin_ops import incidents, inventory as inv_mod, office_calendar as cal, output, records, runner
+from anshin_ops import incidents, inquiries, inventory as inv_mod, office_calendar as cal, output, records, runner
 from anshin_ops.output import markdown_table
 
 ROOT = inv_mod.ROOT
@@ -246,6 +246,26 @@ def git_revision():
         return "(不明)"
 
 
+def open_records(inv_name):
+    """Section 6 of the handover: the records of the inventory the next contractor takes over."""
+    folder = records.records_dir(inv_name)
+    cases = incidents.load(records.records_dir(inv_name, "incidents"))
+    asked = incidents.load(records.records_dir(inv_name, "inquiries"), check=inquiries.validate)
+    minutes = sorted(glob.glob(os.path.join(records.records_dir(inv_name, "minutes"), "*.md")))
+    parts = ["## 6. 記録 (障害・問合せ・打合せ)", "", f"記録の場所: `{os.path.relpath(folder, ROOT)}`", "",
+             "### 障害管理表", ""]
+    parts += [markdown_table(["管理番号", "発生日時", "対象", "障害内容", "ステータス", "復旧期限", "期限内復旧"],
+                             [[r["id"], r["occurred"], r["target"], r["summary"], r["status"],
+                               *[str(v) if not hasattr(v, "isoformat") else v.isoformat(timespec="minutes")
+                                 for v in incidents.deadline(r)]] for r in cases])
+              if cases else "(記録なし)", "", "### 問合せ記録", ""]
+    parts += [markdown_table(["管理番号", "受付日時", "問合せ者", "受付方法", "件名", "ステータス"],
+                             [[r["id"], r["received"], r["requester"], r["channel"], r["subject"], r["status"]]
+                              for r in asked]) if asked else "(記録なし)", "", "### 打合せ議事録", ""]
+    parts += [f"- `{os.path.relpath(path, ROOT)}`" for path in minutes] if minutes else ["(記録なし)"]
+    return parts + [""]
+
+
 def handover(inv, problems, today):
     hostvars = inv["hostvars"]
     runs, patches = latest_results(inv["name"])
@@ -272,21 +292,25 @@ def handover(inv, problems, today):
               markdown_table(["作業", "実施日時", "結果", "実施者", "記録"], runs), "",
               "### パッチ適用記録 (ホストごとの最新)", "",
               markdown_table(["ホスト", "開始", "結果", "更新パッケージ数", "事前バックアップ", "記録"], patches)
-              if patches else "(記録なし)", "",
-              "## 6. 関連文書", "",
+              if patches else "(記録なし)", ""]
+    parts += open_records(inv["name"])
+    parts += ["## 7. 関連文書", "",
               "- 運用保守体制表.xlsx / .md、緊急連絡窓口一覧表.xlsx / .md (この文書と同じディレクトリ)",
               "- 障害管理表: `bin/anshin incident export --xlsx 障害管理表.xlsx`",
               "- 稼働率: `bin/anshin report availability YYYY --fiscal --probes`",
               "- 月次報告書: `bin/anshin report monthly YYYY-MM`",
               "- 保守作業記録: `bin/anshin log`",
+              "- 問合せ記録: `bin/anshin inquiry list` / `export`、打合せ議事録: `bin/anshin minutes new --date YYYY-MM-DD`",
               "- 県職員向けの説明: README.ja.md、技術者向け: README.md と各ロールの README.md", ""]
     return "\n".join(parts)
 
 
-def minutes_template():
+def minutes_template(day=None, title="安心とくしま 運用保守 定例会"):
+    """The 打合せ議事録 (5(3)); with a day, dated for that meeting (bin/anshin minutes new)."""
+    when = f"{day.isoformat()} HH:MM-HH:MM" if day else "YYYY-MM-DD HH:MM-HH:MM"
     return "\n".join([
-        "# 議事録", "", "| 項目 | 内容 |", "|---|---|", "| 会議名 | 安心とくしま 運用保守 定例会 |",
-        "| 日時 | YYYY-MM-DD HH:MM-HH:MM |", "| 場所 | |", "| 出席者 (県) | |", "| 出席者 (受注者) | |",
+        "# 議事録", "", "| 項目 | 内容 |", "|---|---|", f"| 会議名 | {title} |",
+        f"| 日時 | {when} |", "| 場所 | |", "| 出席者 (県) | |", "| 出席者 (受注者) | |",
         "| 記録者 | |", "", "## 1. 前回からの確認事項", "", "## 2. 運用状況報告", "",
         "- 稼働率 (開庁時間内): `bin/anshin report availability` の結果", "- 障害: 障害管理表の新規・継続案件",
         "- アクセス件数・電文件数・登録データ件数: 月次報告書", "- バックアップ・リストア訓練、パッチ適用の結果", "",

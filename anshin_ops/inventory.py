@@ -54,15 +54,18 @@ def load(name):
 
 def office_calendar(inv):
     """anshin_office_calendar of the inventory, checked: hours, target, extra closed days."""
-    settings = dict({"start": "08:30", "end": "17:15", "availability_target": 99.0, "extra_closed_days": []},
+    settings = dict({"start": "08:30", "end": "17:15", "availability_target": 99.0, "extra_closed_days": [],
+                     "inquiry_start": "08:30", "inquiry_end": "17:30"},
                     **(inv["vars"].get("anshin_office_calendar") or {}))
     try:
         hours = tuple(datetime.datetime.strptime(str(settings[k]), "%H:%M").strftime("%H:%M") for k in ("start", "end"))
+        inquiry_hours = tuple(datetime.datetime.strptime(str(settings[k]), "%H:%M").strftime("%H:%M")
+                              for k in ("inquiry_start", "inquiry_end"))
         closed = [datetime.date.fromisoformat(str(d)) for d in settings["extra_closed_days"] or []]
         target = float(settings["availability_target"])
     except (ValueError, TypeError) as exc:
         raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: {exc}")
-    if hours[0] >= hours[1] or not 0 < target < 100:
+    if hours[0] >= hours[1] or inquiry_hours[0] >= inquiry_hours[1] or not 0 < target < 100:
         raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: start before end, "
-                                    f"0 < availability_target < 100")
-    return {"hours": hours, "extra_closed": closed, "target": target}
+                                    f"inquiry_start before inquiry_end, 0 < availability_target < 100")
+    return {"hours": hours, "extra_closed": closed, "target": target, "inquiry_hours": inquiry_hours}

@@ -1,0 +1,61 @@
+"""Inquiry register (問合せ記録, contract 5(1), 9(6)): one YAML file per inquiry in the inventory's records,
+with the time to answer counted in inquiry hours (office days, 8:30-17:30 unless the inventory says)."""
+
+import re
+import secrets
+
+from anshin_ops import incidents, office_calendar as cal
+
+CHANNELS = ("電話", "メール", "窓口", "打合せ", "その他")
+STATUSES = ("受付", "回答済")
+ID = re.compile(r"^INQ-\d{8}-\d{4}-[0-9a-f]{6}$")
+COLUMNS = [("id", "管理番号"), ("received", "受付日時"), ("requester", "問合せ者"), ("channel", "受付方法"),
+           ("subject", "件名"), ("answered", "回答日時"), ("answer", "回答内容"),
+           ("answer_minutes", "回答までの時間(問合せ対応時間内, 分)"), ("handler", "対応者"), ("status", "ステータス")]
+
+
+def new_id(received):
+    return f"INQ-{received.astimezone(cal.JST):%Y%m%d-%H%M}-{secrets.token_hex(3)}"
+
+
+def validate(record):
+    problems = []
+    if not ID.match(str(record.get("id", ""))):
+        problems.append(f"id: {record.get('id')!r} is not INQ-YYYYMMDD-HHMM-xxxxxx")
+    for field in ("received", "requester", "subject"):
+        if not record.get(field):
+            problems.append(f"{field}: required")
+    if record.get("channel") not in CHANNELS:
+        problems.append(f"channel: one of {', '.join(CHANNELS)}, got {record.get('channel')!r}")
+    if record.get("status") not in STATUSES:
+        problems.append(f"status: one of {', '.join(STATUSES)}, got {record.get('status')!r}")
+    times = {}
+    for field in ("received", "answered"):
+        try:
+            times[field] = incidents.parse_time(record.get(field), field)
+        except incidents.RecordError as exc:
+            problems.append(str(exc))
+    if record.get("status") == "回答済" and not (record.get("answered") and record.get("answer")):
+        problems.append("answered and answer: required once the inquiry is answered")
+    if times.get("received") and times.get("answered") and times["answered"] < times["received"]:
+        problems.append("answered: must not be before received")
+    return problems
+
+
+def answer_minutes(record, hours=("08:30", "17:30"), extra_closed=()):
+    """Minutes from receipt to answer inside inquiry hours (None while unanswered)."""
+    received = incidents.parse_time(record.get("received"), "received")
+    answered = incidents.parse_time(record.get("answered"), "answered")
+    if not answered:
+        return None
+    if answered == received:
+        return 0.0
+    return cal.split_downtime(received, answered, hours, extra_closed)[0]
+
+
+def rows(records, hours=("08:30", "17:30"), extra_closed=()):
+    table = []
+    for record in records:
+        values = dict(record, answer_minutes=answer_minutes(record, hours, extra_closed))
+        table.append(["" if values.get(key) is None else str(values.get(key, "")) for key, _ in COLUMNS])
+    return table
