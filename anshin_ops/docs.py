@@ -221,9 +221,9 @@ def latest_results(inv_name):
         if runs:
             last = runs[-1]
             rows.append([jobs[job]["title"], last["started"], last["result"], last.get("operator", ""),
-                         last.get("artifacts", "")])
+                         last.get("approval") or "-", last.get("artifacts", "")])
         else:
-            rows.append([jobs[job]["title"], "(記録なし)", "", "", ""])
+            rows.append([jobs[job]["title"], "(記録なし)", "", "", "", ""])
     patches = []
     for path in sorted(glob.glob(os.path.join(records.records_dir(inv_name, "patching"), "*.json"))):
         with open(path, encoding="utf-8") as fh:
@@ -289,7 +289,7 @@ def handover(inv, problems, today):
                   f"- 実施時期: {job['when']}", "- 手順:"] + [f"  {i}. {s}" for i, s in enumerate(job["steps"], 1)] + [
                   f"- 戻し方・失敗時: {job['rollback']}", ""]
     parts += ["## 5. 直近の訓練・作業結果", "",
-              markdown_table(["作業", "実施日時", "結果", "実施者", "記録"], runs), "",
+              markdown_table(["作業", "実施日時", "結果", "実施者", "承認", "記録"], runs), "",
               "### パッチ適用記録 (ホストごとの最新)", "",
               markdown_table(["ホスト", "開始", "結果", "更新パッケージ数", "事前バックアップ", "記録"], patches)
               if patches else "(記録なし)", ""]

@@ -97,6 +97,24 @@ def test_a_failed_job_drafts_an_incident(local_env, records):
     assert draft["id"] in listed.stdout and "下書き" in listed.stdout
 
 
+def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(local_env, records, tmp_path_factory):
+    """A changing job with the prefecture's approval reference (recorded), an incident and an inquiry
+    recorded, and the 引継書 lists them."""
+    done = anshin("run", "backup_now", "--limit", "lalert-vm", "--approval", "徳危第42号 (2026-11-30)")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert log_entries(records)[-1]["approval"] == "徳危第42号 (2026-11-30)"
+    assert anshin("incident", "new", "--occurred", "2026-11-30T09:10", "--target", "lalert-vm",
+                  "--summary", "E2E 受信遅延").returncode == 0
+    assert anshin("inquiry", "new", "--received", "2026-11-30T10:00", "--from", "危機管理課", "--channel", "電話",
+                  "--subject", "E2E 問合せ").returncode == 0
+    out = tmp_path_factory.mktemp("docs")
+    done = anshin("docs", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    handover = (out / "引継書.md").read_text(encoding="utf-8")
+    assert "E2E 受信遅延" in handover and "E2E 問合せ" in handover
+    assert "徳危第42号 (2026-11-30)" in handover  # the latest backup_now, with its approval
+
+
 def test_monthly_report_from_the_vm(local_env, records):
     done = anshin("report", "monthly", __import__("datetime").date.today().strftime("%Y-%m"))
     assert done.returncode == 0, done.stdout + done.stderr
