@@ -79,3 +79,18 @@ def test_planned_windows_are_cut_out_of_downtime():
     assert got == [(t("09:00"), t("09:30")), (t("10:00"), t("10:30")), (t("13:30"), t("14:00"))]
     assert cal.subtract([(t("09:00"), t("10:00"))], [(t("08:00"), t("12:00"))]) == []
     assert cal.subtract([(t("09:00"), t("10:00"))], []) == [(t("09:00"), t("10:00"))]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"start": "8:70"}, "anshin_office_calendar"),
+    ({"start": "17:30", "end": "08:30"}, "start before end"),
+    ({"inquiry_start": "17:30", "inquiry_end": "08:30"}, "inquiry_start before inquiry_end"),
+    ({"extra_closed_days": ["2026-02-30"]}, "anshin_office_calendar"),
+    ({"availability_target": 100}, "0 < availability_target < 100"),
+])
+def test_a_bad_calendar_entry_is_refused(change, message):
+    from anshin_ops import incidents, inventory
+
+    inv = {"name": "t", "vars": {"anshin_office_calendar": dict({"start": "08:30", "end": "17:15"}, **change)}}
+    with pytest.raises(incidents.RecordError, match=message):
+        inventory.office_calendar(inv)
