@@ -2,6 +2,8 @@
 import argparse
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 
 from . import __version__, config as config_mod
@@ -36,7 +38,14 @@ def main(argv=None):
         print(json.dumps({"retention_days": cfg.retention_days, "deleted": deleted}))
         return 0
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # request threads hand log records to a queue; one thread writes them to the journal, so a busy
+    # journal never holds a publish (the handler's lock was where 8 senders queued up)
+    records = queue.SimpleQueue()
+    journal = logging.StreamHandler()
+    journal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    listener = logging.handlers.QueueListener(records, journal)
+    logging.basicConfig(level=logging.INFO, handlers=[logging.handlers.QueueHandler(records)])
+    listener.start()
     import waitress  # imported late: --check-config needs no server
 
     from .app import Receiver
@@ -52,6 +61,7 @@ def main(argv=None):
                    # slow or idle clients cannot hold the server: bounded count, closed when idle
                    connection_limit=cfg.connection_limit, channel_timeout=cfg.channel_timeout,
                    cleanup_interval=max(1, cfg.channel_timeout // 3))
+    listener.stop()
     return 0
 
 

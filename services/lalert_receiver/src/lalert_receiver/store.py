@@ -31,7 +31,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 
@@ -377,14 +376,16 @@ class Store:
 
     def _write_spool(self, name, record, text):
         """Atomic: the web side sees the whole file or none of it. Not fsynced: the
-        database is the record, and repair_spool() restores what a crash tore."""
+        database is the record, and repair_spool() restores what a crash tore. The
+        temporary name is the final one's: one writer at a time (the batch's leader)."""
         record = dict(record, raw_xml=text)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.spool_dir)
+        final = os.path.join(self.spool_dir, name)
+        tmp = os.path.join(self.spool_dir, ".tmp-" + name)
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, ensure_ascii=False, indent=1)
-                os.fchmod(fh.fileno(), FILE_MODE)
-            final = os.path.join(self.spool_dir, name)
+                os.fchmod(fh.fileno(), FILE_MODE)  # whatever the umask
+                fh.write(json.dumps(record, ensure_ascii=False))  # the C encoder (indent= takes the Python one)
             os.replace(tmp, final)
         except BaseException:
             _unlink_quietly(tmp)
