@@ -390,14 +390,14 @@ def test_repair_spool_restores_missing_and_torn_files_and_drops_unacknowledged_o
     (spool / second).write_text('{"document_id": "R-', encoding="utf-8")  # torn by a crash
     (spool / "NEVER-ACKED-abc-r1.json").write_text("{}", encoding="utf-8")  # written, never committed
     (spool / ".tmp-x").write_text("", encoding="utf-8")
-    assert receiver.store.repair_spool() == {"rewritten": 2, "removed": 2}
+    assert receiver.store.repair_spool() == {"rewritten": 2, "removed": 2, "failed": 0}
     assert sorted(spool_files(receiver)) == [first, second, third]
     for name in (first, second):
         record = json.loads((spool / name).read_text(encoding="utf-8"))
         assert record["document_id"].startswith("R-") and "徳島市に避難指示" in record["raw_xml"]
         assert record["label"] == "避難情報" and record["area_names"] == ["徳島市"]
     assert (spool / third).read_text(encoding="utf-8") == intact
-    assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 0}
+    assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 0, "failed": 0}
 
 
 def test_a_second_store_on_the_same_database_leaves_the_first_ones_writes_visible(receiver):
@@ -418,3 +418,148 @@ def test_a_second_store_on_the_same_database_leaves_the_first_ones_writes_visibl
     assert rows_seen_by_another_process() == 1
     assert publish(receiver, variant(EVAC, document_id="LOCK-2")) == "stored"
     assert rows_seen_by_another_process() == 2
+
+
+# found in review: failures inside a group commit, drills hidden behind another element, migrations
+def one_batch(rcv, bodies):
+    """handle() for each body in its own thread, all in ONE group-commit batch; (answers, threads alive)."""
+    import threading
+    import time
+
+    answers = [None] * len(bodies)
+
+    def run(i, body):
+        try:
+            answers[i] = rcv.handle(body)
+        except Reject as exc:
+            answers[i] = exc.reason
+
+    with rcv.store._cond:
+        rcv.store._leading = True  # a leader seems busy: everyone queues
+    threads = [threading.Thread(target=run, args=(i, b)) for i, b in enumerate(bodies)]
+    for t in threads:
+        t.start()
+    while len(rcv.store._queue) < len(bodies):
+        time.sleep(0.01)
+    with rcv.store._cond:
+        rcv.store._leading = False
+        rcv.store._cond.notify_all()
+    for t in threads:
+        t.join(10)
+    return answers, [t.is_alive() for t in threads]
+
+
+def signed(message):
+    return sender.envelope(message, wsse.make_token(USER, PASSWORD, created=CREATED))
+
+
+def test_a_leader_whose_connection_cannot_open_leaves_nobody_waiting(receiver, monkeypatch):
+    import threading
+
+    real, fired, batches = receiver.store._conn, [], []
+
+    def flaky():
+        if not fired and threading.current_thread() is not threading.main_thread():
+            fired.append(1)
+            raise sqlite3.OperationalError("unable to open database file")
+        return real()
+
+    monkeypatch.setattr(receiver.store, "_conn", flaky)
+    write_batch = receiver.store._write_batch
+    monkeypatch.setattr(receiver.store, "_write_batch", lambda batch: (batches.append(len(batch)), write_batch(batch)))
+    answers, alive = one_batch(receiver, [signed(variant(EVAC, document_id=f"A-{i}")) for i in range(2)])
+    assert alive == [False, False] and answers == ["storage_error", "storage_error"]
+    assert batches == [2]  # one batch, done: no leader spinning on empty ones
+    assert publish(receiver, variant(EVAC, document_id="A-3")) == "stored"
+
+
+def test_a_failed_commit_whose_cleanup_fails_too_acknowledges_nobody(receiver, monkeypatch):
+    real_conn = receiver.store._conn()
+
+    class FailingCommit:
+        def __getattr__(self, name):
+            return getattr(real_conn, name)
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_conn.execute(sql, *args)
+
+    def read_only(path):
+        raise OSError(30, "Read-only file system", path)
+
+    monkeypatch.setattr(receiver.store, "_conn", lambda: FailingCommit())
+    monkeypatch.setattr("lalert_receiver.store._unlink_quietly", read_only)
+    answers, alive = one_batch(receiver, [signed(variant(EVAC, document_id=f"B-{i}")) for i in range(2)])
+    assert answers == ["storage_error", "storage_error"] and alive == [False, False]
+    assert rows(receiver) == []
+
+
+def test_a_repeat_too_deep_for_the_digest_is_kept_as_a_conflict_and_fails_nobody(receiver):
+    assert publish(receiver, EVAC) == "stored"
+    deep = "<x>" * 1500 + "</x>" * 1500
+    nested = EVAC.replace("<Body/>".encode(), f"<Body>{deep}</Body>".encode())
+    assert publish(receiver, nested) == "conflict"
+    assert rows(receiver, "SELECT content_sha256 FROM conflicts") == [("unreadable",)]
+    assert publish(receiver, SEISMIC) == "stored"
+
+
+def test_a_drill_marker_behind_another_element_still_makes_it_non_real(receiver):
+    assert publish(receiver, SEISMIC) == "stored"
+    cancel = variant(SEISMIC, dist_type="Cancel", revision=2, payload_status="訓練")
+    cancel = cancel.replace(b"<edxlde:embeddedXMLContent>",
+                            b'<edxlde:embeddedXMLContent><note xmlns="urn:x-other">first</note>', 1)
+    assert publish(receiver, cancel) == "stored"
+    assert rows(receiver, "SELECT revision, is_real FROM messages ORDER BY revision") == [(1, 1), (2, 0)]
+    assert current(receiver) == [("TKS-JMA-VXSE51-0001", 1, "Report")]
+
+
+def test_the_migration_normalises_ids_and_gives_old_drill_files_their_own_names(tmp_path):
+    database, spool = tmp_path / "old.sqlite3", tmp_path / "spool"
+    spool.mkdir()
+    with sqlite3.connect(database) as conn:
+        conn.executescript("""CREATE TABLE messages (id INTEGER PRIMARY KEY, document_id TEXT NOT NULL,
+            revision INTEGER NOT NULL, distribution_id TEXT NOT NULL, sender_id TEXT NOT NULL, sent_at TEXT NOT NULL,
+            received_at REAL NOT NULL, status TEXT NOT NULL, dist_type TEXT NOT NULL, is_real INTEGER NOT NULL,
+            category TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL, headline TEXT NOT NULL,
+            areas TEXT NOT NULL, area_codes TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0,
+            spool_file TEXT NOT NULL, raw BLOB NOT NULL, UNIQUE (document_id, revision));""")
+        conn.execute("INSERT INTO messages VALUES (1,'ﾄｸｼﾏ-1',1,'d','s','t',1.0,'Exercise','Report',0,'c','k','','',"
+                     "'[]','362018',0,'D-abc-r1.json',x'00')")
+    (spool / "D-abc-r1.json").write_text("{}")
+    Store(str(database), str(spool))
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT document_id, spool_file FROM messages").fetchall() == [("トクシマ-1", "D-abc-drill-r1.json")]
+    assert sorted(p.name for p in spool.iterdir()) == ["D-abc-drill-r1.json"]
+
+
+def test_a_purged_document_resent_late_stays_older(receiver, tmp_path, monkeypatch):
+    clock = [1_000_000.0]
+    monkeypatch.setattr("lalert_receiver.store.time.time", lambda: clock[0])
+    assert publish(receiver, EVAC) == "stored"
+    assert publish(receiver, variant(EVAC, dist_type="Cancel", revision=2)) == "stored"
+    clock[0] += 30 * 86400
+    assert receiver.store.purge(older_than=clock[0] - 86400)["messages"] == 2
+    assert publish(receiver, EVAC) == "older_revision"  # not shown again
+    assert current(receiver) == []
+
+
+def test_retention_waits_for_a_repository_that_never_succeeded(tmp_path):
+    metrics = tmp_path / "anshin_backup.prom"
+    metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
+                       'anshin_backup_last_run_timestamp_seconds{repository="store"} 1500\n'
+                       'anshin_backup_last_result{repository="store"} 0\n')
+    with pytest.raises(retention.RetentionError, match="store"):
+        retention.backed_up_until(str(metrics), "anshin_backup_last_success_timestamp_seconds")
+
+
+def test_repair_goes_on_past_an_unreadable_old_row(receiver):
+    assert publish(receiver, EVAC) == "stored"
+    with sqlite3.connect(receiver.config.database) as conn:
+        conn.execute("INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
+                     " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
+                     " VALUES ('OLD',3,'d','s','t',9e9,'Actual','Report',1,'c','k','','','[]','362018','old.json',"
+                     " x'3c6e6f742078'||x'6d6c')")
+    (spooled,) = spool_files(receiver)
+    os.unlink(os.path.join(receiver.config.spool_dir, spooled))
+    assert receiver.store.repair_spool() == {"rewritten": 1, "removed": 0, "failed": 1}

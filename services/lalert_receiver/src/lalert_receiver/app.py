@@ -208,10 +208,14 @@ class Receiver:
             log.info("filtered %s r%d for areas %s", msg.document_id, msg.revision, msg.area_codes)
             return "filtered"
         summary = payload.summarise(msg.payload)
+        # a drill marker in any Control/Status of the content (訓練, 試験) makes it non-real
+        real_statuses = payload.titles()["real_statuses"]
+        if any(status not in real_statuses for status in msg.control_statuses):
+            summary = dict(summary, real=False)
         try:
             outcome = self.store.accept(msg, summary, body, replay_key, window, text=text,
                                         digest=lambda: edxl.content_digest(edxl_root))
-        except (OSError, sqlite3.Error) as exc:
+        except Exception as exc:  # whatever failed, the message is not stored and health says so
             log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
             self._storage_error = (time.time(), str(exc))
             raise Reject("storage_error", "the message could not be stored; retry later", client=False) from None

@@ -49,6 +49,9 @@ class Message:
     revision: int
     category: str
     payload: object  # ElementTree element or None
+    # every Control/Status anywhere in the contentObject (通常, 訓練, 試験 ...): one drill marker
+    # anywhere makes the message non-real, whatever else it carries
+    control_statuses: tuple = ()
 
     @property
     def is_actual(self):
@@ -217,13 +220,20 @@ def parse_edxl(edxl):
         revision=int(raw_revision),
         category=_identifier(content, "category") or "",
         payload=_payload(content),
+        control_statuses=tuple(_control_statuses(content)),
     )
 
 
 def _payload(content):
-    """The embedded document: the first element outside the EDXL/commons namespaces."""
-    for el in content.iter():
-        ns, _ = _split(el.tag)
-        if el is not content and ns not in (EDXL_NS, COMMONS_NS):
-            return el
-    return None
+    """The embedded document: the first Report (JMA, Public Commons), else the first element outside
+    the EDXL/commons namespaces."""
+    foreign = [el for el in content.iter() if el is not content and _split(el.tag)[0] not in (EDXL_NS, COMMONS_NS)]
+    return next((el for el in foreign if _split(el.tag)[1] == "Report"), foreign[0] if foreign else None)
+
+
+def _control_statuses(content):
+    for control in content.iter():
+        if _split(control.tag)[1] == "Control":
+            for child in control:
+                if _split(child.tag)[1] == "Status":
+                    yield (child.text or "").strip()

@@ -20,17 +20,21 @@ class RetentionError(RuntimeError):
 
 def backed_up_until(path, metric):
     """Epoch seconds by which every backup repository has succeeded, from the backup's textfile
-    metric. Raises RetentionError."""
+    metric. A repository the backup writes to (any anshin_backup sample names it) without a
+    success yet holds nothing: then nothing may go. Raises RetentionError."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-        values = [s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == metric]
+        samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
     except (OSError, ValueError) as exc:
         raise RetentionError(f"cannot read {path}: {exc}; nothing removed") from None
-    if not values or not min(values) > 0:
-        raise RetentionError(f"{path} has no {metric} for every repository: a backup has never succeeded; "
-                             "nothing removed")
-    return min(values)  # every repository has it (the backup writes one sample per repository)
+    successes = {s.labels.get("repository", ""): s.value for s in samples if s.name == metric}
+    repositories = {s.labels["repository"] for s in samples if "repository" in s.labels} | set(successes)
+    missing = sorted(r for r in repositories if not successes.get(r, 0) > 0)
+    if not successes or missing:
+        raise RetentionError(f"{path}: no {metric} for {', '.join(missing) or 'any repository'}: "
+                             "a backup has never succeeded there; nothing removed")
+    return min(successes.values())
 
 
 def purge(config, now=None):

@@ -28,6 +28,7 @@ again (current_real takes the highest revision of the real track).
 
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -69,6 +70,14 @@ CREATE TABLE IF NOT EXISTS nonces (
     seen_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS nonces_seen_at ON nonces (seen_at);
+-- the highest revision a purge removed, per document and track: a late resend of a purged
+-- (perhaps cancelled) document stays older and is never shown again
+CREATE TABLE IF NOT EXISTS purged (
+    document_id TEXT NOT NULL,
+    is_real INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (document_id, is_real)
+);
 -- same documentID and revision, other content: the first is kept, these are the evidence
 CREATE TABLE IF NOT EXISTS conflicts (
     id INTEGER PRIMARY KEY,
@@ -112,10 +121,12 @@ INSERT INTO messages (id, document_id, revision, distribution_id, sender_id, sen
         dist_type, is_real, category, kind, code, headline, areas, area_codes, 0, spool_file, raw
     FROM messages_v0;
 DROP TABLE messages_v0;
+UPDATE OR IGNORE messages SET document_id = nfkc(document_id);
 UPDATE messages SET cancelled = EXISTS (SELECT 1 FROM messages c WHERE c.document_id = messages.document_id
     AND c.is_real = messages.is_real AND c.dist_type = 'Cancel' AND c.revision >= messages.revision);
 """
 
+log = logging.getLogger("lalert_receiver")
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_MODE = 0o640
 MAX_BATCH = 64
@@ -160,26 +171,37 @@ class Store:
     def repair_spool(self):
         """Make the spool match the database: rewrite missing or torn files of stored
         messages (from their raw request), remove files no row names (never acknowledged)
-        and temp files. Run before serving. Returns the counts."""
+        and temp files. Run before serving. Returns the counts.
+
+        Under the database's write lock: spool files are written inside write transactions, so
+        no other process is between writing a file and committing its row meanwhile."""
         conn = self._conn()
-        done = {"rewritten": 0, "removed": 0}
-        on_disk = set(os.listdir(self.spool_dir))
-        named = {}
-        newest = 0.0
-        for row_id, spool_file, received in conn.execute("SELECT id, spool_file, received_at FROM messages"):
-            named[spool_file] = (row_id, received)
-            newest = max(newest, received)
-        for name in sorted(on_disk - set(named)):
-            if name.endswith(".json") or name.startswith(".tmp-"):
-                _unlink_quietly(os.path.join(self.spool_dir, name))
-                done["removed"] += 1
-        for name, (row_id, received) in named.items():
-            if name in on_disk and (received < newest - REPAIR_RECENT_SECONDS or self._spool_ok(name)):
-                continue
-            self._rewrite_spool(conn, row_id)
-            done["rewritten"] += 1
-        if done["rewritten"] or done["removed"]:
-            self._fsync_dir(self.spool_dir)
+        done = {"rewritten": 0, "removed": 0, "failed": 0}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            on_disk = set(os.listdir(self.spool_dir))
+            named = {}
+            newest = 0.0
+            for row_id, spool_file, received in conn.execute("SELECT id, spool_file, received_at FROM messages"):
+                named[spool_file] = (row_id, received)
+                newest = max(newest, received)
+            for name in sorted(on_disk - set(named)):
+                if name.endswith(".json") or name.startswith(".tmp-"):
+                    _unlink_quietly(os.path.join(self.spool_dir, name))
+                    done["removed"] += 1
+            for name, (row_id, received) in named.items():
+                if name in on_disk and (received < newest - REPAIR_RECENT_SECONDS or self._spool_ok(name)):
+                    continue
+                try:
+                    self._rewrite_spool(conn, row_id)
+                    done["rewritten"] += 1
+                except Exception as exc:  # one unreadable old row must not keep the receiver from serving
+                    log.error("spool file %s of row %s not rewritten: %s", name, row_id, exc)
+                    done["failed"] += 1
+            if done["rewritten"] or done["removed"]:
+                self._fsync_dir(self.spool_dir)
+        finally:
+            conn.execute("COMMIT")
         return done
 
     def _spool_ok(self, name):
@@ -220,13 +242,29 @@ class Store:
             raise sqlite3.DatabaseError(f"database schema {version} is newer than this receiver's {SCHEMA_VERSION}")
         old = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
         if version == 0 and old:
+            conn.create_function("nfkc", 1, lambda text: edxl.normalise(text) if text else text)
             for statement in MIGRATE_0_TO_1.format(tables=TABLES).split(";\n"):
                 if statement.strip():
                     conn.execute(statement)
+            self._rename_drill_spool_files(conn)
         for statement in (TABLES + VIEWS).split(";\n"):
             if statement.strip():
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _rename_drill_spool_files(self, conn):
+        """Version 0 named a drill's spool file like a real one's: give it the drill track's name,
+        so a real message of the same documentID and revision never shares (or overwrites) it."""
+        rows = conn.execute("SELECT id, spool_file FROM messages WHERE is_real = 0 AND spool_file NOT LIKE '%-drill-r%'")
+        for row_id, name in rows.fetchall():
+            new = re.sub(r"-r(\d+)\.json$", r"-drill-r\1.json", name)
+            if new == name:
+                continue
+            try:
+                os.replace(os.path.join(self.spool_dir, name), os.path.join(self.spool_dir, new))
+            except FileNotFoundError:
+                pass  # repair_spool writes it again
+            conn.execute("UPDATE messages SET spool_file = ? WHERE id = ?", (new, row_id))
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
@@ -263,31 +301,41 @@ class Store:
         return pending.outcome()
 
     def _write_batch(self, batch):
-        conn = self._conn()
-        now = time.time()
-        spooled = []
+        """One transaction for the batch; every request of it is done afterwards, whatever fails."""
+        spooled, conn = [], None
         try:
+            conn = self._conn()
+            now = time.time()
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 conn.execute("SAVEPOINT request")
                 try:
                     pending.result, path = pending.work(conn, now)
-                except (OSError, sqlite3.Error, ValueError) as exc:  # this request fails alone
+                except Exception as exc:  # this request fails alone (a defect of it included)
                     conn.execute("ROLLBACK TO request")
-                    pending.error = exc
+                    pending.result, pending.error = None, exc
                     path = None
                 conn.execute("RELEASE request")
                 if path:
                     spooled.append(path)
             conn.execute("COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for path in spooled:
-                _unlink_quietly(path)
+            # first: nobody of this batch hears success; then the clean-up, which may fail too
+            failure = exc if isinstance(exc, Exception) else OSError("write interrupted")
             for pending in batch:
                 if pending.error is None:
-                    pending.error = exc if isinstance(exc, Exception) else OSError("write interrupted")
+                    pending.result, pending.error = None, failure
+            try:
+                if conn is not None and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except Exception as rollback_error:  # the connection is unusable: a new one next time
+                log.error("rollback failed: %s", rollback_error)
+                self._local.conn = None
+            for path in spooled:
+                try:
+                    _unlink_quietly(path)
+                except OSError as unlink_error:  # repair_spool removes it at the next start
+                    log.error("spool file %s of a failed commit not removed: %s", path, unlink_error)
         finally:
             for pending in batch:
                 pending.done = True
@@ -325,18 +373,24 @@ class Store:
             return "replayed_nonce", None
         is_real = int(msg.is_actual and summary["real"])
         latest = conn.execute(
-            "SELECT MAX(revision) FROM messages WHERE document_id = ? AND is_real = ?", (msg.document_id, is_real)
+            "SELECT MAX(r) FROM (SELECT MAX(revision) AS r FROM messages WHERE document_id = ?1 AND is_real = ?2"
+            " UNION ALL SELECT revision FROM purged WHERE document_id = ?1 AND is_real = ?2)",
+            (msg.document_id, is_real),
         ).fetchone()[0]
         if latest is not None and latest > msg.revision:
             return "older_revision", None  # the nonce is kept: a replay of this request stays refused
         if latest == msg.revision:
-            row_id, kept, kept_raw = conn.execute(
+            row = conn.execute(
                 "SELECT id, content_sha256, raw FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
                 (msg.document_id, is_real, msg.revision),
             ).fetchone()
-            if digest is None:
+            if digest is None or row is None:  # no digest asked for, or the row was purged
                 return "duplicate", None
-            content_sha256 = digest()
+            row_id, kept, kept_raw = row
+            try:
+                content_sha256 = digest()
+            except Exception:  # unreadable for the digest (e.g. nested too deep): kept as evidence
+                content_sha256 = "unreadable"
             if kept is None:  # digests are made only when a repeat arrives: the first one's now
                 kept = _digest_of_raw(kept_raw)
                 conn.execute("UPDATE messages SET content_sha256 = ? WHERE id = ?", (kept, row_id))
@@ -415,13 +469,20 @@ class Store:
                     " AND id NOT IN (SELECT id FROM current_real) LIMIT ?",
                     (older_than, batch),
                 ).fetchall()
+                # remember the highest revision removed, so a late resend stays older
+                conn.executemany(
+                    "INSERT INTO purged (document_id, is_real, revision) SELECT document_id, is_real, revision"
+                    " FROM messages WHERE id = ? ON CONFLICT (document_id, is_real)"
+                    " DO UPDATE SET revision = MAX(revision, excluded.revision)",
+                    [(row[0],) for row in rows])
                 conn.executemany("DELETE FROM messages WHERE id = ?", [(row[0],) for row in rows])
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             for _, spool_file in rows:
-                if _unlink_quietly(os.path.join(self.spool_dir, spool_file)):
+                still_named = conn.execute("SELECT 1 FROM messages WHERE spool_file = ?", (spool_file,)).fetchone()
+                if not still_named and _unlink_quietly(os.path.join(self.spool_dir, spool_file)):
                     deleted["spool_files"] += 1
             deleted["messages"] += len(rows)
             if len(rows) < batch:
