@@ -150,7 +150,9 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
 
     started = datetime.datetime.now(cal.JST).replace(microsecond=0)
     run_id, run_dir = _new_run_dir(f"{started:%Y%m%dT%H%M%S}-{job}")
-    cmdline = [*(["--check", "--diff"] if check else [])]
+    # the playbooks write where bin/anshin reads: the same records folder, passed down (one rule)
+    cmdline = [*(["--check", "--diff"] if check else []), "-e",
+               f"anshin_records_dir={records.records_dir(inventory_name_or_path)}"]
     for pair in extra_vars:
         cmdline += ["-e", pair]
     progress = Progress(previous_total(log_dir, job), stream)

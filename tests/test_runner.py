@@ -113,10 +113,13 @@ def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
     fake = types.SimpleNamespace(status="successful", rc=0, stats={"changed": {"vm": 2}})
+    calls = []
     monkeypatch.setitem(__import__("sys").modules, "ansible_runner",
-                        types.SimpleNamespace(run=lambda **kwargs: fake))
+                        types.SimpleNamespace(run=lambda **kwargs: (calls.append(kwargs), fake)[1]))
     monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
     rc, entry = runner.run_job("patch", "production", approval="徳危第123号 (2026-11-30)", stream=open(os.devnull, "w"))
     assert rc == 0 and entry["approval"] == "徳危第123号 (2026-11-30)"
     (logged,) = runner.load_log(str(tmp_path / "records" / "maintenance"))
     assert logged["approval"] == "徳危第123号 (2026-11-30)" and logged["inventory"] == "production"
+    # the playbook writes its reports where bin/anshin reads them: the records folder is passed down
+    assert f"anshin_records_dir={tmp_path / 'records'}" in calls[0]["cmdline"]
