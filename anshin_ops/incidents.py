@@ -46,18 +46,22 @@ def parse_time(value, field):
     return moment if moment.tzinfo else moment.replace(tzinfo=cal.JST)
 
 
+def field_problems(record, id_pattern, id_form, required, choices):
+    """The checks every record kind shares: its id, required fields, fields with a fixed set of values."""
+    problems = []
+    if not id_pattern.match(str(record.get("id", ""))):
+        problems.append(f"id: {record.get('id')!r} is not {id_form}")
+    problems += [f"{field}: required" for field in required if not record.get(field)]
+    for field, allowed in choices.items():
+        if record.get(field) not in allowed:
+            problems.append(f"{field}: one of {', '.join(allowed)}, got {record.get(field)!r}")
+    return problems
+
+
 def validate(record):
     """The record's problems, one line each (empty when sound)."""
-    problems = []
-    if not ID.match(str(record.get("id", ""))):
-        problems.append(f"id: {record.get('id')!r} is not INC-YYYY-NNN")
-    for field in ("occurred", "summary", "target"):
-        if not record.get(field):
-            problems.append(f"{field}: required")
-    if record.get("status") not in STATUSES:
-        problems.append(f"status: one of {', '.join(STATUSES)}, got {record.get('status')!r}")
-    if record.get("severity") not in SEVERITIES:
-        problems.append(f"severity: one of {', '.join(SEVERITIES)}, got {record.get('severity')!r}")
+    problems = field_problems(record, ID, "INC-YYYY-NNN", ("occurred", "summary", "target"),
+                              {"status": STATUSES, "severity": SEVERITIES})
     times = {}
     for field in TIMES:
         try:

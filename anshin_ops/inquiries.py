@@ -19,16 +19,8 @@ def new_id(received):
 
 
 def validate(record):
-    problems = []
-    if not ID.match(str(record.get("id", ""))):
-        problems.append(f"id: {record.get('id')!r} is not INQ-YYYYMMDD-HHMM-xxxxxx")
-    for field in ("received", "requester", "subject"):
-        if not record.get(field):
-            problems.append(f"{field}: required")
-    if record.get("channel") not in CHANNELS:
-        problems.append(f"channel: one of {', '.join(CHANNELS)}, got {record.get('channel')!r}")
-    if record.get("status") not in STATUSES:
-        problems.append(f"status: one of {', '.join(STATUSES)}, got {record.get('status')!r}")
+    problems = incidents.field_problems(record, ID, "INQ-YYYYMMDD-HHMM-xxxxxx", ("received", "requester", "subject"),
+                                        {"channel": CHANNELS, "status": STATUSES})
     times = {}
     for field in ("received", "answered"):
         try:
