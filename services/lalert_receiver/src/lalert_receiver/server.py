@@ -1,4 +1,5 @@
-"""`lalert-receiver`: serve the receiver with waitress, or check a settings file."""
+"""`lalert-receiver`: serve the receiver with waitress, check a settings file, purge, or say
+whether a disaster is in progress (the maintenance run's gate)."""
 import argparse
 import json
 import logging
@@ -16,6 +17,12 @@ def main(argv=None):
                         help="check the settings file and exit (0 when good)")
     parser.add_argument("--purge", action="store_true",
                         help="remove messages past [retention] days that the backup has taken, and exit")
+    parser.add_argument("--disaster-check", action="store_true",
+                        help="print the real messages of --kinds received in the last --hours as JSON, and exit "
+                             "(0: read, whatever the count; 3: the database cannot be read)")
+    parser.add_argument("--kinds", default="weather,tsunami,evacuation,landslide",
+                        help="--disaster-check: message kinds, comma-separated")
+    parser.add_argument("--hours", type=float, default=6, help="--disaster-check: how far back")
     parser.add_argument("--version", action="version", version=__version__)
     args = parser.parse_args(argv)
     try:
@@ -25,6 +32,19 @@ def main(argv=None):
         return 2
     if args.check_config:
         print(f"{args.config}: ok")
+        return 0
+
+    if args.disaster_check:
+        from . import disaster
+
+        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        try:
+            found = disaster.disaster_messages(cfg.database, kinds, args.hours)
+        except (disaster.Unreadable, ValueError) as exc:
+            print(f"lalert-receiver: disaster state unreadable: {exc}", file=sys.stderr)
+            return 3
+        print(json.dumps({"database": cfg.database, "kinds": kinds, "hours": args.hours,
+                          "disaster_messages": sum(found.values()), "by_kind": found}))
         return 0
 
     if args.purge:
