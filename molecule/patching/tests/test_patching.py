@@ -1,7 +1,7 @@
 """The maintenance run on a controlled pending update (local apt repositories, see files/make-repo.sh):
 the report shows it, patch.yml applies security updates only, holds stay, a backup comes first, the
-record and the maintenance log say what happened; outside the agreed dates, during a disaster and on a
-failing post-check it stops, non-zero, recorded."""
+record and the maintenance log say what happened; outside the agreed dates, during a disaster, when the
+receiver's state cannot be read (even when forced) and on a failing post-check it stops, non-zero, recorded."""
 import glob
 import json
 import os
@@ -89,6 +89,31 @@ def test_a_disaster_in_progress_stops_the_run(host, run_playbook):
     rc, out = run_playbook(PATCH, ALL_DAY)
     assert rc != 0 and "a disaster is in progress" in out, out
     assert json.load(open(newest("records/*.json")))["failed_step"] == "disaster"
+
+
+def test_an_unreadable_receiver_state_stops_the_run_even_when_forced(host, run_playbook):
+    """The real receiver command, pointed at a database that is not there: the gate fails closed;
+    patching_force does not open it, only patching_disaster_check_override does, and says so."""
+    host.check_output("printf '[auth]\\nusername = x\\npassword = y\\n[storage]\\n"
+                      "database = /var/lib/lalert/missing.sqlite3\\n' > /tmp/unreadable.ini")
+    unreadable = dict(ALL_DAY, patching_disaster_check_command=[
+        "/opt/lalert-receiver/venv/bin/lalert-receiver", "--config", "/tmp/unreadable.ini", "--disaster-check"])
+    before = versions(host)
+    rc, out = run_playbook(PATCH, dict(unreadable, patching_force=True))
+    assert rc != 0 and "disaster state unreadable" in out and "missing.sqlite3" in out, out
+    assert versions(host) == before
+    record = json.load(open(newest("records/*.json")))
+    assert record["failed_step"] == "disaster" and record["disaster_check"]["state"] == "unreadable"
+    assert record["pre_change_archive"] == ""  # stopped before the backup: nothing was changed
+
+    rc, out = run_playbook(PATCH, dict(unreadable, patching_disaster_check_override=True))
+    assert rc == 0, out
+    record = json.load(open(newest("records/*.json")))
+    assert record["result"] == "ok" and record["forced"] == ["disaster state unreadable"]
+    assert "受信データを読めず" in open(newest("records/*.md")).read()
+    log = open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read().splitlines()
+    assert "forced=disaster_state_unreadable" in log[-1]
+    assert not host.file("/var/lib/lalert/missing.sqlite3").exists  # read-only: nothing created
 
 
 def test_a_failing_post_check_is_detected_and_recorded(host, run_playbook):

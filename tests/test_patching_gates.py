@@ -1,0 +1,106 @@
+"""The patch run's disaster gate (roles/patching/tasks/apply_gates.yml) on the controller, with stand-ins for
+the receiver's disaster check: a disaster stops the run unless forced; a state that cannot be read stops it
+too (fail closed) and only patching_disaster_check_override, never patching_force, lets it run, recorded as
+forced. (On a real receiver: molecule/patching.)"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+PLAYBOOK = """
+- name: Disaster gate
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Start as apply.yml does
+      ansible.builtin.set_fact:
+        __patching_forced: []
+        __patching_disaster_state: {state: not checked, messages: null, detail: ""}
+    - name: Gates
+      block:
+        - name: Gates
+          ansible.builtin.include_role:
+            name: patching
+            tasks_from: apply_gates
+      rescue:
+        - name: Refused
+          ansible.builtin.set_fact:
+            refused: "{{ ansible_failed_result.msg }}"
+      always:
+        - name: Outcome
+          ansible.builtin.copy:
+            content: >-
+              {{ {'state': __patching_disaster_state, 'forced': __patching_forced,
+                  'refused': refused | default('')} | to_json }}
+            dest: "{{ outcome_file }}"
+            mode: "0644"
+"""
+
+STANDINS = {
+    "clear": "#!/bin/sh\necho \"$@\" > \"$0.args\"\necho '{\"disaster_messages\": 0, \"by_kind\": {}}'\n",
+    "disaster": "#!/bin/sh\necho '{\"disaster_messages\": 2, \"by_kind\": {\"weather\": 2}}'\n",
+    "unreadable": "#!/bin/sh\necho 'lalert-receiver: disaster state unreadable: cannot open /var/lib/lalert/receiver.sqlite3'"
+                  " >&2\nexit 3\n",
+    "garbage": "#!/bin/sh\necho 'hello'\n",
+}
+
+
+@pytest.fixture
+def gate(tmp_path):
+    (tmp_path / "gate.yml").write_text(PLAYBOOK)
+    for name, text in STANDINS.items():
+        (tmp_path / name).write_text(text)
+        (tmp_path / name).chmod(0o755)
+
+    def run(command, **extra):
+        argv = [str(tmp_path / command)] if command in STANDINS else ([command] if command else [])
+        values = dict({"patching_disaster_check_command": argv, "_patching_now_jst": "2026-11-28 03:00",
+                       "patching_disaster_kinds": ["weather", "tsunami"], "patching_disaster_hours": 6,
+                       "outcome_file": str(tmp_path / "outcome.json"),
+                       "ansible_python_interpreter": sys.executable}, **extra)
+        out = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+             str(tmp_path / "gate.yml"), "-e", json.dumps(values)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+        assert out.returncode == 0, out.stdout + out.stderr
+        outcome = json.loads((tmp_path / "outcome.json").read_text())
+        return {k: outcome[k] for k in ("state", "forced")}, outcome["refused"]
+    return run
+
+
+def test_no_disaster_lets_the_run_go_and_asks_with_the_kinds_and_hours(gate, tmp_path):
+    outcome, refused = gate("clear")
+    assert refused == "" and outcome == {"state": {"state": "clear", "messages": 0, "detail": ""}, "forced": []}
+    assert (tmp_path / "clear.args").read_text().split() == ["--kinds", "weather,tsunami", "--hours", "6"]
+
+
+def test_a_disaster_stops_the_run_unless_forced(gate):
+    outcome, refused = gate("disaster")
+    assert "a disaster is in progress: 2 real weather/tsunami message(s)" in refused
+    outcome, refused = gate("disaster", patching_force=True)
+    assert refused == "" and outcome["forced"] == ["during a disaster"]
+
+
+@pytest.mark.parametrize("command, detail", [
+    ("unreadable", "cannot open /var/lib/lalert/receiver.sqlite3"),
+    ("/nonexistent/lalert-receiver", "/nonexistent/lalert-receiver: "),
+    ("garbage", "unexpected answer: hello"),
+    ("", "patching_disaster_check_command is empty"),
+])
+def test_an_unreadable_state_stops_the_run_even_when_forced(gate, command, detail):
+    outcome, refused = gate(command, patching_force=True)  # forced for the window and a disaster: not this
+    assert refused.startswith("disaster state unreadable: ") and detail in refused, refused
+    assert "patching_disaster_check_override=true" in refused
+    assert outcome["state"]["state"] == "unreadable" and outcome["forced"] == []
+
+
+def test_only_the_dedicated_override_runs_on_an_unreadable_state_and_says_so(gate):
+    outcome, refused = gate("unreadable", patching_disaster_check_override=True)
+    assert refused == "" and outcome["forced"] == ["disaster state unreadable"]
+    assert "cannot open" in outcome["state"]["detail"]
