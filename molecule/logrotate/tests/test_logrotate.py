@@ -69,3 +69,19 @@ def test_archive_moves_old_rotations_and_expires_the_oldest(host):
     assert "archived 1 files" in journal and "removed 1 expired" in journal
     archive = host.file("/var/log/anshin-archive")
     assert archive.mode == 0o750 and archive.group == "adm"
+
+
+def test_sudo_session_logs_expire_after_the_retention(host):
+    """The sudo I/O logs are never rotated: systemd-tmpfiles deletes a session unchanged for longer than
+    logrotate_retention_days (400), keeps a recent one, and leaves the directory, its mode and owner alone."""
+    conf = host.file("/etc/tmpfiles.d/anshin-log-retention.conf").content_string
+    assert "e /var/log/sudo-io - - - mM:400d" in conf
+    old, recent = "/var/log/sudo-io/alice/00/00/01", "/var/log/sudo-io/alice/00/00/02"
+    host.check_output(f"install -d -m 0700 /var/log/sudo-io && mkdir -p {old} {recent} && "
+                      f"echo old > {old}/log && echo recent > {recent}/log && "
+                      f"touch -d '401 days ago' {old}/log {old} && touch -d '10 days ago' {recent}/log {recent}")
+    host.check_output("systemd-tmpfiles --clean /etc/tmpfiles.d/anshin-log-retention.conf")
+    assert not host.file(f"{old}/log").exists
+    assert host.file(f"{recent}/log").content_string == "recent\n"
+    assert host.file("/var/log/sudo-io").mode == 0o700
+    assert host.service("systemd-tmpfiles-clean.timer").is_enabled  # the daily run
