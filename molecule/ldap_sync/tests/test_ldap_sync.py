@@ -160,6 +160,7 @@ def test_bad_input_fails_before_any_change(run_playbook):
     before = people(host_vm())
     cases = [
         ({"ldap_sync_source": {"url": "ldap://x", "base_dn": "ou=staff,,dc=pref="}}, "ldap_sync_source"),
+        ({"ldap_sync_source": {}}, "ldap_sync_source is empty"),  # site.yml's setup is fine, a sync is not
         ({"ldap_sync_attribute_map": {"uid": "uid", "cn": "cn", "sn": "sn", "departmentNumber": "ou",
                                       "shoeSize": "shoe"}}, "unknown target attribute ['shoeSize']"),
         ({"ldap_sync_reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
