@@ -78,7 +78,7 @@ def make_settings(tmp_path):
             "exclude_patterns": ["*/.tmp-*"],
             "databases": [{"name": "receiver", "path": str(data / "db.sqlite3"),
                            "queries": {"latest": "SELECT document_id FROM messages ORDER BY id DESC LIMIT 1"}}],
-            "restore_paths": [str(data / "spool")], "services": [], "textfile": str(tmp_path / "m.prom"),
+            "restore_paths": [str(data / "spool")], "services": [], "dumps": [], "textfile": str(tmp_path / "m.prom"),
             "state_file": str(tmp_path / "state.json"), "scratch_dir": str(tmp_path / "scratch"),
             "safety_dir": str(tmp_path / "safety")}
 
@@ -202,3 +202,103 @@ def test_unchanged_files_are_not_hashed_again(tmp_path, monkeypatch):
     manifest = ab.write_manifest(settings)
     assert [f for f in read if f.endswith(".json")] == ["m0.json"]
     assert manifest["files"][os.path.join(spool, "m0.json")] == real(os.path.join(spool, "m0.json"))
+
+
+LDIF_A = "dn: dc=anshin,dc=local\ndc: anshin\n\ndn: ou=people,dc=anshin,dc=local\nou: people\n\n" \
+         "dn: uid=hanako,ou=people,dc=anshin,dc=local\ncn: 徳島 花子\n\n"
+
+
+def add_dump(tmp_path, settings):
+    """A stand-in directory service: its data file is dumped with cat and loaded with cat, like
+    slapcat/slapadd with the live directory in /var/lib/ldap."""
+    import getpass
+    directory = tmp_path / "ldap"
+    directory.mkdir()
+    (directory / "data").write_text(LDIF_A, encoding="utf-8")
+    settings["dumps"] = [{"name": "directory", "dump": ["cat", str(directory / "data")],
+                          "restore": ["sh", "-c", f"cat > {directory}/data"], "clear": [str(directory)],
+                          "owner": getpass.getuser(), "services": ["slapd.service"], "processes": [],
+                          "count": "^dn:"}]
+    return directory
+
+
+def test_a_dump_is_taken_counted_and_verified(tmp_path):
+    settings = make_settings(tmp_path)
+    add_dump(tmp_path, settings)
+    manifest = ab.write_manifest(settings)
+    facts = manifest["dumps"]["directory"]
+    assert facts["entries"] == 3 and open(facts["copy"], encoding="utf-8").read() == LDIF_A
+    assert os.stat(facts["copy"]).st_mode & 0o777 == 0o600  # an LDAP export holds password hashes
+    root = str(tmp_path / "restored")
+    extract_like_borg(settings, root)
+    problems, summary, _ = ab.verify_tree(root, settings)
+    assert problems == [] and summary["dumps"] == {"directory": 3}
+    with open(root + facts["copy"], "a") as fh:
+        fh.write("dn: uid=intruder\n")
+    assert ab.verify_tree(root, settings)[0] == ["dump directory: checksum differs"]
+    os.unlink(root + facts["copy"])
+    assert ab.verify_tree(root, settings)[0] == ["dump missing: directory"]
+
+
+@pytest.mark.parametrize("command, cause", [
+    (["sh", "-c", "echo 'slapcat: database not found' >&2; exit 1"], "sh failed: slapcat: database not found"),
+    (["/nonexistent/slapcat"], "cannot run /nonexistent/slapcat"),
+])
+def test_a_failing_dump_fails_the_backup_with_its_cause(tmp_path, command, cause):
+    settings = make_settings(tmp_path)
+    add_dump(tmp_path, settings)
+    settings["dumps"][0]["dump"] = command
+    with pytest.raises(ab.Failure, match=cause):
+        ab.write_manifest(settings)
+    assert not [n for n in os.listdir(settings["staging_dir"]) if n.startswith("directory.dump")]
+
+
+def restore_setup(tmp_path, monkeypatch):
+    import argparse
+    settings = make_settings(tmp_path)
+    directory = add_dump(tmp_path, settings)
+    ab.write_manifest(settings)
+    monkeypatch.setattr(ab, "pick_archive", lambda repo, name=None, before=None: {"name": "vm-1", "time": 1000.0})
+    monkeypatch.setattr(ab, "extract", lambda repo, archive, destination, paths=None:
+                        extract_like_borg(settings, destination))
+    calls = []
+    monkeypatch.setattr(ab, "systemctl", lambda action, units: calls.append((action, list(units))))
+    args = argparse.Namespace(repository=None, archive=None, before=None, yes=True)
+    return settings, directory, calls, args
+
+
+def test_restore_loads_the_dump_into_an_emptied_directory_with_its_service_stopped(tmp_path, monkeypatch, capsys):
+    settings, directory, calls, args = restore_setup(tmp_path, monkeypatch)
+    (directory / "data").write_text("dn: dc=anshin,dc=local\n", encoding="utf-8")  # people lost
+    (directory / "lock.mdb").write_text("stale\n")
+    args.yes = False
+    ab.cmd_restore(settings, args)  # a dry run: the plan, nothing changed
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert plan["dumps"]["directory"] == {"archive_entries": 3, "live_entries": 1, "restorable": True}
+    assert calls == [] and (directory / "lock.mdb").exists()
+    args.yes = True
+    ab.cmd_restore(settings, args)
+    assert (directory / "data").read_text(encoding="utf-8") == LDIF_A
+    assert sorted(os.listdir(directory)) == ["data"]  # loaded into an emptied directory
+    assert calls == [("stop", ["slapd.service"]), ("start", ["slapd.service"])]
+    (safety,) = [p for p in os.listdir(settings["safety_dir"]) if p.startswith("pre-restore-")]
+    kept = os.path.join(settings["safety_dir"], safety, "directory", str(directory).strip("/").replace("/", "_"))
+    assert sorted(os.listdir(kept)) == ["data", "lock.mdb"]  # the state before is kept
+
+
+def test_a_failed_load_puts_the_state_before_back(tmp_path, monkeypatch):
+    settings, directory, calls, args = restore_setup(tmp_path, monkeypatch)
+    (directory / "data").write_text("dn: dc=anshin,dc=local\n", encoding="utf-8")
+    settings["dumps"][0]["restore"] = ["sh", "-c", "cat > /dev/null; echo 'slapadd: could not add entry' >&2; exit 1"]
+    with pytest.raises(ab.Failure, match="could not add entry; the state before is back in place"):
+        ab.cmd_restore(settings, args)
+    assert (directory / "data").read_text(encoding="utf-8") == "dn: dc=anshin,dc=local\n"
+    assert calls[-1] == ("start", ["slapd.service"])  # the services come back either way
+
+
+def test_an_archive_dump_this_vm_cannot_restore_stops_the_restore(tmp_path, monkeypatch):
+    settings, directory, calls, args = restore_setup(tmp_path, monkeypatch)
+    settings["dumps"] = []
+    with pytest.raises(ab.Failure, match="no restore for: directory"):
+        ab.cmd_restore(settings, args)
+    assert calls == []  # nothing was stopped

@@ -1,5 +1,5 @@
 """What the prefecture relies on: a nightly archive that restores the state of a chosen time byte for
-byte, a drill that proves it weekly, metrics for monitoring, and loud, harmless failures (backup host
+byte (the receiver's rows and spool, and the LDAP directory's people and groups), a drill that proves it weekly, metrics for monitoring, and loud, harmless failures (backup host
 down, its disk full, a wrong passphrase) that never touch earlier archives."""
 import base64
 import json
@@ -18,6 +18,7 @@ SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/laler
         "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
 RESTORE = os.path.join(PROJECT, "playbooks", "restore.yml")
 RUN = str(int(time.time()))  # document IDs unique to this run: a rerun on kept containers is not a duplicate
+LDAP_BASE = "dc=anshin,dc=local"
 
 
 def store(host):
@@ -49,6 +50,33 @@ def fingerprint(host):
     rows = host.check_output(f"sqlite3 {DB} 'SELECT document_id, revision, spool_file FROM messages ORDER BY id'")
     spool = host.check_output(f"cd {SPOOL} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")
     return rows, spool
+
+
+def ldap_admin(tool):
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
+        password = fh.read().split()[0]
+    return f"{tool} -x -H ldap://127.0.0.1 -D 'cn=admin,{LDAP_BASE}' -w '{password}'"
+
+
+def add_people(host, tag):
+    """A branch with a person (Japanese name) and a group of them, unique to this run and tag."""
+    branch = f"ou=bk-{RUN}-{tag},{LDAP_BASE}"
+    name = base64.b64encode("徳島 花子".encode()).decode()
+    ldif = (f"dn: {branch}\nobjectClass: organizationalUnit\nou: bk-{RUN}-{tag}\n\n"
+            f"dn: uid=hanako-{tag},{branch}\nobjectClass: inetOrgPerson\nuid: hanako-{tag}\ncn:: {name}\n"
+            f"sn: tokushima\nmail: hanako-{tag}@example.jp\n\n"
+            f"dn: cn=kiki-{tag},{branch}\nobjectClass: groupOfNames\ncn: kiki-{tag}\n"
+            f"member: uid=hanako-{tag},{branch}\n")
+    encoded = base64.b64encode(ldif.encode()).decode()
+    host.check_output(f"echo {encoded} | base64 -d | {ldap_admin('ldapadd')}")
+    return branch
+
+
+def directory(host):
+    """Every entry of the directory with its attributes, sorted: the people and groups a restore must bring
+    back."""
+    out = host.check_output(f"{ldap_admin('ldapsearch')} -LLL -o ldif-wrap=no -b {LDAP_BASE} '(objectClass=*)'")
+    return sorted(entry.strip() for entry in out.split("\n\n") if entry.strip())
 
 
 def backup(host, expect_ok=True):
@@ -91,18 +119,22 @@ def test_the_vm_key_only_runs_append_only_borg_serve(host):
 
 
 def test_restore_by_time_brings_back_that_state_byte_identical(host, run_playbook):
+    branch_a = add_people(host, "a")
     send(host, "a", 5)
-    state_a = fingerprint(host)
+    state_a, people_a = fingerprint(host), directory(host)
     backup(host)
     time.sleep(1.5)
     between = host.check_output("date +%Y-%m-%dT%H:%M:%S%:z")
     time.sleep(1.5)
     send(host, "b", 5)
+    add_people(host, "b")
     backup(host)
-    assert len(archives(host)) >= 2 and fingerprint(host) != state_a
-    # losing data: spool emptied, rows deleted
+    assert len(archives(host)) >= 2 and fingerprint(host) != state_a and directory(host) != people_a
+    # losing data: spool emptied, rows deleted, the people of a removed from the directory
     host.check_output(f"rm -f {SPOOL}/*.json && sqlite3 {DB} 'DELETE FROM messages'")
+    host.check_output(f"{ldap_admin('ldapdelete')} -r '{branch_a}'")
     lost = fingerprint(host)
+    assert not [e for e in directory(host) if branch_a in e]
 
     rc, out = run_playbook(RESTORE, {"restore_before": between})
     assert rc != 0 and "restore_confirm" in out, out  # refuses without confirmation
@@ -110,19 +142,28 @@ def test_restore_by_time_brings_back_that_state_byte_identical(host, run_playboo
 
     rc, out = run_playbook(RESTORE, {"restore_before": between, "restore_dry_run": True})
     assert rc == 0 and '"restore": [' in out and "changed=0" in out, out
+    assert "ldap-directory" in out and "archive_entries" in out, out  # the directory is in the plan
     assert fingerprint(host) == lost  # a dry run changes nothing
+    assert not [e for e in directory(host) if branch_a in e]
 
     rc, out = run_playbook(RESTORE, {"restore_before": between, "restore_confirm": "yes"})
     assert rc == 0, out
     assert fingerprint(host) == state_a  # rows and every spool file byte for byte
     assert host.check_output(f"sqlite3 {DB} 'PRAGMA integrity_check'") == "ok"
     assert host.service("lalert-receiver").is_running
+    # the directory as it was then: the people and group of a back, those of b not yet there
+    assert directory(host) == people_a
+    assert host.service("slapd").is_running
+    assert host.check_output("stat -c %U:%G /var/lib/ldap/data.mdb") == "openldap:openldap"
     assert host.check_output("ls -d /var/backups/anshin/pre-restore-*")  # the state before is kept
+    assert host.check_output("ls -d /var/backups/anshin/pre-restore-*/ldap-directory/var_lib_ldap")
     send(host, "after", 1)  # the receiver takes messages again
 
 
 def test_drill_and_check_report_to_monitoring(host):
     assert host.run("systemctl start anshin-backup-drill.service").rc == 0
+    drill = host.check_output("journalctl -u anshin-backup-drill.service -n 3 -o cat --no-pager")
+    assert "matches its manifest" in drill and "'ldap-directory':" in drill, drill  # the export is checked
     assert metric(host, "anshin_backup_drill_last_result", "store") == 1
     assert metric(host, "anshin_backup_drill_last_timestamp_seconds", "store") > time.time() - 300
     assert host.run("systemctl start anshin-backup-check.service").rc == 0

@@ -1,6 +1,7 @@
 """Failover to the standby: built from code, the primary's latest archive restored, the receiver there
-answering with the same rows and latest documentID; the primary's receiver stopped; the standby takes
-messages and backs itself up."""
+answering with the same rows and latest documentID and the LDAP directory holding the same people and
+groups; the primary's receiver stopped; the standby takes messages and backs itself up."""
+import base64
 import json
 import os
 import subprocess
@@ -20,14 +21,37 @@ def health(host):
     return json.loads(host.check_output("curl -fsS http://127.0.0.1:8080/healthz"))["data"]
 
 
+def ldap_admin(tool):
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
+        password = fh.read().split()[0]
+    return f"{tool} -x -H ldap://127.0.0.1 -D 'cn=admin,dc=anshin,dc=local' -w '{password}'"
+
+
+def directory(host):
+    """Every entry of the directory with its attributes, sorted."""
+    out = host.check_output(f"{ldap_admin('ldapsearch')} -LLL -o ldif-wrap=no -b dc=anshin,dc=local '(objectClass=*)'")
+    return sorted(entry.strip() for entry in out.split("\n\n") if entry.strip())
+
+
+PEOPLE = ("dn: ou=people,dc=anshin,dc=local\nobjectClass: organizationalUnit\nou: people\n\n"
+          "dn: uid=hanako,ou=people,dc=anshin,dc=local\nobjectClass: inetOrgPerson\nuid: hanako\n"
+          f"cn:: {base64.b64encode('徳島 花子'.encode()).decode()}\nsn: tokushima\ndepartmentNumber: kikikanri\n\n"
+          "dn: ou=groups,dc=anshin,dc=local\nobjectClass: organizationalUnit\nou: groups\n\n"
+          "dn: cn=kikikanri,ou=groups,dc=anshin,dc=local\nobjectClass: groupOfNames\ncn: kikikanri\n"
+          "member: uid=hanako,ou=people,dc=anshin,dc=local\n")
+
+
 def test_failover_restores_the_latest_archive_on_the_standby(host, copy_to_host, run_playbook):
     standby = testinfra.get_host("podman://failover-standby")
     copy_to_host(FIXTURES, "/tmp/fx")
     host.check_output(f"{SEND} /tmp/fx/evacuation_order.xml /tmp/fx/shelter.xml /tmp/fx/seismic_vxse53.xml")
+    # people and a department group in the primary's directory (as a sync would leave them)
+    host.check_output(f"echo {base64.b64encode(PEOPLE.encode()).decode()} | base64 -d | {ldap_admin('ldapadd')}")
     rc, out = run_playbook(os.path.join(PLAYBOOKS, "backup_now.yml"), {})
     assert rc == 0, out
-    at_backup = health(host)
+    at_backup, people_at_backup = health(host), directory(host)
     assert at_backup["messages"] == 3 and at_backup["latest_document_id"]
+    assert [e for e in people_at_backup if e.startswith("dn: uid=hanako,")]
     # a message after the archive: the primary has it, the standby cannot
     host.check_output(f"{SEND} /tmp/fx/tsunami_vtse51.xml")
 
@@ -37,6 +61,8 @@ def test_failover_restores_the_latest_archive_on_the_standby(host, copy_to_host,
     assert "messages after the archive are on the primary only" in out
 
     assert health(standby) == at_backup  # rows and latest documentID of the archive
+    assert directory(standby) == people_at_backup  # the directory's people and groups came along
+    assert standby.service("slapd").is_running
     assert standby.check_output("sqlite3 /var/lib/lalert/receiver.sqlite3 'PRAGMA integrity_check'") == "ok"
     primary_spool = host.check_output("cd /var/spool/lalert && ls | sort")
     standby_spool = standby.check_output("cd /var/spool/lalert && ls | sort")
