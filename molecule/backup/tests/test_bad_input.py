@@ -17,6 +17,10 @@ CASES = {
     "no retention": ({"backup_keep_daily": 0, "backup_keep_weekly": 0, "backup_keep_monthly": 0}, "backup_keep_"),
     "bad repository name": ({"backup_read_repositories": ["../etc"]}, "backup_read_repositories"),
     "database without path": ({"backup_sqlite_databases": [{"name": "x"}]}, "backup_sqlite_databases"),
+    "dump without restore": ({"backup_dumps": [{"name": "x", "dump": ["true"]}]}, "backup_dumps"),
+    # the LDAP export backup.yml passes is ldap-directory already
+    "name used twice": ({"backup_sqlite_databases": [{"name": "ldap-directory", "path": "/var/lib/x.sqlite3"}]},
+                        "each needs a name of its own"),
 }
 
 
