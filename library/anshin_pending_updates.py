@@ -39,6 +39,12 @@ options:
     type: list
     elements: str
     default: ["^Debian-Security$", "-security$"]
+  require_security_source:
+    description:
+      - Fail when APT reads no package list of a security archive (an origin label or archive matching
+        O(security_patterns)), since on such a host the report would never show a security update.
+    type: bool
+    default: true
   reboot_packages:
     description: Regular expressions of package names whose update needs a reboot.
     type: list
@@ -59,6 +65,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+security_sources:
+  description: The security archives APT reads (site and archive of each package list).
+  returned: always
+  type: list
+  sample: [deb.debian.org bookworm-security]
 packages:
   description: Upgradable packages, sorted by name.
   returned: always
@@ -107,6 +118,13 @@ from ansible.module_utils.basic import AnsibleModule
 LIB_OR_BIN = re.compile(r"(\.so(\.[0-9.]+)?$|/s?bin/)")
 
 
+def security_sources(cache, patterns):
+    """The package lists APT read from a security archive, as 'site archive'."""
+    files = getattr(getattr(cache, "_cache", None), "file_list", None) or []
+    return sorted({f"{f.site or f.filename} {f.archive}".strip() for f in files
+                   if any(rx.search(f.label or "") or rx.search(f.archive or "") for rx in patterns)})
+
+
 def running_units():
     """{path: set(unit)} of files mapped or executed by running processes, units from their cgroup."""
     by_path = {}
@@ -150,6 +168,7 @@ def main():
             state_file=dict(type="path", default="/var/lib/anshin-patching/first-seen.json"),
             textfile=dict(type="path", default=""),
             security_patterns=dict(type="list", elements="str", default=["^Debian-Security$", "-security$"]),
+            require_security_source=dict(type="bool", default=True),
             reboot_packages=dict(type="list", elements="str",
                                  default=["^linux-image-", "^intel-microcode$", "^amd64-microcode$"]),
         ),
@@ -170,6 +189,11 @@ def main():
         if rc != 0:
             module.fail_json(msg=f"apt-get update failed: {err.strip()}")
     cache = apt.Cache()
+    sources = security_sources(cache, security)
+    if module.params["require_security_source"] and not sources:
+        module.fail_json(msg="no security source: APT reads no package list of a security archive, so this report "
+                             "would never show a security update. Add the release's -security suite "
+                             "(role base: base_apt_security_mirror) and run again.")
     state_file = module.params["state_file"]
     try:
         with open(state_file, encoding="utf-8") as fh:
@@ -206,6 +230,7 @@ def main():
 
     oldest = max([now - p["first_seen"] for p in packages] or [0])
     result = {
+        "security_sources": sources,
         "packages": packages,
         "pending": len(packages),
         "pending_security": len([p for p in packages if p["security"]]),

@@ -23,15 +23,31 @@ def package(name, installed, candidate, origins, files=(), upgradable=True):
         installed_files=list(files))
 
 
+def package_file(site, archive, label):
+    return types.SimpleNamespace(site=site, archive=archive, label=label, filename=f"/var/lib/apt/lists/{site}")
+
+
+class FakeCache(list):
+    """apt.Cache: iterates packages; _cache.file_list are the package lists read."""
+
+    def __init__(self, packages, files):
+        super().__init__(packages)
+        self._cache = types.SimpleNamespace(file_list=files)
+
+
+MAIN_LISTS = [package_file("deb.debian.org", "bookworm", "Debian"), package_file("", "now", "")]
+SECURITY_LIST = package_file("deb.debian.org", "bookworm-security", "Debian-Security")
+
+
 @pytest.fixture
 def fake_apt(monkeypatch):
-    cache = [
+    cache = FakeCache([
         package("openssl", "3.0.1", "3.0.2", [origin("Debian-Security", "bookworm-security")],
                 ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/share/doc/openssl/README"]),
         package("less", "590-2", "590-3", [origin("Debian", "bookworm")], ["/usr/bin/less"]),
         package("linux-image-amd64", "6.1.1", "6.1.2", [origin("Debian", "bookworm-security")]),
         package("curl", "7.88", "7.88", [origin("Debian", "bookworm")], upgradable=False),
-    ]
+    ], MAIN_LISTS + [SECURITY_LIST])
     monkeypatch.setitem(sys.modules, "apt", types.SimpleNamespace(Cache=lambda: cache))
     monkeypatch.setattr(mod, "running_units", lambda: {
         "/usr/lib/x86_64-linux-gnu/libssl.so.3": {"nginx.service", "lalert-receiver.service"},
@@ -64,3 +80,21 @@ def test_age_counts_from_first_sight_and_forgets_applied_updates(fake_apt, run_m
 def test_bad_pattern_is_refused(fake_apt, run_module, tmp_path):
     failed, r = run_module(mod, {"state_file": str(tmp_path / "s.json"), "security_patterns": ["("]})
     assert failed and "security_patterns" in r["msg"]
+
+
+def test_names_the_security_sources_it_read(fake_apt, run_module, tmp_path):
+    _, r = run_module(mod, {"state_file": str(tmp_path / "s.json")})
+    assert r["security_sources"] == ["deb.debian.org bookworm-security"]
+
+
+def test_a_host_without_a_security_source_fails_loudly(fake_apt, run_module, tmp_path):
+    fake_apt._cache.file_list = list(MAIN_LISTS)
+    failed, r = run_module(mod, {"state_file": str(tmp_path / "s.json")})
+    assert failed and "no security source" in r["msg"] and "base_apt_security_mirror" in r["msg"]
+    assert not (tmp_path / "s.json").exists()  # nothing written from a report that cannot be trusted
+
+
+def test_the_source_check_can_be_switched_off(fake_apt, run_module, tmp_path):
+    fake_apt._cache.file_list = list(MAIN_LISTS)
+    failed, r = run_module(mod, {"state_file": str(tmp_path / "s.json"), "require_security_source": False})
+    assert not failed and r["security_sources"] == [] and r["pending_security"] == 2

@@ -57,3 +57,46 @@ def test_sysctl_file_written(host):
     conf = host.file("/etc/sysctl.d/60-anshin.conf").content_string
     assert "net.ipv4.tcp_syncookies = 1" in conf
     assert "kernel.dmesg_restrict = 1" in conf
+
+
+def test_apt_reads_the_release_updates_and_security_suites(host):
+    codename = host.system_info.codename
+    assert not host.file("/etc/apt/sources.list").exists  # the deb822 files alone decide
+    main = host.file("/etc/apt/sources.list.d/debian.sources").content_string
+    assert f"Suites: {codename} {codename}-updates" in main and "URIs: http://deb.debian.org/debian" in main
+    # what APT really read: the security suite's package list from Debian's security mirror
+    policy = host.check_output("apt-cache policy")
+    assert f"http://deb.debian.org/debian-security {codename}-security/main" in policy, policy
+    assert "o=Debian,a=" in policy and f"n={codename}-security" in policy
+
+
+def test_login_defaults_and_shell_limits(host):
+    defs = host.file("/etc/login.defs").content_string.splitlines()
+    for key, value in (("UMASK", "027"), ("HOME_MODE", "0750")):
+        assert [line for line in defs if line.split()[:2] == [key, value]], key
+    # a login shell of a maintenance session: files it creates are not world-readable, no core files, idle timeout
+    out = host.check_output("su -s /bin/bash -l root -c 'umask; ulimit -c; echo $TMOUT'").split()
+    assert out == ["0027", "0", "900"], out
+    assert host.file("/etc/systemd/coredump.conf.d/60-anshin.conf").contains("^Storage=none")
+
+
+def test_removable_storage_drivers_cannot_load(host):
+    conf = host.file("/etc/modprobe.d/60-anshin-storage.conf").content_string
+    for module in ("usb-storage", "firewire-core"):
+        assert f"install {module} /bin/false" in conf and f"blacklist {module}" in conf
+
+
+def test_cron_directories_and_compilers_are_root_only(host):
+    for path in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly"):
+        assert host.file(path).mode == 0o700, path
+    real = host.check_output("readlink -f /usr/bin/as")
+    assert host.file(real).mode == 0o700
+    assert f"root root 700 {real}" in host.check_output("dpkg-statoverride --list")  # kept across upgrades
+
+
+def test_aide_checks_daily_and_records_its_baseline_first(host):
+    host.check_output("aide --config-check --config /etc/aide/aide.conf")
+    assert host.service("dailyaidecheck.timer").is_enabled
+    dropin = host.file("/etc/systemd/system/dailyaidecheck.service.d/60-anshin-baseline.conf").content_string
+    assert "aideinit" in dropin
+    assert "aideinit" in host.check_output("systemctl show -p ExecStartPre dailyaidecheck.service")

@@ -54,8 +54,48 @@ def test_report_shows_the_pending_updates(host, run_playbook):
     assert "# 更新プログラム適用状況報告書" in markdown and "## 未適用の更新" in markdown
     assert "| anshin-demo-held | 1.0 | 1.1 | ○ |" in markdown and "保留" in markdown
     prom = host.file("/var/lib/prometheus/node-exporter/anshin_patching.prom").content_string
-    assert "anshin_patch_pending_security_updates 2" in prom
+    # the two demo packages and whatever Debian's real security suite has pending (next test)
+    security = [p for p in report["packages"] if p["security"]]
+    assert f"anshin_patch_pending_security_updates {len(security)}" in prom and len(security) >= 2
     assert versions(host) == before  # read-only
+
+
+# Makes sure one real update of Debian's security suite is pending: normally some are (the image is built
+# from the release alone); otherwise an installed package goes back to its release version.
+ENSURE_REAL_SECURITY_UPDATE = r"""
+import subprocess, sys
+import apt
+def from_security(version):
+    return any(o.site == "deb.debian.org" and o.archive.endswith("-security") for o in version.origins)
+cache = apt.Cache()
+pending = sorted(p.name for p in cache if p.is_upgradable and from_security(p.candidate))
+if pending:
+    sys.exit(print(pending[0]))
+for p in cache:
+    if p.is_installed and from_security(p.installed) and not p.essential:
+        older = [v for v in p.versions if v < p.installed and not from_security(v) and v.downloadable]
+        if older:
+            subprocess.run(["apt-get", "install", "-y", "--allow-downgrades", f"{p.name}={older[0].version}"],
+                           check=True, stdout=subprocess.DEVNULL)
+            sys.exit(print(p.name))
+sys.exit("no installed package of the security suite has an older release version")
+"""
+
+
+def test_the_real_security_suite_is_read_and_its_update_reported_as_security(host, run_playbook):
+    sources = host.file("/etc/apt/sources.list.d/debian-security.sources").content_string
+    codename = host.system_info.codename
+    assert "URIs: http://deb.debian.org/debian-security" in sources and f"Suites: {codename}-security" in sources
+    assert not host.file("/etc/apt/sources.list").exists  # deb822 only: nothing else decides the sources
+    name = host.check_output("python3 -c %s", ENSURE_REAL_SECURITY_UPDATE).strip()
+    policy = host.check_output(f"apt-cache policy {name}")
+    assert f"http://deb.debian.org/debian-security {codename}-security" in policy, policy
+    rc, out = run_playbook(REPORT, {})
+    assert rc == 0, out
+    report = json.load(open(newest("reports/*.json")))
+    entry = {p["name"]: p for p in report["packages"]}[name]
+    assert entry["security"] and f"{codename}-security" in entry["origin"], entry
+    assert f"| {name} |" in open(newest("reports/*.md")).read()
 
 
 def test_outside_the_agreed_dates_nothing_happens(host, run_playbook):

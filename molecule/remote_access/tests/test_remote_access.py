@@ -98,7 +98,8 @@ def test_sshd_runs_the_hardened_settings(host, server):
     conf = host.check_output("sshd -T")
     for line in ("permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no",
                  "allowgroups maint", "maxauthtries 3", "logingracetime 30", "loglevel VERBOSE",
-                 "authenticationmethods publickey", "x11forwarding no", "allowtcpforwarding no"):
+                 "authenticationmethods publickey", "x11forwarding no", "allowtcpforwarding no",
+                 "compression no", "tcpkeepalive no", "maxsessions 2", "banner /etc/issue.net"):
         assert line in conf.splitlines(), line
 
 
@@ -162,6 +163,33 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
     assert ADDRESSES["gateway"] in host.check_output("nft list ruleset")
     assert ADDRESSES["gateway"] + "/32" in host.file("/etc/nftables.conf").content_string
     assert "previous ruleset restored" in host.check_output("journalctl -t anshin-firewall --no-pager")
+
+
+def test_the_legal_banner_comes_before_login(host, server, allowed):
+    assert "不正アクセス禁止" in host.file("/etc/issue").content_string
+    out = login(allowed, "alice", server)
+    assert out.rc == 0 and "不正アクセス禁止" in out.stderr and "Authorized access only" in out.stderr, out.stderr
+
+
+def test_a_client_that_keeps_failing_is_banned_by_fail2ban(host, server, allowed):
+    """Wrong user names from the approved client until fail2ban bans it: then even its TCP connection is
+    dropped; unbanned, it logs in again."""
+    client = ADDRESSES["allowed"]
+    status = host.check_output("fail2ban-client get sshd maxretry")
+    assert int(status) == 10  # the scenario's setting (molecule.yml)
+    deadline = time.time() + 180
+    while client not in host.check_output("fail2ban-client get sshd banned") and time.time() < deadline:
+        allowed.run(f"{SSH} mallory@{server} true")
+        time.sleep(1)
+    try:
+        assert client in host.check_output("fail2ban-client get sshd banned"), host.check_output(
+            "fail2ban-client status sshd")
+        assert f"{client}" in host.check_output("nft list table inet f2b-table")
+        probe = allowed.run(f"timeout 5 bash -c '</dev/tcp/{server}/22'")
+        assert probe.rc != 0, "a banned client still connects"
+    finally:
+        host.run(f"fail2ban-client set sshd unbanip {client}")
+    assert login(allowed, "alice", server).rc == 0
 
 
 def test_new_connections_are_rate_limited(server, allowed):
