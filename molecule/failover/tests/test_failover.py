@@ -58,6 +58,7 @@ def test_failover_restores_the_latest_archive_on_the_standby(host, copy_to_host,
     rc, out = run_playbook(os.path.join(PLAYBOOKS, "failover.yml"), {}, limit=False)
     assert rc == 0, out
     assert "the standby answers with the data of" in out and "切替手順" in out
+    assert "the standby's LDAP directory holds the archive's" in out, out
     assert "messages after the archive are on the primary only" in out
 
     assert health(standby) == at_backup  # rows and latest documentID of the archive
