@@ -6,6 +6,7 @@ months, years, location)."""
 
 import datetime
 import json
+import re
 import zoneinfo
 
 import jinja2
@@ -36,9 +37,9 @@ def render(closed_days):
                              undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = lambda value: json.dumps(value, ensure_ascii=False)
     env.filters["bool"] = bool
+    defaults = yaml.safe_load((ROOT / "roles/monitoring_server/defaults/main.yml").read_text(encoding="utf-8"))
     text = env.get_template("alertmanager.yml.j2").render(
-        ansible_managed="test", monitoring_server_smtp={}, monitoring_server_group_wait="30s",
-        monitoring_server_group_interval="5m", monitoring_server_repeat_interval="4h",
+        defaults, ansible_managed="test", monitoring_server_smtp={},
         monitoring_server_office_hours={"weekdays": ["monday:friday"], "start": "08:30", "end": "17:15",
                                         "location": "Asia/Tokyo"},
         monitoring_server_closed_days=closed_days, monitoring_server_alert_email_oncall=["oncall@example.invalid"],
@@ -71,14 +72,19 @@ def in_interval(spec, moment):
     return True
 
 
-def receivers_at(config, severity, moment):
+def matches(matcher, labels):
+    """One equality matcher of the routing tree: label="value" or label!="value"."""
+    name, op, value = re.fullmatch(r'(\w+)(!?=)"(.*)"', matcher).groups()
+    return (labels.get(name, "") == value) == (op == "=")
+
+
+def receivers_at(config, severity, moment, alertname="DiskSpaceWarning"):
     """Receivers of an alert at a moment: the routing tree with active and mute time intervals applied."""
     intervals = {t["name"]: t["time_intervals"] for t in config.get("time_intervals", [])}
+    labels = {"severity": severity, "alertname": alertname}
     found = []
     for route in config["route"]["routes"]:
-        matchers = route.get("matchers", [])
-        if 'severity="critical"' in matchers and severity != "critical" or \
-                'severity!="critical"' in matchers and severity == "critical":
+        if not all(matches(m, labels) for m in route.get("matchers", [])):
             continue
         active = all(any(in_interval(s, moment) for s in intervals[name]) for name in route.get("active_time_intervals", []))
         muted = any(any(in_interval(s, moment) for s in intervals[name]) for name in route.get("mute_time_intervals", []))
@@ -105,6 +111,7 @@ def test_a_warning_emails_the_office_only_in_office_hours_of_office_days(when, o
     assert ("office" in got) == office, got
     assert "webhooks" in got  # warnings always reach the webhooks
     assert receivers_at(config, "critical", moment) == ["oncall"]  # on-call at any hour
+    assert receivers_at(config, "none", moment, alertname="Watchdog") == ["watchdog"]  # the dead man's switch only
 
 
 def test_without_closed_days_the_template_names_no_empty_interval():
