@@ -38,4 +38,4 @@ CASES = {
 def test_bad_input_fails_before_any_change(host, refused_before_change, case):
     bad, variable = CASES[case]
     refused_before_change(CONVERGE, {**CANARY, **bad}, variable,
-                          lambda: "maxsessions 4" in host.check_output("sshd -T").splitlines())
+                          lambda: "maxsessions 2" in host.check_output("sshd -T").splitlines())

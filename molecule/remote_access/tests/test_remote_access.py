@@ -167,7 +167,9 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
 
 def test_the_legal_banner_comes_before_login(host, server, allowed):
     assert "不正アクセス禁止" in host.file("/etc/issue").content_string
-    out = login(allowed, "alice", server)
+    assert login(allowed, "alice", server).rc == 0
+    # a UTF-8 locale, or the client escapes the Japanese line as octal bytes
+    out = allowed.run(f"LC_ALL=C.UTF-8 {SSH} alice@{server} true")
     assert out.rc == 0 and "不正アクセス禁止" in out.stderr and "Authorized access only" in out.stderr, out.stderr
 
 
