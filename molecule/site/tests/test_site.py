@@ -16,6 +16,7 @@ SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/laler
 FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
 PLAYBOOKS = os.path.join(PROJECT, "playbooks")
 MONITORING = testinfra.get_host("podman://site-monitoring")
+STORE = testinfra.get_host("podman://site-store")
 
 
 def health(host):
@@ -28,6 +29,15 @@ def firing(alertname):
         "import urllib.request; print(urllib.request.urlopen("
         "'http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10).read().decode())"))
     return [a["labels"] for a in json.loads(out) if a["labels"]["alertname"] == alertname]
+
+
+def series(expr):
+    """Instant query on the monitoring host's Prometheus: [(labels, value)]."""
+    out = MONITORING.check_output("python3 -c " + shlex.quote(
+        "import json, urllib.parse, urllib.request\n"
+        f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
+        "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"))
+    return [(r["metric"], float(r["value"][1])) for r in json.loads(out)["data"]["result"]]
 
 
 def test_every_part_is_running(host):
@@ -81,6 +91,34 @@ def test_a_stopped_receiver_raises_the_alert(host):
             raise AssertionError(f"no LalertReceiverDown for {name} in Alertmanager: {firing('LalertReceiverDown')}")
     finally:
         host.check_output("systemctl start lalert-receiver")
+
+
+def test_the_backup_store_is_scraped_and_sees_the_backup_arrive(host):
+    """The monitoring host scrapes the store's node_exporter (nobody else may), and the store's age of this VM's
+    repository is the time the backup of the test above arrived (its append-only transaction log)."""
+    repository = host_name(host)
+    up = series('up{job="node", instance="site-store"}')
+    assert [(labels.get("role"), value) for labels, value in up] == [("backup_store", 1.0)], up
+    # the agent's own table: the VM, which reaches the store's SSH for its backups, does not reach the exporter
+    address = STORE.interface("eth0").addresses[0]
+    assert STORE.service("anshin-agent-firewall").is_enabled
+    assert host.run(f"curl -fsS -m 5 -o /dev/null http://{address}:9100/metrics").rc != 0
+    assert STORE.run("curl -fsS -m 5 -o /dev/null http://127.0.0.1:9100/metrics").rc == 0
+    # the archive of test_the_backup_runs_... is logged; the metric reaches Prometheus
+    arrived = float(STORE.check_output(f"stat -c %Y /srv/borg/{repository}/transactions"))
+    STORE.check_output("systemctl start anshin-borg-store-metrics.service")
+    selector = f'{{instance="site-store", repository="{repository}"}}'
+    deadline = time.time() + 90
+    while True:
+        seen = series(f"anshin_backup_repository_last_change_timestamp_seconds{selector}")
+        if seen and seen[0][1] >= arrived:
+            break
+        if time.time() > deadline:
+            raise AssertionError(f"repository {repository} last changed {seen}, the backup arrived at {arrived}")
+        time.sleep(5)
+    assert [value for _, value in series(f"anshin_backup_repository_present{selector}")] == [1.0]
+    assert series(f"anshin_backup_repository_size_bytes{selector}")[0][1] > 0
+    assert not [a for a in firing("BackupRepositoryStale") if a.get("repository") == repository]
 
 
 LYNIS_MINIMUM = 80  # issue 20: the converged VM's hardening index; open findings: roles/base/README.md
