@@ -1,33 +1,20 @@
 """The disaster check the maintenance run asks (`lalert-receiver --disaster-check`): real messages of
 the given kinds in the last hours; drills, cancelled and other kinds are no disaster; a state that cannot
 be read is said to be unreadable (exit 3), never "no disaster"."""
-import datetime
 import json
 import sqlite3
 import time
 
 import pytest
 
-from lalert_receiver import config as config_mod, disaster, sender, server, wsse
-from lalert_receiver.app import Receiver
-from test_receiver import FIXTURES, PASSWORD, USER
+from lalert_receiver import disaster, server
+from test_receiver import PASSWORD, USER, receiver, request  # noqa: F401 (the fixture, shared with the receiver's tests)
 
-NOW = datetime.datetime(2026, 11, 28, 0, 0, tzinfo=datetime.timezone.utc)
 KINDS = ["weather", "tsunami", "evacuation", "landslide"]
 
 
-@pytest.fixture
-def receiver(tmp_path):
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
-                            spool_dir=str(spool))
-    return Receiver(cfg, clock=lambda: NOW)
-
-
 def publish(rcv, name):
-    data = (FIXTURES / name).read_bytes()
-    assert rcv.handle(sender.envelope(data, wsse.make_token(USER, PASSWORD, None, "2026-11-28T00:00:00Z"))) == "stored"
+    assert rcv.handle(request(name)) == "stored"
 
 
 def check(rcv, hours=6, offset=0.0):
