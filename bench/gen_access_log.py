@@ -8,19 +8,42 @@ statuses a real site sees (2xx..5xx, 499) and one garbage line per thousand,
 so both the audit and GoAccess have every branch to take. The same arguments
 give the same file.
 """
+
 import datetime
 import random
 import sys
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 DAY = datetime.datetime(2026, 11, 27, tzinfo=JST)
-PATHS = ["/", "/index.html", "/bousai/keihou.html", "/bousai/hinan.html", "/css/site.css", "/js/app.js",
-         "/img/map.png", "/lalert/publish", "/healthz", "/api/latest?area=36"]
-PROBES = ["/wp-login.php", "/.env", "/.git/config", "/phpmyadmin/index.php", "/cgi-bin/test.cgi",
-          "/../../etc/passwd", "/actuator/health", "/?q=${jndi:ldap://x}"]
+PATHS = [
+    "/",
+    "/index.html",
+    "/bousai/keihou.html",
+    "/bousai/hinan.html",
+    "/css/site.css",
+    "/js/app.js",
+    "/img/map.png",
+    "/lalert/publish",
+    "/healthz",
+    "/api/latest?area=36",
+]
+PROBES = [
+    "/wp-login.php",
+    "/.env",
+    "/.git/config",
+    "/phpmyadmin/index.php",
+    "/cgi-bin/test.cgi",
+    "/../../etc/passwd",
+    "/actuator/health",
+    "/?q=${jndi:ldap://x}",
+]
 STATUSES = [200] * 70 + [206, 301, 304, 304, 304, 400, 403, 404, 404, 404, 404, 499, 500, 502, 503]
-AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)",
-          "curl/8.5.0", "Googlebot/2.1 (+http://www.google.com/bot.html)"]
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)",
+    "curl/8.5.0",
+    "Googlebot/2.1 (+http://www.google.com/bot.html)",
+]
 
 
 def main(out, lines, seed=1):
@@ -37,8 +60,10 @@ def main(out, lines, seed=1):
             status = 404 if probe else rng.choice(STATUSES)
             method = "POST" if path == "/lalert/publish" else "GET"
             ip = f"{rng.choice((198, 203))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-            fh.write(f'{ip} - - [{t}] "{method} {path} HTTP/1.1" {status} {rng.randint(0, 90000)} '
-                     f'"-" "{rng.choice(AGENTS)}"\n')
+            fh.write(
+                f'{ip} - - [{t}] "{method} {path} HTTP/1.1" {status} {rng.randint(0, 90000)} '
+                f'"-" "{rng.choice(AGENTS)}"\n'
+            )
 
 
 if __name__ == "__main__":

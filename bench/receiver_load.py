@@ -6,6 +6,7 @@ lost, zero duplicated), and measures a plain SQLite insert loop of the same
 rows with the same durability settings: the storage limit, as a baseline.
 Prints one JSON object.
 """
+
 import argparse
 import http.client
 import json
@@ -20,12 +21,15 @@ import uuid
 
 from lalert_receiver import sender, store, wsse
 
+
 def publish_all(args, docs, password):
     ctx = ssl.create_default_context(cafile=args.cafile)
     latencies, failures, lock = [], [], threading.Lock()
     # signed before the clock starts: a sender's own CPU is not the receiver's cost (and shares these 2 cores)
-    queue = [(doc, sender.envelope(sender.synthetic(doc), wsse.make_token(args.username, password)))
-             for doc in reversed(docs)]
+    queue = [
+        (doc, sender.envelope(sender.synthetic(doc), wsse.make_token(args.username, password)))
+        for doc in reversed(docs)
+    ]
 
     def worker():
         conn = http.client.HTTPSConnection("127.0.0.1", args.port, context=ctx, timeout=60)
@@ -69,7 +73,9 @@ def sqlite_baseline(docs, database):
                 "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
                 " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
                 " VALUES (?,1,?,'bench','',?, 'Exercise','Report',0,'EvacuationOrder','evacuation','','','[]',"
-                "'362018','',?)", (doc, doc + "-d1", time.time(), sender.synthetic(doc)))
+                "'362018','',?)",
+                (doc, doc + "-d1", time.time(), sender.synthetic(doc)),
+            )
             conn.execute("COMMIT")
         return time.perf_counter() - start
 
@@ -85,26 +91,37 @@ def main():
     parser.add_argument("--cafile", default="/etc/lalert-receiver/tls/receiver.crt")
     parser.add_argument("--database", default="/var/lib/lalert/receiver.sqlite3")
     args = parser.parse_args()
-    password = open(args.password_file, encoding="utf-8").read().strip()
+    with open(args.password_file, encoding="utf-8") as fh:
+        password = fh.read().strip()
     run = "BENCH-" + uuid.uuid4().hex[:8]
     docs = [f"{run}-{i:06d}" for i in range(args.count)]
 
     wall, latencies, failures = publish_all(args, docs, password)
     with sqlite3.connect(args.database) as conn:
-        rows, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT document_id) FROM messages "
-                                      "WHERE document_id LIKE ?", (run + "-%",)).fetchone()
+        rows, distinct = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT document_id) FROM messages WHERE document_id LIKE ?", (run + "-%",)
+        ).fetchone()
         real = conn.execute("SELECT COUNT(*) FROM current_real WHERE document_id LIKE ?", (run + "-%",)).fetchone()[0]
     baseline = sqlite_baseline(docs, args.database)
     latencies.sort()
-    print(json.dumps({
-        "run": run, "messages": args.count, "concurrency": args.concurrency,
-        "failed_replies": len(failures), "rows": rows, "lost": args.count - distinct,
-        "duplicated": rows - distinct, "presented_as_real": real,
-        "publish_per_s": round(args.count / wall, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "sqlite_insert_per_s": round(args.count / baseline, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "run": run,
+                "messages": args.count,
+                "concurrency": args.concurrency,
+                "failed_replies": len(failures),
+                "rows": rows,
+                "lost": args.count - distinct,
+                "duplicated": rows - distinct,
+                "presented_as_real": real,
+                "publish_per_s": round(args.count / wall, 1),
+                "p50_ms": round(statistics.median(latencies) * 1000, 2),
+                "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+                "sqlite_insert_per_s": round(args.count / baseline, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """Shared helpers of the unit tests and quality gates."""
+
 import pathlib
 
 import pytest
 import yaml
+
+# library/ modules as Ansible runs them; the benchmarks use the same loader
+from anshin_ops.modules import load_module  # noqa: F401  (tests import it from here)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -17,24 +21,6 @@ def root():
     return ROOT
 
 
-def load_module(name):
-    """A module of library/ as Ansible would run it: module_utils/ importable as ansible.module_utils.*."""
-    import importlib
-    import importlib.util
-    import sys
-
-    for path in (ROOT / "module_utils").glob("*.py"):
-        alias = "ansible.module_utils." + path.stem
-        if alias not in sys.modules:
-            spec = importlib.util.spec_from_file_location(alias, path)
-            sys.modules[alias] = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(sys.modules[alias])
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def run_module(capsys):
     """Run a module's main() with arguments; returns (failed, result dict) from its JSON output."""
@@ -47,6 +33,7 @@ def run_module(capsys):
             module.main()
         result = json.loads(capsys.readouterr().out)
         return exit_info.value.code != 0, result
+
     return run
 
 

@@ -3,6 +3,7 @@ podman stand-ins) through ansible-runner. The main job (site) builds the stand-i
 leaves a maintenance log entry and its artifacts; check mode is passed through; a job that fails drafts a
 障害管理表 record from the failing task; the monthly report is drawn from counts read on the VM.
 The tests run in file order: the first builds what the others use."""
+
 import os
 import subprocess
 
@@ -17,8 +18,12 @@ ANSHIN = str(ROOT / "bin" / "anshin")
 def running():
     """Whether this checkout's local environment is up (containers trust the key of the checkout that
     made them: another checkout's are recreated by `bin/localenv up`)."""
-    out = subprocess.run(["podman", "ps", "--filter", f"label=anshin_root={ROOT}", "--format", "{{.Names}}"],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["podman", "ps", "--filter", f"label=anshin_root={ROOT}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return "anshin-lalert-vm" in out
 
 
@@ -84,8 +89,18 @@ def test_a_failed_job_drafts_an_incident(local_env, records):
     backup = anshin("run", "backup_now")
     assert backup.returncode == 0, backup.stdout + backup.stderr[-3000:]
     # a dry run (changes nothing) asking for an archive older than any there is
-    failed = anshin("--records", str(records / "incidents"), "run", "restore", "--limit", "lalert-vm",
-                    "-e", "restore_before=2000-01-01T00:00", "-e", "restore_dry_run=true")
+    failed = anshin(
+        "--records",
+        str(records / "incidents"),
+        "run",
+        "restore",
+        "--limit",
+        "lalert-vm",
+        "-e",
+        "restore_before=2000-01-01T00:00",
+        "-e",
+        "restore_dry_run=true",
+    )
     assert failed.returncode == 1
     entry = log_entries(records)[-1]
     assert entry["result"] == "失敗" and entry["incident"]
@@ -103,10 +118,27 @@ def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(local_env
     done = anshin("run", "backup_now", "--limit", "lalert-vm", "--approval", "徳危第42号 (2026-11-30)")
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert log_entries(records)[-1]["approval"] == "徳危第42号 (2026-11-30)"
-    assert anshin("incident", "new", "--occurred", "2026-11-30T09:10", "--target", "lalert-vm",
-                  "--summary", "E2E 受信遅延").returncode == 0
-    assert anshin("inquiry", "new", "--received", "2026-11-30T10:00", "--from", "危機管理課", "--channel", "電話",
-                  "--subject", "E2E 問合せ").returncode == 0
+    assert (
+        anshin(
+            "incident", "new", "--occurred", "2026-11-30T09:10", "--target", "lalert-vm", "--summary", "E2E 受信遅延"
+        ).returncode
+        == 0
+    )
+    assert (
+        anshin(
+            "inquiry",
+            "new",
+            "--received",
+            "2026-11-30T10:00",
+            "--from",
+            "危機管理課",
+            "--channel",
+            "電話",
+            "--subject",
+            "E2E 問合せ",
+        ).returncode
+        == 0
+    )
     out = tmp_path_factory.mktemp("docs")
     done = anshin("docs", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -119,7 +151,9 @@ def test_monthly_report_from_the_vm(local_env, records):
     done = anshin("report", "monthly", __import__("datetime").date.today().strftime("%Y-%m"))
     assert done.returncode == 0, done.stdout + done.stderr
     html = [line for line in done.stdout.splitlines() if line.endswith("_lalert-vm.html")]
-    assert html and "電文受信件数 (分類別)" in open(html[0], encoding="utf-8").read()
+    assert html
+    with open(html[0], encoding="utf-8") as fh:
+        assert "電文受信件数 (分類別)" in fh.read()
 
 
 def test_availability_counts_a_real_outage_from_the_probes(local_env, records):
