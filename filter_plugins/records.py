@@ -6,6 +6,9 @@ The staging and production inventories' records are evidence: they live in git, 
 records/<inventory>/<kind>/ of this repository, reviewed like code. Everything else (the
 local stand-ins, a molecule scenario's inventory) is not maintenance of the real system and
 goes under .local/records/, which git ignores. anshin_ops (bin/anshin) uses the same function.
+The same rule tells the real inventories apart for the stand-in gate of playbooks/local/:
+
+    {{ ansible_inventory_sources | anshin_real_inventories }}
 """
 
 import os
@@ -30,15 +33,28 @@ KINDS = {
 }
 
 
+def _versioned(path):
+    """staging or production as inventories/<name>: the real system."""
+    return os.path.basename(path) in VERSIONED and os.path.basename(os.path.dirname(path)) == "inventories"
+
+
+def anshin_real_inventories(sources):
+    """The inventory sources (ansible_inventory_sources: a directory or a file in it) that are staging or
+    production by the same rule. The playbooks of playbooks/local/ refuse to run when there is any."""
+    if isinstance(sources, str):
+        sources = [sources]
+    paths = [os.path.normpath(str(source)) for source in sources or []]
+    return [path for path in paths if _versioned(path) or _versioned(os.path.dirname(path))]
+
+
 def anshin_records_dir(inventory_dir, kind=None):
     """records/<inventory>/ for staging and production (as in inventories/<name>), else .local/records/;
     with a kind, its folder below."""
     if not inventory_dir:
         raise ValueError("anshin_records_dir needs the inventory's directory (inventory_dir)")
     path = os.path.normpath(str(inventory_dir))
-    name, parent = os.path.basename(path), os.path.basename(os.path.dirname(path))
-    if name in VERSIONED and parent == "inventories":
-        root = os.path.join(os.path.dirname(os.path.dirname(path)), "records", name)
+    if _versioned(path):
+        root = os.path.join(os.path.dirname(os.path.dirname(path)), "records", os.path.basename(path))
     else:
         root = os.path.join(REPO, ".local", "records")
     if kind is None:
@@ -50,4 +66,4 @@ def anshin_records_dir(inventory_dir, kind=None):
 
 class FilterModule:
     def filters(self):
-        return {"anshin_records_dir": anshin_records_dir}
+        return {"anshin_records_dir": anshin_records_dir, "anshin_real_inventories": anshin_real_inventories}
