@@ -19,6 +19,7 @@ records go (filter_plugins/records.py): staging's and production's under records
 control), the local stand-ins' in the folder git ignores.
 Every command checks its input first and exits 2 with one line naming the problem; nothing is half-written.
 """
+
 import argparse
 import datetime
 import json
@@ -45,11 +46,20 @@ def cmd_run(args):
         for name, job in runner.jobs().items():
             print(f"{name:18} {job['title']}  ({job['playbook']})")
         return 0 if args.list else 2
-    rc, entry = runner.run_job(args.job, args.inventory, args.limit, args.check, args.extra_vars or (),
-                               incidents_dir=args.records, approval=args.approval)
-    print(f"{entry['title']}: {entry['result']} (rc {entry['rc']}, tasks {entry['tasks']}, "
-          f"changed {sum(entry['changed'].values())}, failed {sum(entry['failed'].values())}, "
-          f"unreachable {sum(entry['unreachable'].values())})")
+    rc, entry = runner.run_job(
+        args.job,
+        args.inventory,
+        args.limit,
+        args.check,
+        args.extra_vars or (),
+        incidents_dir=args.records,
+        approval=args.approval,
+    )
+    print(
+        f"{entry['title']}: {entry['result']} (rc {entry['rc']}, tasks {entry['tasks']}, "
+        f"changed {sum(entry['changed'].values())}, failed {sum(entry['failed'].values())}, "
+        f"unreachable {sum(entry['unreachable'].values())})"
+    )
     print(f"  artifacts: {entry['artifacts']}")
     if entry["incident"]:
         print(f"  障害管理表の下書き: {entry['incident']} (bin/anshin incident update/close で完成させる)")
@@ -58,10 +68,12 @@ def cmd_run(args):
 
 def cmd_log(args):
     log_dir = records.records_dir(args.inventory, "maintenance")
-    for entry in runner.load_log(log_dir)[-args.last:]:
-        print(f"{entry['started']}  {entry['operator']}  {entry['job']}  {entry['result']}  "
-              f"changed {sum(entry['changed'].values())}  {'check ' if entry['check'] else ''}"
-              f"limit {entry['limit'] or '-'}  承認 {entry.get('approval') or '-'}  {entry['artifacts']}")
+    for entry in runner.load_log(log_dir)[-args.last :]:
+        print(
+            f"{entry['started']}  {entry['operator']}  {entry['job']}  {entry['result']}  "
+            f"changed {sum(entry['changed'].values())}  {'check ' if entry['check'] else ''}"
+            f"limit {entry['limit'] or '-'}  承認 {entry.get('approval') or '-'}  {entry['artifacts']}"
+        )
     return 0
 
 
@@ -69,13 +81,28 @@ def cmd_incident(args):
     directory = incidents_dir(args)
     if args.action == "new":
         occurred = incidents.parse_time(args.occurred, "occurred")
-        record = {"id": incidents.new_id(occurred), "occurred": occurred.isoformat(),
-                  "detected": args.detected or occurred.isoformat(), "detection": args.detection,
-                  "target": args.target, "category": args.category, "severity": args.severity,
-                  "summary": args.summary, "impact": args.impact or "", "down_start": args.down_start,
-                  "down_end": args.down_end, "planned": False, "workaround": "", "cause": "", "remedy": "",
-                  "prevention": "", "recovered": None, "reported_to_pref": None, "handler": args.handler or "",
-                  "status": "対応中"}
+        record = {
+            "id": incidents.new_id(occurred),
+            "occurred": occurred.isoformat(),
+            "detected": args.detected or occurred.isoformat(),
+            "detection": args.detection,
+            "target": args.target,
+            "category": args.category,
+            "severity": args.severity,
+            "summary": args.summary,
+            "impact": args.impact or "",
+            "down_start": args.down_start,
+            "down_end": args.down_end,
+            "planned": False,
+            "workaround": "",
+            "cause": "",
+            "remedy": "",
+            "prevention": "",
+            "recovered": None,
+            "reported_to_pref": None,
+            "handler": args.handler or "",
+            "status": "対応中",
+        }
         print(incidents.save(directory, record))
         return 0
     if args.action == "list":
@@ -83,9 +110,11 @@ def cmd_incident(args):
         for record in incidents.load(directory):
             office, outside = incidents.downtime(record, **kw)
             due, met = incidents.deadline(record, **kw)
-            print(f"{record['id']}  {record['status']}  {record['occurred']}  {record['target']}  "
-                  f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分; "
-                  f"復旧期限 {due:%Y-%m-%d %H:%M} {met})")
+            print(
+                f"{record['id']}  {record['status']}  {record['occurred']}  {record['target']}  "
+                f"{record['summary']}  (開庁時間内 {office} 分 / 時間外 {outside} 分; "
+                f"復旧期限 {due:%Y-%m-%d %H:%M} {met})"
+            )
         return 0
     if args.action == "export":
         if not (args.xlsx or args.markdown):
@@ -109,9 +138,19 @@ def cmd_incident(args):
     if "planned" in changes:
         changes["planned"] = changes["planned"].lower() in ("1", "true", "yes")
     if args.action == "close":
-        changes.update({k: v for k, v in (("recovered", args.recovered), ("cause", args.cause),
-                                          ("remedy", args.remedy), ("prevention", args.prevention),
-                                          ("reported_to_pref", args.reported_to_pref)) if v})
+        changes.update(
+            {
+                k: v
+                for k, v in (
+                    ("recovered", args.recovered),
+                    ("cause", args.cause),
+                    ("remedy", args.remedy),
+                    ("prevention", args.prevention),
+                    ("reported_to_pref", args.reported_to_pref),
+                )
+                if v
+            }
+        )
         changes["status"] = "完了"
     print(incidents.save(directory, dict(record, **changes)))
     return 0
@@ -123,9 +162,17 @@ def cmd_inquiry(args):
     kw = {"hours": settings["inquiry_hours"], "extra_closed": settings["extra_closed"]}
     if args.action == "new":
         received = incidents.parse_time(args.received, "received")
-        record = {"id": inquiries.new_id(received), "received": received.isoformat(), "requester": args.requester,
-                  "channel": args.channel, "subject": args.subject, "answered": None, "answer": "",
-                  "handler": args.handler or runner.operator(), "status": "受付"}
+        record = {
+            "id": inquiries.new_id(received),
+            "received": received.isoformat(),
+            "requester": args.requester,
+            "channel": args.channel,
+            "subject": args.subject,
+            "answered": None,
+            "answer": "",
+            "handler": args.handler or runner.operator(),
+            "status": "受付",
+        }
         print(incidents.save(directory, record, check=inquiries.validate))
         return 0
     loaded = incidents.load(directory, check=inquiries.validate)
@@ -133,23 +180,31 @@ def cmd_inquiry(args):
         record = next((r for r in loaded if r["id"] == args.id), None)
         if record is None:
             raise incidents.RecordError(f"no inquiry {args.id} in {directory}")
-        answered = dict(record, answered=incidents.parse_time(args.answered, "answered").isoformat(),
-                        answer=args.answer, status="回答済")
+        answered = dict(
+            record,
+            answered=incidents.parse_time(args.answered, "answered").isoformat(),
+            answer=args.answer,
+            status="回答済",
+        )
         print(incidents.save(directory, answered, check=inquiries.validate))
         print(f"  回答までの時間 (問合せ対応時間内) {inquiries.answer_minutes(answered, **kw)} 分")
         return 0
     if args.action == "list":
         for record, cells in zip(loaded, inquiries.rows(loaded, **kw)):
             minutes = cells[7] or "未回答"
-            print(f"{record['id']}  {record['status']}  {record['received']}  {record['requester']}  "
-                  f"{record['channel']}  {record['subject']}  (回答まで {minutes} 分)")
+            print(
+                f"{record['id']}  {record['status']}  {record['received']}  {record['requester']}  "
+                f"{record['channel']}  {record['subject']}  (回答まで {minutes} 分)"
+            )
         return 0
     header = [title for _, title in inquiries.COLUMNS]
     if args.xlsx:
         output.write_xlsx(args.xlsx, "問合せ記録", header, inquiries.rows(loaded, **kw), args.inventory)
         print(args.xlsx)
     if args.markdown:
-        output.write_text(args.markdown, f"# 問合せ記録\n\n{output.markdown_table(header, inquiries.rows(loaded, **kw))}\n")
+        output.write_text(
+            args.markdown, f"# 問合せ記録\n\n{output.markdown_table(header, inquiries.rows(loaded, **kw))}\n"
+        )
         print(args.markdown)
     if not (args.xlsx or args.markdown):
         raise incidents.RecordError("export: give --xlsx FILE and/or --markdown FILE")
@@ -188,32 +243,51 @@ def probe_downtimes(args, first, after):
     """Failed minutes of the receiver probe from Prometheus on the inventory's monitoring host, as
     (start, end) intervals, and the hours with probe data; None when Prometheus could not be asked."""
     begin = int(datetime.datetime(first.year, first.month, first.day, tzinfo=cal.JST).timestamp())
-    end = min(int(datetime.datetime(after.year, after.month, after.day, tzinfo=cal.JST).timestamp()),
-              int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60)
-    rc, entry = runner.run_job("probe_history", args.inventory, extra_vars=[
-        f"monitoring_server_availability_start={begin}", f"monitoring_server_availability_end={end}"])
+    end = min(
+        int(datetime.datetime(after.year, after.month, after.day, tzinfo=cal.JST).timestamp()),
+        int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60,
+    )
+    rc, entry = runner.run_job(
+        "probe_history",
+        args.inventory,
+        extra_vars=[f"monitoring_server_availability_start={begin}", f"monitoring_server_availability_end={end}"],
+    )
     path = os.path.join(records.records_dir(args.inventory, "availability"), f"probe_history_{begin}_{end}.json")
     if rc != 0 or not os.path.exists(path):
-        print(f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); "
-              "障害管理表の停止時間だけで計算します", file=sys.stderr)
+        print(
+            f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); "
+            "障害管理表の停止時間だけで計算します",
+            file=sys.stderr,
+        )
         return None
     with open(path, encoding="utf-8") as fh:
         history = json.load(fh)
-    minutes = [(datetime.datetime.fromtimestamp(t - 60, cal.JST), datetime.datetime.fromtimestamp(t, cal.JST))
-               for t in history["failed_minutes"]]
-    return {"intervals": cal.merge(minutes), "failed_minutes": len(minutes),
-            "hours_with_data": history["hours_with_data"], "period_hours": (end - begin) // 3600}
+    minutes = [
+        (datetime.datetime.fromtimestamp(t - 60, cal.JST), datetime.datetime.fromtimestamp(t, cal.JST))
+        for t in history["failed_minutes"]
+    ]
+    return {
+        "intervals": cal.merge(minutes),
+        "failed_minutes": len(minutes),
+        "hours_with_data": history["hours_with_data"],
+        "period_hours": (end - begin) // 3600,
+    }
 
 
 def planned_windows(args, incident_records):
     """Planned maintenance: the changing runs of the maintenance log (not check mode) and incidents marked
     planned. Probe failures inside them are not downtime."""
     jobs = runner.jobs()
-    windows = [(incidents.parse_time(e["started"], "started"), incidents.parse_time(e["finished"], "finished"))
-               for e in runner.load_log(records_dir_of(args, "maintenance"))
-               if jobs.get(e.get("job"), {}).get("changes") and not e.get("check") and e.get("finished")]
-    windows += [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
-                for r in incident_records if r.get("planned") and r.get("down_start") and r.get("down_end")]
+    windows = [
+        (incidents.parse_time(e["started"], "started"), incidents.parse_time(e["finished"], "finished"))
+        for e in runner.load_log(records_dir_of(args, "maintenance"))
+        if jobs.get(e.get("job"), {}).get("changes") and not e.get("check") and e.get("finished")
+    ]
+    windows += [
+        (incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
+        for r in incident_records
+        if r.get("planned") and r.get("down_start") and r.get("down_end")
+    ]
     return [(start, end) for start, end in windows if end > start]
 
 
@@ -228,36 +302,53 @@ def cmd_availability(args):
     if first > today:
         raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
     records_ = incidents.load(incidents_dir(args))
-    downtimes = [(incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
-                 for r in records_ if r.get("down_start") and r.get("down_end")
-                 and (args.include_planned or not r.get("planned"))]
+    downtimes = [
+        (incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
+        for r in records_
+        if r.get("down_start") and r.get("down_end") and (args.include_planned or not r.get("planned"))
+    ]
     planned = [] if args.include_planned else planned_windows(args, records_)
     probes = probe_downtimes(args, first, after) if args.probes else None
     if probes:
         probes["intervals"] = cal.subtract(probes["intervals"], planned)
         downtimes += probes["intervals"]
-    result = cal.availability(args.year, downtimes, args.fiscal, settings["hours"], settings["extra_closed"],
-                              settings["target"])
+    result = cal.availability(
+        args.year, downtimes, args.fiscal, settings["hours"], settings["extra_closed"], settings["target"]
+    )
     title = f"稼働率 ({'年度' if args.fiscal else '暦年'} {args.year}: {result['period']}, {args.inventory})"
     lines = [("開庁日数", f"{result['office_days']} 日"), ("開庁時間", f"{result['office_minutes']} 分")]
     if probes:
-        office = sum(cal.split_downtime(s, e, settings["hours"], settings["extra_closed"])[0]
-                     for s, e in probes["intervals"])
-        lines += [("監視データのある時間", f"{probes['hours_with_data']} / {probes['period_hours']} 時間 (1 時間単位)"),
-                  ("受信プローブ失敗", f"{probes['failed_minutes']} 分 (計画保守中を除くと開庁時間内 {round(office, 1)} 分; "
-                                       "障害管理表と重なる時間は一度だけ数える)")]
-    lines += [("計画保守", "含める" if args.include_planned else f"除外 ({len(planned)} 件の作業・計画停止)"),
-              ("停止時間 (開庁時間内)", f"{result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
-                                      f"(目標 {result['target_percent']} %)"),
-              ("稼働率", f"{result['availability_percent']} %  {'達成' if result['met'] else '未達'}")]
+        office = sum(
+            cal.split_downtime(s, e, settings["hours"], settings["extra_closed"])[0] for s, e in probes["intervals"]
+        )
+        lines += [
+            ("監視データのある時間", f"{probes['hours_with_data']} / {probes['period_hours']} 時間 (1 時間単位)"),
+            (
+                "受信プローブ失敗",
+                f"{probes['failed_minutes']} 分 (計画保守中を除くと開庁時間内 {round(office, 1)} 分; "
+                "障害管理表と重なる時間は一度だけ数える)",
+            ),
+        ]
+    lines += [
+        ("計画保守", "含める" if args.include_planned else f"除外 ({len(planned)} 件の作業・計画停止)"),
+        (
+            "停止時間 (開庁時間内)",
+            f"{result['downtime_minutes']} 分 / 許容 {result['allowed_minutes']} 分 "
+            f"(目標 {result['target_percent']} %)",
+        ),
+        ("稼働率", f"{result['availability_percent']} %  {'達成' if result['met'] else '未達'}"),
+    ]
     print(title)
     for label, value in lines:
         print(f"  {label} {value}")
     # kept as a record of the inventory (Markdown and xlsx), one per period
     folder = records_dir_of(args, "availability")
     base = os.path.join(folder, f"稼働率_{'年度' if args.fiscal else '暦年'}{args.year}")
-    output.write_text(base + ".md", f"# {title}\n\n{output.markdown_table(['項目', '値'], lines)}\n\n"
-                                    f"作成 {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} (bin/anshin report availability)\n")
+    output.write_text(
+        base + ".md",
+        f"# {title}\n\n{output.markdown_table(['項目', '値'], lines)}\n\n"
+        f"作成 {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} (bin/anshin report availability)\n",
+    )
     output.write_xlsx(base + ".xlsx", "稼働率", ["項目", "値"], [list(row) for row in lines], title)
     print(f"  記録: {base}.md, {base}.xlsx")
     return 0
@@ -268,12 +359,16 @@ def cmd_monthly(args):
     # where the playbook writes them: the inventory's records (anshin_records_dir)
     out_dir = os.path.join(records.records_dir(args.inventory, "monthly"), args.month)
     if not args.no_collect:
-        rc, entry = runner.run_job("monthly_usage", args.inventory, args.limit,
-                                   extra_vars=[f"monthly_usage_month={args.month}"])
+        rc, entry = runner.run_job(
+            "monthly_usage", args.inventory, args.limit, extra_vars=[f"monthly_usage_month={args.month}"]
+        )
         if rc != 0:
             raise incidents.RecordError(f"collecting the counts failed ({entry['result']}); see {entry['artifacts']}")
-    counts = sorted(n for n in os.listdir(out_dir) if n.startswith("usage-") and n.endswith(".json")) \
-        if os.path.isdir(out_dir) else []
+    counts = (
+        sorted(n for n in os.listdir(out_dir) if n.startswith("usage-") and n.endswith(".json"))
+        if os.path.isdir(out_dir)
+        else []
+    )
     if not counts:
         raise incidents.RecordError(f"no counts in {out_dir} (run without --no-collect)")
     for name in counts:
@@ -292,14 +387,19 @@ def cmd_docs(args):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="anshin", description=__doc__.split("\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="anshin", description=__doc__.split("\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--records", help="incident records directory (default: the inventory's records, incidents/)")
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_inventory(cmd):
-        cmd.add_argument("--inventory", "-i", default=inventory.DEFAULT,
-                         help="inventory name under inventories/ or a path (default %(default)s)")
+        cmd.add_argument(
+            "--inventory",
+            "-i",
+            default=inventory.DEFAULT,
+            help="inventory name under inventories/ or a path (default %(default)s)",
+        )
         return cmd
 
     run = with_inventory(sub.add_parser("run", help="run a maintenance job (playbook) through ansible-runner"))
@@ -308,9 +408,12 @@ def parser():
     run.add_argument("--limit", "-l")
     run.add_argument("--check", "-C", action="store_true", help="check mode (--check --diff)")
     run.add_argument("-e", dest="extra_vars", action="append", metavar="NAME=VALUE")
-    run.add_argument("--approval", metavar="TEXT",
-                     help="the prefecture's approval reference (承認番号・日付): required for a changing job on "
-                          "staging and production, recorded in the 保守作業記録")
+    run.add_argument(
+        "--approval",
+        metavar="TEXT",
+        help="the prefecture's approval reference (承認番号・日付): required for a changing job on "
+        "staging and production, recorded in the 保守作業記録",
+    )
     log = with_inventory(sub.add_parser("log", help="保守作業記録: the maintenance log"))
     log.add_argument("--last", type=int, default=20)
 
@@ -334,14 +437,20 @@ def parser():
         if action == "close":
             for field in ("recovered", "cause", "remedy", "prevention"):
                 cmd.add_argument(f"--{field}")
-            cmd.add_argument("--reported", dest="reported_to_pref", metavar="TIME",
-                             help="when it was reported to the prefecture (県への報告日時, 8(1)イ): required")
+            cmd.add_argument(
+                "--reported",
+                dest="reported_to_pref",
+                metavar="TIME",
+                help="when it was reported to the prefecture (県への報告日時, 8(1)イ): required",
+            )
     with_inventory(inc.add_parser("list"))
     export = with_inventory(inc.add_parser("export"))
     export.add_argument("--xlsx")
     export.add_argument("--markdown")
 
-    inq = sub.add_parser("inquiry", help="問合せ記録: the inquiry register").add_subparsers(dest="action", required=True)
+    inq = sub.add_parser("inquiry", help="問合せ記録: the inquiry register").add_subparsers(
+        dest="action", required=True
+    )
     inq_new = with_inventory(inq.add_parser("new"))
     inq_new.add_argument("--received", required=True, help="when it came in (2026-11-30T10:05)")
     inq_new.add_argument("--from", dest="requester", required=True, help="who asked (所属・氏名)")
@@ -379,8 +488,14 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    commands = {"run": cmd_run, "log": cmd_log, "incident": cmd_incident, "docs": cmd_docs, "inquiry": cmd_inquiry,
-                "minutes": cmd_minutes}
+    commands = {
+        "run": cmd_run,
+        "log": cmd_log,
+        "incident": cmd_incident,
+        "docs": cmd_docs,
+        "inquiry": cmd_inquiry,
+        "minutes": cmd_minutes,
+    }
     try:
         if args.command == "report":
             return cmd_monthly(args) if args.report == "monthly" else cmd_availability(args)

@@ -5,6 +5,7 @@ job and the latest drill and patch results.
 
 Everything is drawn in a scratch directory and moved into place only when every file exists (output.drawing).
 """
+
 import datetime
 import glob
 import json
@@ -19,18 +20,49 @@ from anshin_ops.output import markdown_table
 
 ROOT = inv_mod.ROOT
 PLACEHOLDER = "要記入"
-TEAM = [("role", "役割"), ("organisation", "所属"), ("name", "氏名"), ("scope", "担当範囲"), ("hours", "対応時間帯"),
-        ("deputy", "代行者")]
-CONTACTS = [("order", "連絡順位"), ("kind", "区分"), ("organisation", "組織名"), ("person", "担当者"),
-            ("phone", "電話"), ("mobile", "携帯"), ("email", "メール"), ("hours", "受付時間"),
-            ("after_hours", "夜間・休日連絡手段"), ("escalation", "エスカレーション条件"), ("last_checked", "最終確認日")]
+TEAM = [
+    ("role", "役割"),
+    ("organisation", "所属"),
+    ("name", "氏名"),
+    ("scope", "担当範囲"),
+    ("hours", "対応時間帯"),
+    ("deputy", "代行者"),
+]
+CONTACTS = [
+    ("order", "連絡順位"),
+    ("kind", "区分"),
+    ("organisation", "組織名"),
+    ("person", "担当者"),
+    ("phone", "電話"),
+    ("mobile", "携帯"),
+    ("email", "メール"),
+    ("hours", "受付時間"),
+    ("after_hours", "夜間・休日連絡手段"),
+    ("escalation", "エスカレーション条件"),
+    ("last_checked", "最終確認日"),
+]
 OPTIONAL = {"mobile"}  # may be empty: not every office has a mobile
 # (role variable, what it schedules); values are systemd OnCalendar expressions or HH:MM
-SCHEDULES = [("backup_time", "夜間バックアップ"), ("backup_drill_time", "リストア訓練 (自動)"),
-             ("backup_check_time", "バックアップ整合性検査"), ("logrotate_archive_time", "ログ保管 (アーカイブ)"),
-             ("borg_store_prune_time", "バックアップ世代整理 (保管先)"), ("ldap_sync_schedule_time", "LDAP同期 (自動, 有効時)")]
-CI_SECRETS = [("ANSIBLE_VAULT_PASSWORD", "ansible-vault のパスワード", "CI のシークレット変数 (bin/vault-password-from-env が読む)"),
-              ("ANSHIN_SSH_KEY", "保守アカウントの SSH 秘密鍵", "CI のシークレット変数 (bin/deploy が実行中だけ 0600 のファイルに置く)")]
+SCHEDULES = [
+    ("backup_time", "夜間バックアップ"),
+    ("backup_drill_time", "リストア訓練 (自動)"),
+    ("backup_check_time", "バックアップ整合性検査"),
+    ("logrotate_archive_time", "ログ保管 (アーカイブ)"),
+    ("borg_store_prune_time", "バックアップ世代整理 (保管先)"),
+    ("ldap_sync_schedule_time", "LDAP同期 (自動, 有効時)"),
+]
+CI_SECRETS = [
+    (
+        "ANSIBLE_VAULT_PASSWORD",
+        "ansible-vault のパスワード",
+        "CI のシークレット変数 (bin/vault-password-from-env が読む)",
+    ),
+    (
+        "ANSHIN_SSH_KEY",
+        "保守アカウントの SSH 秘密鍵",
+        "CI のシークレット変数 (bin/deploy が実行中だけ 0600 のファイルに置く)",
+    ),
+]
 STALE_DAYS = 180
 
 
@@ -45,8 +77,13 @@ def _rows(entries, columns, what, problems):
             raise incidents.RecordError(f"{what}[{i}]: a mapping with {', '.join(sorted(keys))}")
         unknown, missing = set(entry) - keys, keys - set(entry) - OPTIONAL
         if unknown or missing:
-            raise incidents.RecordError(f"{what}[{i}]: " + "; ".join(
-                ([f"unknown {sorted(unknown)}"] if unknown else []) + ([f"missing {sorted(missing)}"] if missing else [])))
+            raise incidents.RecordError(
+                f"{what}[{i}]: "
+                + "; ".join(
+                    ([f"unknown {sorted(unknown)}"] if unknown else [])
+                    + ([f"missing {sorted(missing)}"] if missing else [])
+                )
+            )
         row = []
         for key, title in columns:
             value = "" if entry.get(key) is None else str(entry.get(key))
@@ -70,7 +107,9 @@ def contact_tables(inv, today):
                 raise incidents.RecordError(f"緊急連絡窓口一覧表[{i}]: last_checked {checked!r} is not YYYY-MM-DD")
             continue
         if (today - day).days > STALE_DAYS:
-            problems.append(f"緊急連絡窓口一覧表 {i + 1} 行目: 最終確認日 {checked} から {STALE_DAYS} 日を超えています (要確認)")
+            problems.append(
+                f"緊急連絡窓口一覧表 {i + 1} 行目: 最終確認日 {checked} から {STALE_DAYS} 日を超えています (要確認)"
+            )
     orders = [r[0] for r in contacts]
     if len(set(orders)) != len(orders):
         raise incidents.RecordError("緊急連絡窓口一覧表: order (連絡順位) must be unique")
@@ -137,8 +176,13 @@ def schedules(inv, hostvars):
     def first_set(var):  # the patch window is one per site: the first host that sets it, else the default
         return next((v[var] for _, v in sorted(hostvars.items()) if v.get(var)), defaults.get(var))
 
-    rows.append(["パッチ適用の保守時間帯", f"{first_set('patching_window_start')}-{first_set('patching_window_end')} (JST)",
-                 "patching_window_start / patching_window_end"])
+    rows.append(
+        [
+            "パッチ適用の保守時間帯",
+            f"{first_set('patching_window_start')}-{first_set('patching_window_end')} (JST)",
+            "patching_window_start / patching_window_end",
+        ]
+    )
     dates = first_set("patching_window_dates") or []
     rows.append(["パッチ適用日", ", ".join(map(str, dates)) or "(県と都度合意)", "patching_window_dates"])
     return rows
@@ -220,17 +264,32 @@ def latest_results(inv_name):
         runs = [e for e in log if e.get("job") == job and not e.get("check")]
         if runs:
             last = runs[-1]
-            rows.append([jobs[job]["title"], last["started"], last["result"], last.get("operator", ""),
-                         last.get("approval") or "-", last.get("artifacts", "")])
+            rows.append(
+                [
+                    jobs[job]["title"],
+                    last["started"],
+                    last["result"],
+                    last.get("operator", ""),
+                    last.get("approval") or "-",
+                    last.get("artifacts", ""),
+                ]
+            )
         else:
             rows.append([jobs[job]["title"], "(記録なし)", "", "", "", ""])
     patches = []
     for path in sorted(glob.glob(os.path.join(records.records_dir(inv_name, "patching"), "*.json"))):
         with open(path, encoding="utf-8") as fh:
             record = json.load(fh)
-        patches.append([record.get("host", ""), record.get("started", ""), record.get("result", ""),
-                        str(len(record.get("changes") or [])), record.get("pre_change_archive") or "-",
-                        os.path.relpath(path, ROOT)])
+        patches.append(
+            [
+                record.get("host", ""),
+                record.get("started", ""),
+                record.get("result", ""),
+                str(len(record.get("changes") or [])),
+                record.get("pre_change_archive") or "-",
+                os.path.relpath(path, ROOT),
+            ]
+        )
     latest = {}
     for row in patches:
         if row[0] not in latest or row[1] > latest[row[0]][1]:
@@ -240,8 +299,12 @@ def latest_results(inv_name):
 
 def git_revision():
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or "(不明)"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or "(不明)"
+        )
     except OSError:
         return "(不明)"
 
@@ -252,16 +315,49 @@ def open_records(inv_name):
     cases = incidents.load(records.records_dir(inv_name, "incidents"))
     asked = incidents.load(records.records_dir(inv_name, "inquiries"), check=inquiries.validate)
     minutes = sorted(glob.glob(os.path.join(records.records_dir(inv_name, "minutes"), "*.md")))
-    parts = ["## 6. 記録 (障害・問合せ・打合せ)", "", f"記録の場所: `{os.path.relpath(folder, ROOT)}`", "",
-             "### 障害管理表", ""]
-    parts += [markdown_table(["管理番号", "発生日時", "対象", "障害内容", "ステータス", "復旧期限", "期限内復旧"],
-                             [[r["id"], r["occurred"], r["target"], r["summary"], r["status"],
-                               *[str(v) if not hasattr(v, "isoformat") else v.isoformat(timespec="minutes")
-                                 for v in incidents.deadline(r)]] for r in cases])
-              if cases else "(記録なし)", "", "### 問合せ記録", ""]
-    parts += [markdown_table(["管理番号", "受付日時", "問合せ者", "受付方法", "件名", "ステータス"],
-                             [[r["id"], r["received"], r["requester"], r["channel"], r["subject"], r["status"]]
-                              for r in asked]) if asked else "(記録なし)", "", "### 打合せ議事録", ""]
+    parts = [
+        "## 6. 記録 (障害・問合せ・打合せ)",
+        "",
+        f"記録の場所: `{os.path.relpath(folder, ROOT)}`",
+        "",
+        "### 障害管理表",
+        "",
+    ]
+    parts += [
+        markdown_table(
+            ["管理番号", "発生日時", "対象", "障害内容", "ステータス", "復旧期限", "期限内復旧"],
+            [
+                [
+                    r["id"],
+                    r["occurred"],
+                    r["target"],
+                    r["summary"],
+                    r["status"],
+                    *[
+                        str(v) if not hasattr(v, "isoformat") else v.isoformat(timespec="minutes")
+                        for v in incidents.deadline(r)
+                    ],
+                ]
+                for r in cases
+            ],
+        )
+        if cases
+        else "(記録なし)",
+        "",
+        "### 問合せ記録",
+        "",
+    ]
+    parts += [
+        markdown_table(
+            ["管理番号", "受付日時", "問合せ者", "受付方法", "件名", "ステータス"],
+            [[r["id"], r["received"], r["requester"], r["channel"], r["subject"], r["status"]] for r in asked],
+        )
+        if asked
+        else "(記録なし)",
+        "",
+        "### 打合せ議事録",
+        "",
+    ]
     parts += [f"- `{os.path.relpath(path, ROOT)}`" for path in minutes] if minutes else ["(記録なし)"]
     return parts + [""]
 
@@ -269,54 +365,118 @@ def open_records(inv_name):
 def handover(inv, problems, today):
     hostvars = inv["hostvars"]
     runs, patches = latest_results(inv["name"])
-    parts = [f"# 引継書 ({inv['name']})", "",
-             f"作成日: {today.isoformat()} / リポジトリ版: {git_revision()} / インベントリ: "
-             f"{os.path.relpath(inv['path'], ROOT)}", "",
-             "この文書は `bin/anshin docs` がインベントリとリポジトリから生成します。手で直さず、元のデータを直して"
-             "再生成してください。", ""]
+    parts = [
+        f"# 引継書 ({inv['name']})",
+        "",
+        f"作成日: {today.isoformat()} / リポジトリ版: {git_revision()} / インベントリ: "
+        f"{os.path.relpath(inv['path'], ROOT)}",
+        "",
+        "この文書は `bin/anshin docs` がインベントリとリポジトリから生成します。手で直さず、元のデータを直して"
+        "再生成してください。",
+        "",
+    ]
     if problems:
         parts += ["## 未記入・要確認の項目", ""] + [f"- {p}" for p in problems] + [""]
-    parts += ["## 1. ホストと役割", "", markdown_table(["ホスト", "グループ", "アドレス", "適用ロール (プレイブック)"],
-                                                     hosts_and_roles(inv)), "",
-              "## 2. 定期処理のスケジュール (JST)", "",
-              markdown_table(["処理", "時刻 (systemd OnCalendar)", "設定変数"], schedules(inv, hostvars)), "",
-              "## 3. 秘密情報の保管場所", "",
-              "値はここに書きません。保管場所だけを示します。", "",
-              markdown_table(["変数", "内容", "保管場所"], secrets(inv)), "",
-              "## 4. 作業手順 (ジョブごと)", ""]
+    parts += [
+        "## 1. ホストと役割",
+        "",
+        markdown_table(["ホスト", "グループ", "アドレス", "適用ロール (プレイブック)"], hosts_and_roles(inv)),
+        "",
+        "## 2. 定期処理のスケジュール (JST)",
+        "",
+        markdown_table(["処理", "時刻 (systemd OnCalendar)", "設定変数"], schedules(inv, hostvars)),
+        "",
+        "## 3. 秘密情報の保管場所",
+        "",
+        "値はここに書きません。保管場所だけを示します。",
+        "",
+        markdown_table(["変数", "内容", "保管場所"], secrets(inv)),
+        "",
+        "## 4. 作業手順 (ジョブごと)",
+        "",
+    ]
     for name, job in runner.jobs().items():
-        parts += [f"### {job['title']} (`bin/anshin run {name}`)", "", f"- プレイブック: `{job['playbook']}`",
-                  f"- 実施時期: {job['when']}", "- 手順:"] + [f"  {i}. {s}" for i, s in enumerate(job["steps"], 1)] + [
-                  f"- 戻し方・失敗時: {job['rollback']}", ""]
-    parts += ["## 5. 直近の訓練・作業結果", "",
-              markdown_table(["作業", "実施日時", "結果", "実施者", "承認", "記録"], runs), "",
-              "### パッチ適用記録 (ホストごとの最新)", "",
-              markdown_table(["ホスト", "開始", "結果", "更新パッケージ数", "事前バックアップ", "記録"], patches)
-              if patches else "(記録なし)", ""]
+        parts += (
+            [
+                f"### {job['title']} (`bin/anshin run {name}`)",
+                "",
+                f"- プレイブック: `{job['playbook']}`",
+                f"- 実施時期: {job['when']}",
+                "- 手順:",
+            ]
+            + [f"  {i}. {s}" for i, s in enumerate(job["steps"], 1)]
+            + [f"- 戻し方・失敗時: {job['rollback']}", ""]
+        )
+    parts += [
+        "## 5. 直近の訓練・作業結果",
+        "",
+        markdown_table(["作業", "実施日時", "結果", "実施者", "承認", "記録"], runs),
+        "",
+        "### パッチ適用記録 (ホストごとの最新)",
+        "",
+        markdown_table(["ホスト", "開始", "結果", "更新パッケージ数", "事前バックアップ", "記録"], patches)
+        if patches
+        else "(記録なし)",
+        "",
+    ]
     parts += open_records(inv["name"])
-    parts += ["## 7. 関連文書", "",
-              "- 運用保守体制表.xlsx / .md、緊急連絡窓口一覧表.xlsx / .md (この文書と同じディレクトリ)",
-              "- 障害管理表: `bin/anshin incident export --xlsx 障害管理表.xlsx`",
-              "- 稼働率: `bin/anshin report availability YYYY --fiscal --probes`",
-              "- 月次報告書: `bin/anshin report monthly YYYY-MM`",
-              "- 保守作業記録: `bin/anshin log`",
-              "- 問合せ記録: `bin/anshin inquiry list` / `export`、打合せ議事録: `bin/anshin minutes new --date YYYY-MM-DD`",
-              "- 県職員向けの説明: README.ja.md、技術者向け: README.md と各ロールの README.md", ""]
+    parts += [
+        "## 7. 関連文書",
+        "",
+        "- 運用保守体制表.xlsx / .md、緊急連絡窓口一覧表.xlsx / .md (この文書と同じディレクトリ)",
+        "- 障害管理表: `bin/anshin incident export --xlsx 障害管理表.xlsx`",
+        "- 稼働率: `bin/anshin report availability YYYY --fiscal --probes`",
+        "- 月次報告書: `bin/anshin report monthly YYYY-MM`",
+        "- 保守作業記録: `bin/anshin log`",
+        "- 問合せ記録: `bin/anshin inquiry list` / `export`、打合せ議事録: `bin/anshin minutes new --date YYYY-MM-DD`",
+        "- 県職員向けの説明: README.ja.md、技術者向け: README.md と各ロールの README.md",
+        "",
+    ]
     return "\n".join(parts)
 
 
 def minutes_template(day=None, title="安心とくしま 運用保守 定例会"):
     """The 打合せ議事録 (5(3)); with a day, dated for that meeting (bin/anshin minutes new)."""
     when = f"{day.isoformat()} HH:MM-HH:MM" if day else "YYYY-MM-DD HH:MM-HH:MM"
-    return "\n".join([
-        "# 議事録", "", "| 項目 | 内容 |", "|---|---|", f"| 会議名 | {title} |",
-        f"| 日時 | {when} |", "| 場所 | |", "| 出席者 (県) | |", "| 出席者 (受注者) | |",
-        "| 記録者 | |", "", "## 1. 前回からの確認事項", "", "## 2. 運用状況報告", "",
-        "- 稼働率 (開庁時間内): `bin/anshin report availability` の結果", "- 障害: 障害管理表の新規・継続案件",
-        "- アクセス件数・電文件数・登録データ件数: 月次報告書", "- バックアップ・リストア訓練、パッチ適用の結果", "",
-        "## 3. 協議事項", "", "## 4. 決定事項", "", "## 5. 課題・宿題 (担当者・期限)", "",
-        "| No | 内容 | 担当 | 期限 | 状況 |", "|---|---|---|---|---|", "| 1 | | | | |", "",
-        "## 6. 次回予定", ""]) + "\n"
+    return (
+        "\n".join(
+            [
+                "# 議事録",
+                "",
+                "| 項目 | 内容 |",
+                "|---|---|",
+                f"| 会議名 | {title} |",
+                f"| 日時 | {when} |",
+                "| 場所 | |",
+                "| 出席者 (県) | |",
+                "| 出席者 (受注者) | |",
+                "| 記録者 | |",
+                "",
+                "## 1. 前回からの確認事項",
+                "",
+                "## 2. 運用状況報告",
+                "",
+                "- 稼働率 (開庁時間内): `bin/anshin report availability` の結果",
+                "- 障害: 障害管理表の新規・継続案件",
+                "- アクセス件数・電文件数・登録データ件数: 月次報告書",
+                "- バックアップ・リストア訓練、パッチ適用の結果",
+                "",
+                "## 3. 協議事項",
+                "",
+                "## 4. 決定事項",
+                "",
+                "## 5. 課題・宿題 (担当者・期限)",
+                "",
+                "| No | 内容 | 担当 | 期限 | 状況 |",
+                "|---|---|---|---|---|",
+                "| 1 | | | | |",
+                "",
+                "## 6. 次回予定",
+                "",
+            ]
+        )
+        + "\n"
+    )
 
 
 def generate(inv_name, out_dir=None, today=None):
@@ -328,11 +488,14 @@ def generate(inv_name, out_dir=None, today=None):
     out_dir = out_dir or records.records_dir(inv_name, "docs")
     with output.drawing(out_dir) as (scratch, written):
         note = f"{inv_name} / {today.isoformat()} 作成 (bin/anshin docs)"
-        for title, header, rows in (("運用保守体制表", [t for _, t in TEAM], team),
-                                    ("緊急連絡窓口一覧表", [t for _, t in CONTACTS], contacts)):
+        for title, header, rows in (
+            ("運用保守体制表", [t for _, t in TEAM], team),
+            ("緊急連絡窓口一覧表", [t for _, t in CONTACTS], contacts),
+        ):
             output.write_xlsx(os.path.join(scratch, f"{title}.xlsx"), title, header, rows, note)
-            output.write_text(os.path.join(scratch, f"{title}.md"),
-                              f"# {title}\n\n{note}\n\n{markdown_table(header, rows)}\n")
+            output.write_text(
+                os.path.join(scratch, f"{title}.md"), f"# {title}\n\n{note}\n\n{markdown_table(header, rows)}\n"
+            )
         output.write_text(os.path.join(scratch, "議事録テンプレート.md"), minutes_template())
         output.write_text(os.path.join(scratch, "引継書.md"), handover(full, problems, today))
     return written, problems

@@ -3,6 +3,7 @@ Markdown and xlsx with the downtime split into office-hours and outside-hours mi
 
 A record is written whole to a temporary file and renamed, so a failed command never leaves half a file.
 """
+
 import datetime
 import os
 import re
@@ -15,13 +16,27 @@ from anshin_ops import office_calendar as cal, output
 
 # (key in the YAML file, column of the 障害管理表)
 COLUMNS = [
-    ("id", "管理番号"), ("occurred", "発生日時"), ("detected", "検知日時"), ("detection", "検知方法"),
-    ("target", "対象"), ("category", "障害区分"), ("severity", "重要度"), ("summary", "障害内容"),
-    ("impact", "影響範囲"), ("office_minutes", "開庁時間内停止時間(分)"),
-    ("outside_minutes", "開庁時間外停止時間(分)"), ("workaround", "暫定対応"), ("cause", "原因"),
-    ("remedy", "対処"), ("prevention", "再発防止策"), ("recovered", "復旧日時"),
-    ("recovery_deadline", "復旧期限"), ("deadline_met", "期限内復旧"),
-    ("reported_to_pref", "県への報告日時"), ("handler", "対応者"), ("status", "ステータス"),
+    ("id", "管理番号"),
+    ("occurred", "発生日時"),
+    ("detected", "検知日時"),
+    ("detection", "検知方法"),
+    ("target", "対象"),
+    ("category", "障害区分"),
+    ("severity", "重要度"),
+    ("summary", "障害内容"),
+    ("impact", "影響範囲"),
+    ("office_minutes", "開庁時間内停止時間(分)"),
+    ("outside_minutes", "開庁時間外停止時間(分)"),
+    ("workaround", "暫定対応"),
+    ("cause", "原因"),
+    ("remedy", "対処"),
+    ("prevention", "再発防止策"),
+    ("recovered", "復旧日時"),
+    ("recovery_deadline", "復旧期限"),
+    ("deadline_met", "期限内復旧"),
+    ("reported_to_pref", "県への報告日時"),
+    ("handler", "対応者"),
+    ("status", "ステータス"),
 ]
 # 下書き: drafted by `anshin run` from a failed job, not yet confirmed as an incident by an operator
 STATUSES = ("下書き", "対応中", "暫定復旧", "完了")
@@ -60,8 +75,9 @@ def field_problems(record, id_pattern, id_form, required, choices):
 
 def validate(record):
     """The record's problems, one line each (empty when sound)."""
-    problems = field_problems(record, ID, "INC-YYYY-NNN", ("occurred", "summary", "target"),
-                              {"status": STATUSES, "severity": SEVERITIES})
+    problems = field_problems(
+        record, ID, "INC-YYYY-NNN", ("occurred", "summary", "target"), {"status": STATUSES, "severity": SEVERITIES}
+    )
     times = {}
     for field in TIMES:
         try:
@@ -73,9 +89,10 @@ def validate(record):
     if record.get("status") == "完了":
         for field in ("recovered", "cause", "remedy", "prevention", "reported_to_pref"):
             if not record.get(field):
-                problems.append(f"{field}: required to close the incident"
-                                + (" (when it was reported to the prefecture, 8(1)イ)" if field == "reported_to_pref"
-                                   else ""))
+                problems.append(
+                    f"{field}: required to close the incident"
+                    + (" (when it was reported to the prefecture, 8(1)イ)" if field == "reported_to_pref" else "")
+                )
     if times.get("occurred") and times.get("recovered") and times["recovered"] < times["occurred"]:
         problems.append("recovered: must not be before occurred")
     if times.get("occurred") and times.get("reported_to_pref") and times["reported_to_pref"] < times["occurred"]:
@@ -138,8 +155,13 @@ def rows(records, hours=("08:30", "17:15"), extra_closed=(), now=None):
     for record in records:
         office, outside = downtime(record, hours, extra_closed)
         due, met = deadline(record, hours, extra_closed, now)
-        values = dict(record, office_minutes=office, outside_minutes=outside,
-                      recovery_deadline=due.isoformat(timespec="minutes"), deadline_met=met)
+        values = dict(
+            record,
+            office_minutes=office,
+            outside_minutes=outside,
+            recovery_deadline=due.isoformat(timespec="minutes"),
+            deadline_met=met,
+        )
         table.append(["" if values.get(key) is None else str(values.get(key, "")) for key, _ in COLUMNS])
     return table
 

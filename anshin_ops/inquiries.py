@@ -9,9 +9,18 @@ from anshin_ops import incidents, office_calendar as cal
 CHANNELS = ("電話", "メール", "窓口", "打合せ", "その他")
 STATUSES = ("受付", "回答済")
 ID = re.compile(r"^INQ-\d{8}-\d{4}-[0-9a-f]{6}$")
-COLUMNS = [("id", "管理番号"), ("received", "受付日時"), ("requester", "問合せ者"), ("channel", "受付方法"),
-           ("subject", "件名"), ("answered", "回答日時"), ("answer", "回答内容"),
-           ("answer_minutes", "回答までの時間(問合せ対応時間内, 分)"), ("handler", "対応者"), ("status", "ステータス")]
+COLUMNS = [
+    ("id", "管理番号"),
+    ("received", "受付日時"),
+    ("requester", "問合せ者"),
+    ("channel", "受付方法"),
+    ("subject", "件名"),
+    ("answered", "回答日時"),
+    ("answer", "回答内容"),
+    ("answer_minutes", "回答までの時間(問合せ対応時間内, 分)"),
+    ("handler", "対応者"),
+    ("status", "ステータス"),
+]
 
 
 def new_id(received):
@@ -19,8 +28,13 @@ def new_id(received):
 
 
 def validate(record):
-    problems = incidents.field_problems(record, ID, "INQ-YYYYMMDD-HHMM-xxxxxx", ("received", "requester", "subject"),
-                                        {"channel": CHANNELS, "status": STATUSES})
+    problems = incidents.field_problems(
+        record,
+        ID,
+        "INQ-YYYYMMDD-HHMM-xxxxxx",
+        ("received", "requester", "subject"),
+        {"channel": CHANNELS, "status": STATUSES},
+    )
     times = {}
     for field in ("received", "answered"):
         try:

@@ -1,6 +1,7 @@
 """What the CLI needs from an inventory, read through `ansible-inventory --export` (group_vars as written,
 nothing templated, no vault password needed): the groups with their hosts, and the variables of the `all`
 group (office calendar, contacts)."""
+
 import datetime
 import json
 import os
@@ -22,8 +23,13 @@ def path_of(name):
 
 def _list(name, export):
     command = [os.path.join(ROOT, ".venv", "bin", "ansible-inventory"), "-i", path_of(name), "--list"]
-    done = subprocess.run(command + (["--export"] if export else []), capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
+    done = subprocess.run(
+        command + (["--export"] if export else []),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")),
+    )
     if done.returncode != 0:
         raise incidents.RecordError(f"inventory {name}: {' '.join(done.stderr.strip().splitlines()[-1:])}")
     return json.loads(done.stdout)
@@ -48,24 +54,41 @@ def load(name):
         return found
 
     groups = {g: hosts(g) for g in data if g != "_meta"}
-    return {"name": name, "path": path, "groups": groups, "vars": data.get("all", {}).get("vars", {}),
-            "hostvars": data.get("_meta", {}).get("hostvars", {})}
+    return {
+        "name": name,
+        "path": path,
+        "groups": groups,
+        "vars": data.get("all", {}).get("vars", {}),
+        "hostvars": data.get("_meta", {}).get("hostvars", {}),
+    }
 
 
 def office_calendar(inv):
     """anshin_office_calendar of the inventory, checked: hours, target, extra closed days."""
-    settings = dict({"start": "08:30", "end": "17:15", "availability_target": 99.0, "extra_closed_days": [],
-                     "inquiry_start": "08:30", "inquiry_end": "17:30"},
-                    **(inv["vars"].get("anshin_office_calendar") or {}))
+    settings = dict(
+        {
+            "start": "08:30",
+            "end": "17:15",
+            "availability_target": 99.0,
+            "extra_closed_days": [],
+            "inquiry_start": "08:30",
+            "inquiry_end": "17:30",
+        },
+        **(inv["vars"].get("anshin_office_calendar") or {}),
+    )
     try:
         hours = tuple(datetime.datetime.strptime(str(settings[k]), "%H:%M").strftime("%H:%M") for k in ("start", "end"))
-        inquiry_hours = tuple(datetime.datetime.strptime(str(settings[k]), "%H:%M").strftime("%H:%M")
-                              for k in ("inquiry_start", "inquiry_end"))
+        inquiry_hours = tuple(
+            datetime.datetime.strptime(str(settings[k]), "%H:%M").strftime("%H:%M")
+            for k in ("inquiry_start", "inquiry_end")
+        )
         closed = [datetime.date.fromisoformat(str(d)) for d in settings["extra_closed_days"] or []]
         target = float(settings["availability_target"])
     except (ValueError, TypeError) as exc:
         raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: {exc}")
     if hours[0] >= hours[1] or inquiry_hours[0] >= inquiry_hours[1] or not 0 < target < 100:
-        raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: start before end, "
-                                    f"inquiry_start before inquiry_end, 0 < availability_target < 100")
+        raise incidents.RecordError(
+            f"inventory {inv['name']}: anshin_office_calendar: start before end, "
+            f"inquiry_start before inquiry_end, 0 < availability_target < 100"
+        )
     return {"hours": hours, "extra_closed": closed, "target": target, "inquiry_hours": inquiry_hours}

@@ -5,6 +5,7 @@ Japanese font, and a chart of empty boxes helps nobody).
 
 Files are drawn in a scratch directory and moved into place only when all of them exist (output.drawing).
 """
+
 import datetime
 import html
 import json
@@ -13,8 +14,13 @@ import os
 from anshin_ops import incidents, office_calendar as cal, output
 
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
-POST_COLUMNS = [("category", "分類"), ("received", "受信件数"), ("published", "公開件数"),
-                ("exercise_or_test", "訓練・試験"), ("cancels", "取消")]
+POST_COLUMNS = [
+    ("category", "分類"),
+    ("received", "受信件数"),
+    ("published", "公開件数"),
+    ("exercise_or_test", "訓練・試験"),
+    ("cancels", "取消"),
+]
 
 
 def check_month(month, today=None):
@@ -44,6 +50,7 @@ def load_counts(path):
 
 def _charts(data, directory, prefix):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -64,8 +71,10 @@ def _charts(data, directory, prefix):
 
     pages = data["access"]["by_page"][:15]
     fig, ax = plt.subplots(figsize=(10, 0.4 * max(len(pages), 3) + 1))
-    ax.barh([p["page"] if p["page"].isascii() else "(other)" for p in reversed(pages)],
-            [p["requests"] for p in reversed(pages)])
+    ax.barh(
+        [p["page"] if p["page"].isascii() else "(other)" for p in reversed(pages)],
+        [p["requests"] for p in reversed(pages)],
+    )
     ax.set_title("Requests per page")
     fig.tight_layout()
     files["access_by_page"] = f"{prefix}access_by_page.png"
@@ -87,9 +96,14 @@ def _charts(data, directory, prefix):
     return files
 
 
-SHEETS = {"アクセス件数 (日別)": "日別アクセス", "アクセス件数 (ページ別)": "ページ別アクセス",
-          "ステータス区分別件数": "ステータス区分", "電文受信件数 (分類別)": "電文受信件数",
-          "登録データ件数 (月末時点, 分類・状態別)": "登録データ件数", "公開中の情報 (月末時点, 分類別)": "公開中の情報"}
+SHEETS = {
+    "アクセス件数 (日別)": "日別アクセス",
+    "アクセス件数 (ページ別)": "ページ別アクセス",
+    "ステータス区分別件数": "ステータス区分",
+    "電文受信件数 (分類別)": "電文受信件数",
+    "登録データ件数 (月末時点, 分類・状態別)": "登録データ件数",
+    "公開中の情報 (月末時点, 分類別)": "公開中の情報",
+}
 
 
 def _tables(data):
@@ -97,43 +111,66 @@ def _tables(data):
     access = data["access"]
     reg = data["registered"]
     return [
-        ("アクセス件数 (日別)", ["日付", "件数"] + list(CLASSES),
-         [[d["day"], d["requests"]] + [d[c] for c in CLASSES] for d in access["by_day"]]
-         + [["合計", access["total"]] + [access["by_status"][c] for c in CLASSES]]),
+        (
+            "アクセス件数 (日別)",
+            ["日付", "件数"] + list(CLASSES),
+            [[d["day"], d["requests"]] + [d[c] for c in CLASSES] for d in access["by_day"]]
+            + [["合計", access["total"]] + [access["by_status"][c] for c in CLASSES]],
+        ),
         ("アクセス件数 (ページ別)", ["ページ", "件数"], [[p["page"], p["requests"]] for p in access["by_page"]]),
         ("ステータス区分別件数", ["区分", "件数"], [[c, access["by_status"][c]] for c in CLASSES]),
-        ("電文受信件数 (分類別)", [t for _, t in POST_COLUMNS],
-         [[p[k] for k, _ in POST_COLUMNS] for p in data["posts"]]
-         + [["合計"] + [sum(p[k] for p in data["posts"]) for k, _ in POST_COLUMNS[1:]]]),
-        ("登録データ件数 (月末時点, 分類・状態別)", ["分類", "状態", "件数"],
-         [[r["category"], r["status"], r["rows"]] for r in reg["by_category_status"]]),
-        ("公開中の情報 (月末時点, 分類別)", ["分類", "件数"],
-         [[r["category"], r["documents"]] for r in reg["current_real"]]),
+        (
+            "電文受信件数 (分類別)",
+            [t for _, t in POST_COLUMNS],
+            [[p[k] for k, _ in POST_COLUMNS] for p in data["posts"]]
+            + [["合計"] + [sum(p[k] for p in data["posts"]) for k, _ in POST_COLUMNS[1:]]],
+        ),
+        (
+            "登録データ件数 (月末時点, 分類・状態別)",
+            ["分類", "状態", "件数"],
+            [[r["category"], r["status"], r["rows"]] for r in reg["by_category_status"]],
+        ),
+        (
+            "公開中の情報 (月末時点, 分類別)",
+            ["分類", "件数"],
+            [[r["category"], r["documents"]] for r in reg["current_real"]],
+        ),
     ]
 
 
 def _html(data, host, charts, finished):
     title = f"月次報告書 {data['month']} ({host})"
-    parts = [f"<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
-             "<style>body{font-family:sans-serif} table{border-collapse:collapse} "
-             "td,th{border:1px solid #999;padding:2px 8px} td.n{text-align:right}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
+        "<style>body{font-family:sans-serif} table{border-collapse:collapse} "
+        "td,th{border:1px solid #999;padding:2px 8px} td.n{text-align:right}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     if not finished:
         parts.append("<p>注: 当月の途中集計です。</p>")
-    parts.append(f"<p>作成日時: {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} JST。アクセス件数は nginx の"
-                 f"アクセスログ、電文件数・登録データ件数は受信サービスのデータベースから集計。"
-                 f"解析できなかった行: {data['access']['unparsable']} 行。</p>")
-    chart_after = {"アクセス件数 (日別)": "access_by_day", "アクセス件数 (ページ別)": "access_by_page",
-                   "電文受信件数 (分類別)": "posts"}
+    parts.append(
+        f"<p>作成日時: {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} JST。アクセス件数は nginx の"
+        f"アクセスログ、電文件数・登録データ件数は受信サービスのデータベースから集計。"
+        f"解析できなかった行: {data['access']['unparsable']} 行。</p>"
+    )
+    chart_after = {
+        "アクセス件数 (日別)": "access_by_day",
+        "アクセス件数 (ページ別)": "access_by_page",
+        "電文受信件数 (分類別)": "posts",
+    }
     for heading, header, rows in _tables(data):
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if heading in chart_after:
-            parts.append(f"<img src=\"{charts[chart_after[heading]]}\" alt=\"{html.escape(heading)}\">")
+            parts.append(f'<img src="{charts[chart_after[heading]]}" alt="{html.escape(heading)}">')
         parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
         for row in rows:
-            parts.append("<tr>" + "".join(
-                f"<td class=\"n\">{v}</td>" if isinstance(v, int) else f"<td>{html.escape(str(v))}</td>"
-                for v in row) + "</tr>")
+            parts.append(
+                "<tr>"
+                + "".join(
+                    f'<td class="n">{v}</td>' if isinstance(v, int) else f"<td>{html.escape(str(v))}</td>" for v in row
+                )
+                + "</tr>"
+            )
         parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -172,7 +209,7 @@ def render(counts_path, out_dir, today=None):
     """Draw the report of one host's counts; returns the files written."""
     data = load_counts(counts_path)
     _, _, finished = check_month(data["month"], today)
-    host = data.get("host") or os.path.basename(counts_path)[len("usage-"):-len(".json")]
+    host = data.get("host") or os.path.basename(counts_path)[len("usage-") : -len(".json")]
     with output.drawing(out_dir) as (scratch, written):
         # chart names carry the host: two hosts' reports share the month's directory
         charts = _charts(data, scratch, f"{host}_")
@@ -180,4 +217,3 @@ def render(counts_path, out_dir, today=None):
         output.write_text(os.path.join(scratch, stem + ".html"), _html(data, host, charts, finished))
         _xlsx(data, os.path.join(scratch, stem + ".xlsx"))
     return written
-

@@ -4,6 +4,7 @@ Office days are weekdays minus national holidays (the `holidays` library), minus
 and the prefecture's ordinance), minus extra closed days from the inventory. Office hours are a window on
 those days (8:30-17:15 by default). All times are JST.
 """
+
 import datetime
 
 import holidays
@@ -38,8 +39,10 @@ def office_days(start, end, extra_closed=()):
 
 def _window(day, hours):
     (sh, sm), (eh, em) = (map(int, h.split(":")) for h in hours)
-    return (datetime.datetime(day.year, day.month, day.day, sh, sm, tzinfo=JST),
-            datetime.datetime(day.year, day.month, day.day, eh, em, tzinfo=JST))
+    return (
+        datetime.datetime(day.year, day.month, day.day, sh, sm, tzinfo=JST),
+        datetime.datetime(day.year, day.month, day.day, eh, em, tzinfo=JST),
+    )
 
 
 def recovery_deadline(moment, hours=("08:30", "17:15"), extra_closed=()):
@@ -127,7 +130,11 @@ def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_
     allowed = total * (100 - target) / 100
     return {
         "period": f"{first.isoformat()} - {(after - datetime.timedelta(days=1)).isoformat()}",
-        "office_days": len(days), "office_minutes": total, "downtime_minutes": round(used, 1),
-        "allowed_minutes": round(allowed, 1), "availability_percent": round(100 * (1 - used / total), 3),
-        "target_percent": target, "met": used <= allowed,
+        "office_days": len(days),
+        "office_minutes": total,
+        "downtime_minutes": round(used, 1),
+        "allowed_minutes": round(allowed, 1),
+        "availability_percent": round(100 * (1 - used / total), 3),
+        "target_percent": target,
+        "met": used <= allowed,
     }

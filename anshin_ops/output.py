@@ -1,10 +1,11 @@
 """How the CLI writes files: whole or not at all.
 
-    write_text(path, text) / write_yaml(path, data)   temporary file in the same directory, then rename
-    drawing(out_dir)                                  a scratch directory whose files move into out_dir
-                                                      only when the block finished without an error
-    markdown_table(header, rows)                      a Markdown table with | and newlines escaped
+write_text(path, text) / write_yaml(path, data)   temporary file in the same directory, then rename
+drawing(out_dir)                                  a scratch directory whose files move into out_dir
+                                                  only when the block finished without an error
+markdown_table(header, rows)                      a Markdown table with | and newlines escaped
 """
+
 import contextlib
 import os
 import shutil

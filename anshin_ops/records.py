@@ -7,7 +7,9 @@ import os
 from anshin_ops import incidents, inventory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("anshin_records_rule", os.path.join(ROOT, "filter_plugins", "records.py"))
+_spec = importlib.util.spec_from_file_location(
+    "anshin_records_rule", os.path.join(ROOT, "filter_plugins", "records.py")
+)
 _rule = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_rule)
 KINDS = _rule.KINDS
@@ -28,5 +30,7 @@ def records_dir(inventory_name_or_path, kind=None):
 def is_versioned(inventory_name_or_path):
     """True for the inventories whose records are evidence in git (staging, production)."""
     inventory_dir = os.path.dirname(inventory.path_of(inventory_name_or_path))
-    return os.path.basename(inventory_dir) in _rule.VERSIONED and \
-        os.path.basename(os.path.dirname(inventory_dir)) == "inventories"
+    return (
+        os.path.basename(inventory_dir) in _rule.VERSIONED
+        and os.path.basename(os.path.dirname(inventory_dir)) == "inventories"
+    )

@@ -4,6 +4,7 @@ log entry (保守作業記録) per run, the runner's artifacts kept per run, and
 Where things go: anshin_ops.records (records/<inventory>/ in git for staging and production; the local
 stand-ins' runs are not maintenance of the real system and stay out of git).
 """
+
 import datetime
 import getpass
 import os
@@ -34,8 +35,9 @@ def operator():
     if os.environ.get("ANSHIN_OPERATOR"):
         return os.environ["ANSHIN_OPERATOR"]
     try:
-        name = subprocess.run(["git", "config", "user.name"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=5).stdout.strip()
+        name = subprocess.run(
+            ["git", "config", "user.name"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     except OSError:
         name = ""
     return name or getpass.getuser()
@@ -75,10 +77,14 @@ class Progress:
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             if self.failure is None:
                 res = data.get("res", {}) or {}
-                self.failure = {"host": data.get("host", ""), "task": data.get("task", ""),
-                                "play": data.get("play", ""), "unreachable": kind == "runner_on_unreachable",
-                                "message": _failure_message(res),
-                                "time": event.get("created")}
+                self.failure = {
+                    "host": data.get("host", ""),
+                    "task": data.get("task", ""),
+                    "play": data.get("play", ""),
+                    "unreachable": kind == "runner_on_unreachable",
+                    "message": _failure_message(res),
+                    "time": event.get("created"),
+                }
         return True
 
     def finish(self):
@@ -106,16 +112,34 @@ def load_log(log_dir):
 
 def draft_incident(directory, job, failure, started, who):
     """A draft 障害管理表 record from the failing task; the operator completes it (incident update/close)."""
-    occurred = (datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc)
-                .astimezone(cal.JST) if failure.get("time") else started)
+    occurred = (
+        datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc).astimezone(cal.JST)
+        if failure.get("time")
+        else started
+    )
     what = "到達不能" if failure["unreachable"] else "失敗"
-    record = {"id": incidents.new_id(occurred), "occurred": occurred.isoformat(timespec="seconds"),
-              "detected": occurred.isoformat(timespec="seconds"), "detection": f"保守作業 (anshin run {job})",
-              "target": failure["host"] or "(不明)", "category": "障害", "severity": "中",
-              "summary": f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),
-              "impact": "", "down_start": None, "down_end": None, "planned": False, "workaround": "",
-              "cause": "", "remedy": "", "prevention": "", "recovered": None, "reported_to_pref": None,
-              "handler": who, "status": "下書き"}
+    record = {
+        "id": incidents.new_id(occurred),
+        "occurred": occurred.isoformat(timespec="seconds"),
+        "detected": occurred.isoformat(timespec="seconds"),
+        "detection": f"保守作業 (anshin run {job})",
+        "target": failure["host"] or "(不明)",
+        "category": "障害",
+        "severity": "中",
+        "summary": f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),
+        "impact": "",
+        "down_start": None,
+        "down_end": None,
+        "planned": False,
+        "workaround": "",
+        "cause": "",
+        "remedy": "",
+        "prevention": "",
+        "recovered": None,
+        "reported_to_pref": None,
+        "handler": who,
+        "status": "下書き",
+    }
     return incidents.save(directory, record)
 
 
@@ -125,8 +149,16 @@ def needs_approval(job_spec, inventory_name_or_path, check):
     return bool(job_spec.get("changes")) and not check and records.is_versioned(inventory_name_or_path)
 
 
-def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=False, extra_vars=(), incidents_dir=None,
-            stream=None, approval=None):
+def run_job(
+    job,
+    inventory_name_or_path=inventory.DEFAULT,
+    limit=None,
+    check=False,
+    extra_vars=(),
+    incidents_dir=None,
+    stream=None,
+    approval=None,
+):
     """Run one job; returns (exit code, log entry). Input is checked before anything is written."""
     import ansible_runner
 
@@ -142,43 +174,71 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
     if needs_approval(known[job], inventory_name_or_path, check) and not approval:
         raise incidents.RecordError(
             f"{job} changes {inventory_name_or_path}: give the prefecture's approval reference with --approval "
-            "(承認番号・承認日など), or run it with --check")
-    inventory_name = inventory_name_or_path if os.path.isdir(
-        os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
+            "(承認番号・承認日など), or run it with --check"
+        )
+    inventory_name = (
+        inventory_name_or_path if os.path.isdir(os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
+    )
     log_dir = records.records_dir(inventory_name_or_path, "maintenance")
     incidents_dir = incidents_dir or records.records_dir(inventory_name_or_path, "incidents")
 
     started = datetime.datetime.now(cal.JST).replace(microsecond=0)
     run_id, run_dir = _new_run_dir(f"{started:%Y%m%dT%H%M%S}-{job}")
     # the playbooks write where bin/anshin reads: the same records folder, passed down (one rule)
-    cmdline = [*(["--check", "--diff"] if check else []), "-e",
-               f"anshin_records_dir={records.records_dir(inventory_name_or_path)}"]
+    cmdline = [
+        *(["--check", "--diff"] if check else []),
+        "-e",
+        f"anshin_records_dir={records.records_dir(inventory_name_or_path)}",
+    ]
     for pair in extra_vars:
         cmdline += ["-e", pair]
     progress = Progress(previous_total(log_dir, job), stream)
     who = operator()
     interrupted = []
     previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
-    stream.write(f"anshin run {job}: {known[job]['playbook']} on {inventory_name} "
-                 f"({'check mode, ' if check else ''}limit {limit or 'none'}), artifacts {run_dir}\n")
+    stream.write(
+        f"anshin run {job}: {known[job]['playbook']} on {inventory_name} "
+        f"({'check mode, ' if check else ''}limit {limit or 'none'}), artifacts {run_dir}\n"
+    )
     result = ansible_runner.run(
-        private_data_dir=run_dir, project_dir=ROOT, playbook=known[job]["playbook"], inventory=inventory_path,
-        limit=limit, cmdline=" ".join(shlex.quote(c) for c in cmdline) or None, ident="run", quiet=True,
-        event_handler=progress, cancel_callback=lambda: bool(interrupted),
-        envvars={"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg")})
+        private_data_dir=run_dir,
+        project_dir=ROOT,
+        playbook=known[job]["playbook"],
+        inventory=inventory_path,
+        limit=limit,
+        cmdline=" ".join(shlex.quote(c) for c in cmdline) or None,
+        ident="run",
+        quiet=True,
+        event_handler=progress,
+        cancel_callback=lambda: bool(interrupted),
+        envvars={"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg")},
+    )
     signal.signal(signal.SIGINT, previous_handler)
     progress.finish()
     stats = result.stats or {}
-    entry = {"run": run_id, "job": job, "title": known[job]["title"], "playbook": known[job]["playbook"],
-             "inventory": inventory_name, "limit": limit, "check": check, "extra_vars": logged_extra_vars(extra_vars),
-             "approval": approval or None,
-             "operator": who, "started": started.isoformat(),
-             "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
-             "result": RESULTS.get(result.status, result.status), "rc": result.rc, "tasks": progress.tasks,
-             "hosts": sorted({h for counts in stats.values() if isinstance(counts, dict) for h in counts}),
-             "changed": dict(stats.get("changed", {})), "failed": dict(stats.get("failures", {})),
-             "unreachable": dict(stats.get("dark", {})), "artifacts": _shown(run_dir),
-             "incident": None}
+    entry = {
+        "run": run_id,
+        "job": job,
+        "title": known[job]["title"],
+        "playbook": known[job]["playbook"],
+        "inventory": inventory_name,
+        "limit": limit,
+        "check": check,
+        "extra_vars": logged_extra_vars(extra_vars),
+        "approval": approval or None,
+        "operator": who,
+        "started": started.isoformat(),
+        "finished": datetime.datetime.now(cal.JST).replace(microsecond=0).isoformat(),
+        "result": RESULTS.get(result.status, result.status),
+        "rc": result.rc,
+        "tasks": progress.tasks,
+        "hosts": sorted({h for counts in stats.values() if isinstance(counts, dict) for h in counts}),
+        "changed": dict(stats.get("changed", {})),
+        "failed": dict(stats.get("failures", {})),
+        "unreachable": dict(stats.get("dark", {})),
+        "artifacts": _shown(run_dir),
+        "incident": None,
+    }
     if result.status != "successful" and progress.failure and not check:
         entry["incident"] = _shown(draft_incident(incidents_dir, job, progress.failure, started, who))
     output.write_yaml(os.path.join(log_dir, f"{run_id}.yml"), entry)
@@ -187,8 +247,10 @@ def run_job(job, inventory_name_or_path=inventory.DEFAULT, limit=None, check=Fal
 
 def logged_extra_vars(extra_vars):
     """-e NAME=VALUE as recorded: values of secret-looking names replaced."""
-    return [f"{name}=(秘匿)" if SECRET_NAME.search(name) else f"{name}={value}"
-            for name, value in (pair.split("=", 1) for pair in extra_vars)]
+    return [
+        f"{name}=(秘匿)" if SECRET_NAME.search(name) else f"{name}={value}"
+        for name, value in (pair.split("=", 1) for pair in extra_vars)
+    ]
 
 
 def _new_run_dir(base):

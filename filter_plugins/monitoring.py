@@ -1,15 +1,16 @@
 """Monitoring filters: pure functions that turn inventory data into scrape targets and probes.
 
-    {{ names | anshin_scrape_targets(hostvars, 'monitoring_agent_listen_port', 9100) }}
-    {{ receiver_targets | anshin_receiver_probes }}
-    {{ probe_page_text | anshin_prometheus_samples }}
-    {{ probes | anshin_integration_results(probe_pages, last_success, now, warning_days) }}
-    {{ epoch | anshin_jst_time }}
+{{ names | anshin_scrape_targets(hostvars, 'monitoring_agent_listen_port', 9100) }}
+{{ receiver_targets | anshin_receiver_probes }}
+{{ probe_page_text | anshin_prometheus_samples }}
+{{ probes | anshin_integration_results(probe_pages, last_success, now, warning_days) }}
+{{ epoch | anshin_jst_time }}
 """
+
 import datetime
 import re
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
@@ -23,8 +24,7 @@ def anshin_scrape_targets(names, hostvars, port_variable, default_port):
     for name in names or []:
         host = hostvars[name]
         address = host.get("monitoring_agent_address") or host.get("ansible_host") or name
-        targets.append({"name": name, "address": str(address),
-                        "port": int(host.get(port_variable, default_port))})
+        targets.append({"name": name, "address": str(address), "port": int(host.get(port_variable, default_port))})
     return targets
 
 
@@ -33,15 +33,17 @@ def anshin_receiver_probes(targets):
     probes = []
     for target in targets or []:
         safe = "".join(c if c.isalnum() else "_" for c in str(target["name"])).lower()
-        probes.append({
-            "name": f"receiver_{safe}",
-            "kind": "receiver",
-            "description": f"L-Alert receiver health check ({target['name']})",
-            "url": f"https://{target['address']}:{int(target.get('port', 443))}/healthz",
-            "body_regex": '"status": "ok"',
-            "ca_file": target.get("ca_file", ""),
-            "insecure_skip_verify": bool(target.get("insecure_skip_verify", False)),
-        })
+        probes.append(
+            {
+                "name": f"receiver_{safe}",
+                "kind": "receiver",
+                "description": f"L-Alert receiver health check ({target['name']})",
+                "url": f"https://{target['address']}:{int(target.get('port', 443))}/healthz",
+                "body_regex": '"status": "ok"',
+                "ca_file": target.get("ca_file", ""),
+                "insecure_skip_verify": bool(target.get("insecure_skip_verify", False)),
+            }
+        )
     return probes
 
 
@@ -89,20 +91,22 @@ def anshin_integration_results(probes, pages, last_success, now, warning_days):
         last = last_success.get(probe["name"])
         if reachable:
             last = now
-        results.append({
-            "name": probe["name"],
-            "kind": probe.get("kind", "other"),
-            "description": probe.get("description", ""),
-            "target": probe.get("url") or probe.get("target", ""),
-            "reachable": reachable,
-            "http_status": int(status) if status else None,
-            "tls": tls,
-            "tls_days_left": days_left,
-            "duration_seconds": round(page.get("probe_duration_seconds", 0.0), 3),
-            "last_success": anshin_jst_time(last),
-            "verdict": verdict,
-            "reason": reason,
-        })
+        results.append(
+            {
+                "name": probe["name"],
+                "kind": probe.get("kind", "other"),
+                "description": probe.get("description", ""),
+                "target": probe.get("url") or probe.get("target", ""),
+                "reachable": reachable,
+                "http_status": int(status) if status else None,
+                "tls": tls,
+                "tls_days_left": days_left,
+                "duration_seconds": round(page.get("probe_duration_seconds", 0.0), 3),
+                "last_success": anshin_jst_time(last),
+                "verdict": verdict,
+                "reason": reason,
+            }
+        )
     return results
 
 

@@ -1,8 +1,9 @@
 """Network filters: pure functions over addresses, no I/O.
 
-    {{ sources | anshin_invalid_cidrs }}    entries that are not an IPv4/IPv6 network
-    {{ sources | anshin_normalise_cidrs }}  canonical form ("10.0.0.1" -> "10.0.0.1/32")
+{{ sources | anshin_invalid_cidrs }}    entries that are not an IPv4/IPv6 network
+{{ sources | anshin_normalise_cidrs }}  canonical form ("10.0.0.1" -> "10.0.0.1/32")
 """
+
 import ipaddress
 
 

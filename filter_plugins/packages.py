@@ -1,6 +1,6 @@
 """Package filters: pure functions over ansible.builtin.package_facts results.
 
-    {{ before | anshin_package_changes(after) }}   packages whose version changed, appeared or went
+{{ before | anshin_package_changes(after) }}   packages whose version changed, appeared or went
 """
 
 

@@ -1,8 +1,9 @@
 """Period filters: pure functions over dates in JST (the prefecture's calendar).
 
-    {{ now(utc=true).timestamp() | anshin_previous_month }}   "2026-10" on any day of November (JST)
-    {{ now(utc=true).timestamp() | anshin_jst_month }}        "2026-11"
+{{ now(utc=true).timestamp() | anshin_previous_month }}   "2026-10" on any day of November (JST)
+{{ now(utc=true).timestamp() | anshin_jst_month }}        "2026-11"
 """
+
 import datetime
 
 JST = datetime.timezone(datetime.timedelta(hours=9))

@@ -1,17 +1,23 @@
 """SSH filters: pure functions over public keys and permits, no I/O.
 
-    {{ keys | anshin_invalid_ssh_keys }}             keys that are not OpenSSH public keys
-    {{ '2027-03-31' | anshin_is_date }}              a real day written YYYY-MM-DD
-    {{ '2027-03-31' | anshin_expiry_epoch }}         end of that day in JST, as epoch seconds
+{{ keys | anshin_invalid_ssh_keys }}             keys that are not OpenSSH public keys
+{{ '2027-03-31' | anshin_is_date }}              a real day written YYYY-MM-DD
+{{ '2027-03-31' | anshin_expiry_epoch }}         end of that day in JST, as epoch seconds
 """
+
 import base64
 import binascii
 import datetime
 import struct
 
 KEY_TYPES = {
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
 }
 JST = datetime.timezone(datetime.timedelta(hours=9))
 
@@ -26,7 +32,7 @@ def _valid_key(line):
     try:
         blob = base64.b64decode(parts[1], validate=True)
         (length,) = struct.unpack(">I", blob[:4])
-        return blob[4:4 + length].decode("ascii") == parts[0] and len(blob) > 4 + length
+        return blob[4 : 4 + length].decode("ascii") == parts[0] and len(blob) > 4 + length
     except (binascii.Error, struct.error, UnicodeDecodeError, ValueError):
         return False
 

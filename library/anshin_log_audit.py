@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Log audit of one host for a period (contract clause 9(2))."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -230,8 +231,15 @@ import zlib
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.anshin_logs import (
-    SSHD_IDENTS, classify_receiver, classify_sshd, classify_sudo, open_log, parse_combined, parse_nginx_error,
-    parse_syslog)
+    SSHD_IDENTS,
+    classify_receiver,
+    classify_sshd,
+    classify_sudo,
+    open_log,
+    parse_combined,
+    parse_nginx_error,
+    parse_syslog,
+)
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 
@@ -333,8 +341,16 @@ class Audit:
         since = self.since.timestamp()
         for path in paths:
             if os.path.getmtime(path) < since:
-                self.sources.append({"name": path, "kind": kind, "lines": 0, "in_period": 0,
-                                     "unparsable": 0, "skipped": "older than the period"})
+                self.sources.append(
+                    {
+                        "name": path,
+                        "kind": kind,
+                        "lines": 0,
+                        "in_period": 0,
+                        "unparsable": 0,
+                        "skipped": "older than the period",
+                    }
+                )
                 continue
             yield path
 
@@ -410,8 +426,14 @@ class Audit:
             if kind == "accepted":
                 self.logins += 1
                 if self.ranges and not self._approved(source):
-                    self.outside.append({"time": datetime.datetime.fromtimestamp(epoch, JST).strftime(
-                        "%Y-%m-%d %H:%M:%S"), "user": user, "source": source, "method": method})
+                    self.outside.append(
+                        {
+                            "time": datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M:%S"),
+                            "user": user,
+                            "source": source,
+                            "method": method,
+                        }
+                    )
                 return
             invalid = kind == "invalid_user" or message.startswith("Failed %s for invalid user" % method)
             if kind == "failed":
@@ -448,8 +470,17 @@ class Audit:
     def read_journal(self, journalctl):
         entry = self._source("journal", "auth")
         idents = list(SSHD_IDENTS) + ["sudo", self.params["receiver_identifier"]]
-        cmd = [journalctl, "--no-pager", "-q", "-o", "json",
-               "--since", "@%d" % int(self.since.timestamp()), "--until", "@%d" % int(self.until.timestamp())]
+        cmd = [
+            journalctl,
+            "--no-pager",
+            "-q",
+            "-o",
+            "json",
+            "--since",
+            "@%d" % int(self.since.timestamp()),
+            "--until",
+            "@%d" % int(self.until.timestamp()),
+        ]
         cmd += ["SYSLOG_IDENTIFIER=%s" % i for i in idents]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         since, until = self.since.timestamp(), self.until.timestamp()
@@ -499,32 +530,48 @@ class Audit:
     # -- result ---------------------------------------------------------------
     def result(self):
         top = self.top
-        ssh_sources = sorted(self.ssh_by_source.values(),
-                             key=lambda s: (-(s["failed"] + s["invalid_user"]), s["source"]))
+        ssh_sources = sorted(
+            self.ssh_by_source.values(), key=lambda s: (-(s["failed"] + s["invalid_user"]), s["source"])
+        )
         for row in ssh_sources:
             row["total"] = row["failed"] + row["invalid_user"]
         errors_by_path = sorted(
-            ({"path": p, "status_4xx": c[0], "status_5xx": c[1], "total": c[0] + c[1]}
-             for p, c in self.errors_by_path.items()), key=lambda r: (-r["total"], r["path"]))[:top]
-        by_hour = [{"hour": hour_of(h * 3600), "requests": v[0], "status_4xx": v[1], "status_5xx": v[2]}
-                   for h, v in sorted(self.by_hour.items())]
+            (
+                {"path": p, "status_4xx": c[0], "status_5xx": c[1], "total": c[0] + c[1]}
+                for p, c in self.errors_by_path.items()
+            ),
+            key=lambda r: (-r["total"], r["path"]),
+        )[:top]
+        by_hour = [
+            {"hour": hour_of(h * 3600), "requests": v[0], "status_4xx": v[1], "status_5xx": v[2]}
+            for h, v in sorted(self.by_hour.items())
+        ]
         t = self.thresholds
-        spikes = [{"hour": r["hour"], "status_5xx": r["status_5xx"]} for r in by_hour
-                  if r["status_5xx"] > t["http_5xx_per_hour"]]
+        spikes = [
+            {"hour": r["hour"], "status_5xx": r["status_5xx"]}
+            for r in by_hour
+            if r["status_5xx"] > t["http_5xx_per_hour"]
+        ]
         unparsable_total = sum(s["unparsable"] for s in self.sources)
         nginx_errors = sum(c for lvl, c in self.nginx_levels.items() if lvl in HTTP_ERROR_LEVELS)
         counts = {
             "requests": self.requests,
-            "status_1xx": self.status_class.get(1, 0), "status_2xx": self.status_class.get(2, 0),
-            "status_3xx": self.status_class.get(3, 0), "status_4xx": self.status_class.get(4, 0),
+            "status_1xx": self.status_class.get(1, 0),
+            "status_2xx": self.status_class.get(2, 0),
+            "status_3xx": self.status_class.get(3, 0),
+            "status_4xx": self.status_class.get(4, 0),
             "status_5xx": self.status_class.get(5, 0),
-            "ssh_failures": self.ssh_failed, "ssh_invalid_users": self.ssh_invalid,
-            "logins": self.logins, "logins_outside_ranges": len(self.outside),
-            "sudo_commands": sum(self.sudo_commands.values()), "sudo_refusals": sum(self.sudo_refusals.values()),
+            "ssh_failures": self.ssh_failed,
+            "ssh_invalid_users": self.ssh_invalid,
+            "logins": self.logins,
+            "logins_outside_ranges": len(self.outside),
+            "sudo_commands": sum(self.sudo_commands.values()),
+            "sudo_refusals": sum(self.sudo_refusals.values()),
             "attack_requests": self.attack_total,
             "receiver_rejects": sum(self.receiver_rejects.values()),
             "receiver_errors": sum(self.receiver_errors.values()),
-            "nginx_errors": nginx_errors, "unparsable_lines": unparsable_total,
+            "nginx_errors": nginx_errors,
+            "unparsable_lines": unparsable_total,
             "damaged_files": len([s for s in self.sources if "error" in s]),
         }
         worst_source = ssh_sources[0]["total"] if ssh_sources else 0
@@ -542,21 +589,30 @@ class Audit:
         checks = [{"name": n, "value": v, "threshold": t[n], "crossed": v > t[n]} for n, v in checks]
         flags = [{"name": c["name"], "value": c["value"], "threshold": c["threshold"]} for c in checks if c["crossed"]]
         return {
-            "period": {"since": self.since.astimezone(JST).isoformat(), "until": self.until.astimezone(JST).isoformat()},
+            "period": {
+                "since": self.since.astimezone(JST).isoformat(),
+                "until": self.until.astimezone(JST).isoformat(),
+            },
             "empty": self.in_period == 0,
             "sources": self.sources,
             "counts": counts,
             "ssh_failures_by_source": ssh_sources[:top],
-            "ssh_failures_by_user": [{"user": u, "invalid": inv, "count": c} for (u, inv), c in
-                                     sorted(self.ssh_by_user.items(), key=lambda kv: (-kv[1], kv[0][0]))[:top]],
+            "ssh_failures_by_user": [
+                {"user": u, "invalid": inv, "count": c}
+                for (u, inv), c in sorted(self.ssh_by_user.items(), key=lambda kv: (-kv[1], kv[0][0]))[:top]
+            ],
             "logins_outside_ranges": self.outside[:top],
-            "sudo": {"commands": ranked(self.sudo_commands, ("user", "target", "command"), top),
-                     "refusals": ranked(self.sudo_refusals, ("user", "reason", "command"), top)},
+            "sudo": {
+                "commands": ranked(self.sudo_commands, ("user", "target", "command"), top),
+                "refusals": ranked(self.sudo_refusals, ("user", "reason", "command"), top),
+            },
             "http_errors_by_path": errors_by_path,
             "http_by_hour": by_hour,
             "http_5xx_spikes": spikes,
-            "attack_requests": {"by_pattern": ranked(self.attack_by_pattern, ("pattern",), top),
-                                "by_source": ranked(self.attack_by_source, ("source",), top)},
+            "attack_requests": {
+                "by_pattern": ranked(self.attack_by_pattern, ("pattern",), top),
+                "by_source": ranked(self.attack_by_source, ("source",), top),
+            },
             "receiver_rejects": ranked(self.receiver_rejects, ("reason",), top),
             "receiver_errors": ranked(self.receiver_errors, ("message",), top),
             "nginx_errors_by_level": ranked(self.nginx_levels, ("level",), top),

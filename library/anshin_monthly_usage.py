@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Monthly usage counts on the L-Alert VM (contract clause 9(1)ウエ)."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -97,8 +98,10 @@ def month_bounds(month):
 
 def count_access(month, globs, top):
     first, start, end, days = month_bounds(month)
-    by_day = {(first + datetime.timedelta(days=i)).strftime("%Y-%m-%d"): dict.fromkeys(("requests",) + CLASSES, 0)
-              for i in range(days)}
+    by_day = {
+        (first + datetime.timedelta(days=i)).strftime("%Y-%m-%d"): dict.fromkeys(("requests",) + CLASSES, 0)
+        for i in range(days)
+    }
     slots = [by_day[day] for day in sorted(by_day)]
     pages, files, unparsable = {}, [], 0
     paths = sorted({p for g in globs for p in glob.glob(g) if os.path.isfile(p)})
@@ -134,8 +137,14 @@ def count_access(month, globs, top):
     if len(ranked) > top:
         by_page.append({"page": "その他", "requests": sum(n for _, n in ranked[top:])})
     rows = [dict(day=day, **counts) for day, counts in sorted(by_day.items())]
-    return {"total": sum(r["requests"] for r in rows), "by_day": rows, "by_page": by_page,
-            "by_status": {c: sum(r[c] for r in rows) for c in CLASSES}, "unparsable": unparsable, "files": files}
+    return {
+        "total": sum(r["requests"] for r in rows),
+        "by_day": rows,
+        "by_page": by_page,
+        "by_status": {c: sum(r[c] for r in rows) for c in CLASSES},
+        "unparsable": unparsable,
+        "files": files,
+    }
 
 
 def count_database(month, database):
@@ -148,24 +157,37 @@ def count_database(month, database):
         raise ValueError("database %s does not exist" % database)
     conn = sqlite3.connect("file:%s?mode=ro" % database, uri=True)
     try:
-        posts = [dict(zip(("category", "received", "published", "exercise_or_test", "cancels"), row))
-                 for row in conn.execute(
-                     "SELECT category, COUNT(*),"
-                     " SUM(is_real = 1 AND dist_type != 'Cancel'), SUM(is_real = 0), SUM(dist_type = 'Cancel')"
-                     " FROM messages WHERE received_at >= ? AND received_at < ? GROUP BY category ORDER BY category",
-                     (start, end))]
-        by_status = [dict(zip(("category", "status", "rows"), row)) for row in conn.execute(
-            "SELECT category, status, COUNT(*) FROM messages WHERE received_at < ?"
-            " GROUP BY category, status ORDER BY category, status", (end,))]
+        posts = [
+            dict(zip(("category", "received", "published", "exercise_or_test", "cancels"), row))
+            for row in conn.execute(
+                "SELECT category, COUNT(*),"
+                " SUM(is_real = 1 AND dist_type != 'Cancel'), SUM(is_real = 0), SUM(dist_type = 'Cancel')"
+                " FROM messages WHERE received_at >= ? AND received_at < ? GROUP BY category ORDER BY category",
+                (start, end),
+            )
+        ]
+        by_status = [
+            dict(zip(("category", "status", "rows"), row))
+            for row in conn.execute(
+                "SELECT category, status, COUNT(*) FROM messages WHERE received_at < ?"
+                " GROUP BY category, status ORDER BY category, status",
+                (end,),
+            )
+        ]
         # what the web side presents as real at the end of the month (store.py's current_real, as of then)
-        current = [dict(zip(("category", "documents"), row)) for row in conn.execute(
-            "SELECT m.category, COUNT(*) FROM messages m WHERE m.received_at < :end AND m.is_real = 1"
-            " AND m.dist_type != 'Cancel' AND m.revision = (SELECT MAX(revision)"
-            " FROM messages WHERE document_id = m.document_id AND is_real = 1 AND received_at < :end)"
-            # the real track only: a drill's Cancel or Update never hides a real document
-            " AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.document_id = m.document_id AND c.is_real = 1"
-            " AND c.dist_type = 'Cancel' AND c.revision >= m.revision AND c.received_at < :end)"
-            " GROUP BY m.category ORDER BY m.category", {"end": end})]
+        current = [
+            dict(zip(("category", "documents"), row))
+            for row in conn.execute(
+                "SELECT m.category, COUNT(*) FROM messages m WHERE m.received_at < :end AND m.is_real = 1"
+                " AND m.dist_type != 'Cancel' AND m.revision = (SELECT MAX(revision)"
+                " FROM messages WHERE document_id = m.document_id AND is_real = 1 AND received_at < :end)"
+                # the real track only: a drill's Cancel or Update never hides a real document
+                " AND NOT EXISTS (SELECT 1 FROM messages c WHERE c.document_id = m.document_id AND c.is_real = 1"
+                " AND c.dist_type = 'Cancel' AND c.revision >= m.revision AND c.received_at < :end)"
+                " GROUP BY m.category ORDER BY m.category",
+                {"end": end},
+            )
+        ]
     finally:
         conn.close()
     return posts, {"by_category_status": by_status, "current_real": current}
@@ -173,9 +195,12 @@ def count_database(month, database):
 
 def collect(params):
     posts, registered = count_database(params["month"], params["database"])
-    return {"month": params["month"],
-            "access": count_access(params["month"], params["access_logs"], params["top_pages"]),
-            "posts": posts, "registered": registered}
+    return {
+        "month": params["month"],
+        "access": count_access(params["month"], params["access_logs"], params["top_pages"]),
+        "posts": posts,
+        "registered": registered,
+    }
 
 
 def main():

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Pending package updates of a Debian host, security ones marked (contract clause 9(4))."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -121,8 +122,13 @@ LIB_OR_BIN = re.compile(r"(\.so(\.[0-9.]+)?$|/s?bin/)")
 def security_sources(cache, patterns):
     """The package lists APT read from a security archive, as 'site archive'."""
     files = getattr(getattr(cache, "_cache", None), "file_list", None) or []
-    return sorted({f"{f.site or f.filename} {f.archive}".strip() for f in files
-                   if any(rx.search(f.label or "") or rx.search(f.archive or "") for rx in patterns)})
+    return sorted(
+        {
+            f"{f.site or f.filename} {f.archive}".strip()
+            for f in files
+            if any(rx.search(f.label or "") or rx.search(f.archive or "") for rx in patterns)
+        }
+    )
 
 
 def running_units():
@@ -169,8 +175,9 @@ def main():
             textfile=dict(type="path", default=""),
             security_patterns=dict(type="list", elements="str", default=["^Debian-Security$", "-security$"]),
             require_security_source=dict(type="bool", default=True),
-            reboot_packages=dict(type="list", elements="str",
-                                 default=["^linux-image-", "^intel-microcode$", "^amd64-microcode$"]),
+            reboot_packages=dict(
+                type="list", elements="str", default=["^linux-image-", "^intel-microcode$", "^amd64-microcode$"]
+            ),
         ),
         supports_check_mode=True,
     )
@@ -191,9 +198,11 @@ def main():
     cache = apt.Cache()
     sources = security_sources(cache, security)
     if module.params["require_security_source"] and not sources:
-        module.fail_json(msg="no security source: APT reads no package list of a security archive, so this report "
-                             "would never show a security update. Add the release's -security suite "
-                             "(role base: base_apt_security_mirror) and run again.")
+        module.fail_json(
+            msg="no security source: APT reads no package list of a security archive, so this report "
+            "would never show a security update. Add the release's -security suite "
+            "(role base: base_apt_security_mirror) and run again."
+        )
     state_file = module.params["state_file"]
     try:
         with open(state_file, encoding="utf-8") as fh:
@@ -215,13 +224,18 @@ def main():
         for path in pkg.installed_files if pkg.is_installed else []:
             if LIB_OR_BIN.search(path):
                 restart |= mapped.get(path, set())
-        packages.append({
-            "name": pkg.name, "installed": pkg.installed.version, "candidate": cand.version,
-            "security": is_security,
-            "origin": " ".join(sorted({f"{o.label} {o.archive}".strip() for o in origins})),
-            "first_seen": seen[key], "restart": sorted(restart),
-            "reboot": any(rx.search(pkg.name) for rx in reboot),
-        })
+        packages.append(
+            {
+                "name": pkg.name,
+                "installed": pkg.installed.version,
+                "candidate": cand.version,
+                "security": is_security,
+                "origin": " ".join(sorted({f"{o.label} {o.archive}".strip() for o in origins})),
+                "first_seen": seen[key],
+                "restart": sorted(restart),
+                "reboot": any(rx.search(pkg.name) for rx in reboot),
+            }
+        )
     packages.sort(key=lambda p: p["name"])
     os.makedirs(os.path.dirname(state_file), exist_ok=True)
     with open(state_file + ".partial", "w", encoding="utf-8") as fh:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Resource usage report with trends and tuning proposals (contract clause 9(3)). Runs on the controller."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -170,29 +171,43 @@ def analyse(series, thresholds):
         limit = thresholds[threshold_key]
         for row in rows:
             if key == "cpu" and row["p95"] > limit:
-                findings.append(f"{row['series']}: CPU 使用率の95パーセンタイルが {row['p95']}% (基準 {limit}%) です。"
-                                "vCPU の増設、または受信処理のスレッド数 (lalert_receiver_threads) の見直しを提案します。")
+                findings.append(
+                    f"{row['series']}: CPU 使用率の95パーセンタイルが {row['p95']}% (基準 {limit}%) です。"
+                    "vCPU の増設、または受信処理のスレッド数 (lalert_receiver_threads) の見直しを提案します。"
+                )
             if key == "memory" and row["max"] > limit:
-                findings.append(f"{row['series']}: メモリ使用率が最大 {row['max']}% (基準 {limit}%) に達しました。"
-                                "メモリの増設、または常駐プロセスの見直しを提案します。")
+                findings.append(
+                    f"{row['series']}: メモリ使用率が最大 {row['max']}% (基準 {limit}%) に達しました。"
+                    "メモリの増設、または常駐プロセスの見直しを提案します。"
+                )
             if key == "inodes" and row["last"] > limit:
-                findings.append(f"{row['series']}: inode 使用率が {row['last']}% (基準 {limit}%) です。"
-                                "小さなファイル (スプール、ローテート済みログ) の整理を提案します。")
+                findings.append(
+                    f"{row['series']}: inode 使用率が {row['last']}% (基準 {limit}%) です。"
+                    "小さなファイル (スプール、ローテート済みログ) の整理を提案します。"
+                )
             if key == "load" and row["p95"] > limit:
-                findings.append(f"{row['series']}: 負荷 (15分平均/コア) の95パーセンタイルが {row['p95']} (基準 {limit}) です。"
-                                "処理の集中する時間帯の確認と vCPU の増設を提案します。")
+                findings.append(
+                    f"{row['series']}: 負荷 (15分平均/コア) の95パーセンタイルが {row['p95']} (基準 {limit}) です。"
+                    "処理の集中する時間帯の確認と vCPU の増設を提案します。"
+                )
             if key == "disk":
                 days_to_full = None
                 if row["per_day"] > 0:
                     days_to_full = round((100 - row["last"]) / row["per_day"], 1)
                 row["days_to_full"] = days_to_full
                 if row["last"] > limit:
-                    findings.append(f"{row['series']}: ディスク使用率が {row['last']}% (基準 {limit}%) です。"
-                                    "ディスクの拡張、またはログ保存期間 (logrotate_retention_days) の見直しを提案します。")
+                    findings.append(
+                        f"{row['series']}: ディスク使用率が {row['last']}% (基準 {limit}%) です。"
+                        "ディスクの拡張、またはログ保存期間 (logrotate_retention_days) の見直しを提案します。"
+                    )
                 elif days_to_full is not None and days_to_full < thresholds["days_to_full"]:
-                    findings.append(f"{row['series']}: 現在の増加ペース (1日 {row['per_day']} ポイント) では約 {days_to_full} 日で"
-                                    "満杯になります。ディスクの拡張、またはアーカイブ・保存期間の見直しを提案します。")
-    proposals = findings or ["期間中のリソース使用率はいずれも基準内で、増加傾向も問題ありません。現状の構成で十分です。"]
+                    findings.append(
+                        f"{row['series']}: 現在の増加ペース (1日 {row['per_day']} ポイント) では約 {days_to_full} 日で"
+                        "満杯になります。ディスクの拡張、またはアーカイブ・保存期間の見直しを提案します。"
+                    )
+    proposals = findings or [
+        "期間中のリソース使用率はいずれも基準内で、増加傾向も問題ありません。現状の構成で十分です。"
+    ]
     return figures, proposals, missing
 
 
@@ -202,13 +217,18 @@ def jst(epoch):
 
 def chart(path, heading_en, rows, unit, limit):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 3.2), dpi=100)
     for row in rows:
-        ax.plot([datetime.datetime.fromtimestamp(t, JST) for t, _ in row["points"]], [v for _, v in row["points"]],
-                label=row["series"], linewidth=1.2)
+        ax.plot(
+            [datetime.datetime.fromtimestamp(t, JST) for t, _ in row["points"]],
+            [v for _, v in row["points"]],
+            label=row["series"],
+            linewidth=1.2,
+        )
     ax.axhline(limit, color="red", linestyle="--", linewidth=0.8, label=f"threshold {limit}{unit}")
     ax.set_title(heading_en)
     ax.set_ylabel(unit or "per core")
@@ -220,8 +240,13 @@ def chart(path, heading_en, rows, unit, limit):
     plt.close(fig)
 
 
-TITLES_EN = {"cpu": "CPU busy %", "memory": "Memory used %", "disk": "Disk used %", "inodes": "Inodes used %",
-             "load": "Load (15 min) per core"}
+TITLES_EN = {
+    "cpu": "CPU busy %",
+    "memory": "Memory used %",
+    "disk": "Disk used %",
+    "inodes": "Inodes used %",
+    "load": "Load (15 min) per core",
+}
 COLUMNS = ["系列", "平均", "95%", "最大", "最新", "増加/日"]
 
 
@@ -263,26 +288,41 @@ def write_report(params, figures, proposals, missing):
         files.append(os.path.join(dest, png))
         md.append(f"\n![{heading}]({png})\n")
         body.append(f'<img src="{png}" alt="{html.escape(heading)}">')
-        body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>" + "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in table_rows(key, rows))
-            + "</table>")
+        body.append(
+            "<table><tr>"
+            + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+            + "</tr>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+                for cells in table_rows(key, rows)
+            )
+            + "</table>"
+        )
     md.append("\n## 上位プロセス (報告作成時点)\n")
     body.append("<h2>上位プロセス (報告作成時点)</h2>")
     for host, lines in sorted((params.get("top_processes") or {}).items()):
         md.append(f"\n### {host}\n\n```\n" + "\n".join(lines) + "\n```\n")
         body.append(f"<h3>{html.escape(host)}</h3><pre>" + html.escape("\n".join(lines)) + "</pre>")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;"
-             "padding:2px 8px;text-align:right}th{background:#eee}img{display:block;margin:1em 0}")
-    page = (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>リソース使用状況報告書</title>'
-            f"<style>{style}</style></head><body>" + "".join(body) + "</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;"
+        "padding:2px 8px;text-align:right}th{background:#eee}img{display:block;margin:1em 0}"
+    )
+    page = (
+        f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>リソース使用状況報告書</title>'
+        f"<style>{style}</style></head><body>" + "".join(body) + "</body></html>\n"
+    )
     for ext, text in (("html", page), ("md", "".join(md))):
         path = os.path.join(dest, f"{name}.{ext}")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         files.append(path)
-    data = {"period_start": params["period_start"], "period_end": params["period_end"], "proposals": proposals,
-            "missing": missing, "figures": {k: [{c: v for c, v in r.items() if c != "points"} for r in rows]
-                                            for k, rows in figures.items()}}
+    data = {
+        "period_start": params["period_start"],
+        "period_end": params["period_end"],
+        "proposals": proposals,
+        "missing": missing,
+        "figures": {k: [{c: v for c, v in r.items() if c != "points"} for r in rows] for k, rows in figures.items()},
+    }
     path = os.path.join(dest, f"{name}.json")
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2)
@@ -315,7 +355,8 @@ def main():
     for key, rows in figures.items():
         for row in rows:
             hosts.setdefault(row["instance"], {}).setdefault(key, []).append(
-                {c: v for c, v in row.items() if c != "points"})
+                {c: v for c, v in row.items() if c != "points"}
+            )
     files = []
     if not module.check_mode:
         try:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Sync people and departments from the prefecture's directory into the system's LDAP (clause 9(9))."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -142,8 +143,10 @@ def diff_text(result):
         else:
             lines.append(f"{'+' if op['op'] in ('create', 'enable') else '-'} {op['uid']} ({op['op']})")
     for op in result["group_operations"]:
-        lines.append(f"* group {op['group']} ({op['op']}): {op.get('added', op['members'])}"
-                     + (f" removed {op['removed']}" if op.get("removed") else ""))
+        lines.append(
+            f"* group {op['group']} ({op['op']}): {op.get('added', op['members'])}"
+            + (f" removed {op['removed']}" if op.get("removed") else "")
+        )
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -167,8 +170,17 @@ def main():
             module.no_log_values.add(settings["bind_password"])
     as_of = p["as_of"] or io.today_jst()
     try:
-        result = io.sync(p["source"], p["target"], p["attribute_map"], p["reorganisation"], as_of,
-                         p["leaver_policy"], p["max_delete_percent"], p["allow_mass_delete"], module.check_mode)
+        result = io.sync(
+            p["source"],
+            p["target"],
+            p["attribute_map"],
+            p["reorganisation"],
+            as_of,
+            p["leaver_policy"],
+            p["max_delete_percent"],
+            p["allow_mass_delete"],
+            module.check_mode,
+        )
     except io.SyncError as exc:
         module.fail_json(msg=str(exc))
     if module._diff:

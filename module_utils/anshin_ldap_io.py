@@ -5,6 +5,7 @@ Shared by library/ldap_sync.py and the scheduled sync on the VM (roles/ldap_sync
 so both do exactly the same. Every failure is raised as SyncError with a one-line cause, before any change
 when it comes from reading.
 """
+
 from __future__ import absolute_import, division, print_function
 
 import datetime
@@ -20,6 +21,7 @@ try:
     import ldap3
     from ldap3.core import exceptions as ldap_errors
     from ldap3.utils.dn import escape_rdn, parse_dn
+
     HAS_LDAP3 = True
 except ImportError:  # reported by the caller
     HAS_LDAP3 = False
@@ -47,14 +49,24 @@ def connect(settings, what):
     try:
         tls = None
         if url.startswith("ldaps://") or settings.get("start_tls"):
-            tls = ldap3.Tls(ca_certs_file=settings.get("ca_file") or None,
-                            validate=2 if settings.get("ca_file") else 0)  # ssl.CERT_REQUIRED with a CA file
-        server = ldap3.Server(url, use_ssl=url.startswith("ldaps://"), tls=tls,
-                              connect_timeout=int(settings.get("timeout", 10)), get_info=ldap3.NONE)
-        conn = ldap3.Connection(server, user=settings.get("bind_dn") or None,
-                                password=settings.get("bind_password") or None,
-                                receive_timeout=int(settings.get("timeout", 10)), raise_exceptions=True,
-                                auto_bind=ldap3.AUTO_BIND_NONE)
+            tls = ldap3.Tls(
+                ca_certs_file=settings.get("ca_file") or None, validate=2 if settings.get("ca_file") else 0
+            )  # ssl.CERT_REQUIRED with a CA file
+        server = ldap3.Server(
+            url,
+            use_ssl=url.startswith("ldaps://"),
+            tls=tls,
+            connect_timeout=int(settings.get("timeout", 10)),
+            get_info=ldap3.NONE,
+        )
+        conn = ldap3.Connection(
+            server,
+            user=settings.get("bind_dn") or None,
+            password=settings.get("bind_password") or None,
+            receive_timeout=int(settings.get("timeout", 10)),
+            raise_exceptions=True,
+            auto_bind=ldap3.AUTO_BIND_NONE,
+        )
         conn.open()
         if settings.get("start_tls") and not url.startswith("ldaps://"):
             conn.start_tls()
@@ -66,8 +78,10 @@ def connect(settings, what):
     return conn
 
 
-TRUNCATED = ("source: the result was truncated by the server's size limit: nothing changed "
-             "(raise the limit for the sync account)")
+TRUNCATED = (
+    "source: the result was truncated by the server's size limit: nothing changed "
+    "(raise the limit for the sync account)"
+)
 
 
 def read_source(conn, settings, attribute_map):
@@ -75,9 +89,13 @@ def read_source(conn, settings, attribute_map):
     attributes = sorted(set(attribute_map.values()))
     try:
         entries = conn.extend.standard.paged_search(
-            settings["base_dn"], settings.get("filter") or "(objectClass=inetOrgPerson)",
-            search_scope=ldap3.SUBTREE, attributes=attributes, paged_size=int(settings.get("page_size", 500)),
-            generator=False)
+            settings["base_dn"],
+            settings.get("filter") or "(objectClass=inetOrgPerson)",
+            search_scope=ldap3.SUBTREE,
+            attributes=attributes,
+            paged_size=int(settings.get("page_size", 500)),
+            generator=False,
+        )
     except ldap_errors.LDAPSizeLimitExceededResult:
         raise SyncError(TRUNCATED)
     except ldap_errors.LDAPException as exc:
@@ -113,17 +131,25 @@ def read_target(conn, settings):
     for name in ("people", "disabled"):
         found = {}
         if _exists(conn, _branch(base, name)):
-            conn.search(_branch(base, name), "(objectClass=inetOrgPerson)", search_scope=ldap3.LEVEL,
-                        attributes=list(plan_lib.TARGET_ATTRIBUTES))
+            conn.search(
+                _branch(base, name),
+                "(objectClass=inetOrgPerson)",
+                search_scope=ldap3.LEVEL,
+                attributes=list(plan_lib.TARGET_ATTRIBUTES),
+            )
             for entry in conn.entries:
-                attrs = {a: sorted(str(v) for v in entry[a].values) for a in plan_lib.TARGET_ATTRIBUTES
-                         if a in entry and entry[a].values}
+                attrs = {
+                    a: sorted(str(v) for v in entry[a].values)
+                    for a in plan_lib.TARGET_ATTRIBUTES
+                    if a in entry and entry[a].values
+                }
                 found[attrs["uid"][0]] = attrs
         result.append(found)
     groups = {}
     if _exists(conn, _branch(base, "groups")):
-        conn.search(_branch(base, "groups"), "(objectClass=groupOfNames)", search_scope=ldap3.LEVEL,
-                    attributes=["cn", "member"])
+        conn.search(
+            _branch(base, "groups"), "(objectClass=groupOfNames)", search_scope=ldap3.LEVEL, attributes=["cn", "member"]
+        )
         for entry in conn.entries:
             members = []
             for member in entry["member"].values:
@@ -162,8 +188,9 @@ def apply(conn, base_dn, ops, group_ops):
             conn.add(person_dn(uid, people), OBJECT_CLASSES, op["changes"])
         elif op["op"] == "enable":
             conn.modify_dn(person_dn(uid, disabled), f"uid={escape_rdn(uid)}", new_superior=people)
-            conn.modify(person_dn(uid, people), {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items()
-                                                 if a != "uid"})
+            conn.modify(
+                person_dn(uid, people), {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items() if a != "uid"}
+            )
         elif op["op"] == "modify":
             conn.modify(person_dn(uid, people), {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items()})
         else:
@@ -194,8 +221,9 @@ def today_jst():
     return datetime.datetime.now(JST).strftime("%Y-%m-%d")
 
 
-def sync(source_settings, target_settings, attribute_map, reorganisation, as_of, policy, max_percent, override,
-         dry_run):
+def sync(
+    source_settings, target_settings, attribute_map, reorganisation, as_of, policy, max_percent, override, dry_run
+):
     """The whole sync. Returns the result dict; raises SyncError before any change when it cannot be safe."""
     if not HAS_LDAP3:
         raise SyncError("the ldap3 Python library is missing on this host (Debian: python3-ldap3)")
@@ -240,9 +268,16 @@ def sync(source_settings, target_settings, attribute_map, reorganisation, as_of,
         target_conn.unbind()
     return {
         "changed": bool(ops or group_ops or branches),
-        "operations": ops, "group_operations": group_ops, "moves": moves, "skipped": skipped,
-        "summary": plan_lib.summary(ops + group_ops), "source_count": len(people), "target_count": len(active),
-        "applied": applied, "created_branches": branches, "as_of": as_of,
+        "operations": ops,
+        "group_operations": group_ops,
+        "moves": moves,
+        "skipped": skipped,
+        "summary": plan_lib.summary(ops + group_ops),
+        "source_count": len(people),
+        "target_count": len(active),
+        "applied": applied,
+        "created_branches": branches,
+        "as_of": as_of,
     }
 
 

@@ -10,6 +10,7 @@
 Library/ldap_sync.py reads both directories, calls these, then applies the plan. Everything compares values
 as sorted lists of strings, so the order a server returns values in never shows as a change.
 """
+
 from __future__ import absolute_import, division, print_function
 
 import re
@@ -17,8 +18,18 @@ import re
 __metaclass__ = type
 
 # inetOrgPerson attributes the target directory is given (departmentNumber carries the department)
-TARGET_ATTRIBUTES = ("uid", "cn", "sn", "givenName", "displayName", "mail", "telephoneNumber", "title",
-                     "employeeNumber", "departmentNumber")
+TARGET_ATTRIBUTES = (
+    "uid",
+    "cn",
+    "sn",
+    "givenName",
+    "displayName",
+    "mail",
+    "telephoneNumber",
+    "title",
+    "employeeNumber",
+    "departmentNumber",
+)
 REQUIRED = ("uid", "cn", "sn", "departmentNumber")
 _ATTR = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -55,14 +66,18 @@ def check_reorganisation(mappings, departments):
             errors.append(f"{where}: effective must be YYYY-MM-DD, got {mapping.get('effective')!r}")
         sources = _sources(mapping)
         if not sources or (kind in ("rename", "split") and len(sources) != 1) or (kind == "merge" and len(sources) < 2):
-            errors.append(f"{where}: {kind} needs {'two or more departments' if kind == 'merge' else 'one department'}"
-                          f" in from, got {sources}")
+            errors.append(
+                f"{where}: {kind} needs {'two or more departments' if kind == 'merge' else 'one department'}"
+                f" in from, got {sources}"
+            )
         for department in sources:
             if department not in departments:
                 errors.append(f"{where}: department {department!r} does not exist in the source directory")
             if department in seen:
-                errors.append(f"{where}: department {department!r} is already mapped by reorganisation[{seen[department]}]"
-                              " (overlapping mappings)")
+                errors.append(
+                    f"{where}: department {department!r} is already mapped by reorganisation[{seen[department]}]"
+                    " (overlapping mappings)"
+                )
             seen.setdefault(department, index)
         if kind == "split":
             targets = mapping.get("to")
@@ -157,8 +172,14 @@ def plan(source, target, disabled, policy):
             removed = {a: [] for a in TARGET_ATTRIBUTES if a in current and a not in wanted and a != "uid"}
             changes.update(removed)
             if changes:
-                ops.append({"op": "modify", "uid": uid, "changes": changes,
-                            "before": {a: _values(current.get(a)) for a in changes}})
+                ops.append(
+                    {
+                        "op": "modify",
+                        "uid": uid,
+                        "changes": changes,
+                        "before": {a: _values(current.get(a)) for a in changes},
+                    }
+                )
         elif uid in disabled:
             ops.append({"op": "enable", "uid": uid, "changes": wanted})
         else:
@@ -181,9 +202,15 @@ def group_plan(source, groups):
         elif not members:
             ops.append({"op": "group_delete", "group": group, "members": []})
         elif sorted(groups[group]) != members:
-            ops.append({"op": "group_members", "group": group, "members": members,
-                        "added": sorted(set(members) - set(groups[group])),
-                        "removed": sorted(set(groups[group]) - set(members))})
+            ops.append(
+                {
+                    "op": "group_members",
+                    "group": group,
+                    "members": members,
+                    "added": sorted(set(members) - set(groups[group])),
+                    "removed": sorted(set(groups[group]) - set(members)),
+                }
+            )
     return ops
 
 
@@ -191,9 +218,11 @@ def guard(ops, target_count, max_percent, override):
     """None when the plan is safe; otherwise why not. Leavers over max_percent of the target stop the sync."""
     leaving = sum(1 for op in ops if op["op"] in ("disable", "delete"))
     if target_count and not override and leaving * 100.0 / target_count > max_percent:
-        return (f"{leaving} of {target_count} people ({leaving * 100.0 / target_count:.1f} %) would be disabled or "
-                f"deleted, more than max_delete_percent={max_percent}: nothing changed. If this is a real "
-                "reorganisation, review the report and rerun with allow_mass_delete=true")
+        return (
+            f"{leaving} of {target_count} people ({leaving * 100.0 / target_count:.1f} %) would be disabled or "
+            f"deleted, more than max_delete_percent={max_percent}: nothing changed. If this is a real "
+            "reorganisation, review the report and rerun with allow_mass_delete=true"
+        )
     return None
 
 

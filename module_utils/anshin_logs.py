@@ -14,6 +14,7 @@ epoch seconds (UTC-based), so files in different zones compare.
     classify_sudo(message)     sudo event: command or refusal
     classify_receiver(message) L-Alert receiver reject or error
 """
+
 from __future__ import absolute_import, division, print_function
 
 import bz2
@@ -24,14 +25,16 @@ import re
 
 __metaclass__ = type
 
-MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 
 # host ident authuser [time] "request" status size "referer" "agent"
 _COMBINED = re.compile(
     r'(\S+) \S+ (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)'
-    r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?')
-_CLF_TIME = re.compile(r'(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$')
+    r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?'
+)
+_CLF_TIME = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$")
 _time_cache = {}
 
 
@@ -78,9 +81,15 @@ def parse_combined(line):
         method, path = "", m.group(4)
     size = m.group(6)
     return {
-        "remote": m.group(1), "user": m.group(2), "time": epoch, "method": method, "path": path,
-        "status": int(m.group(5)), "size": 0 if size == "-" else int(size),
-        "referer": m.group(7) or "", "agent": m.group(8) or "",
+        "remote": m.group(1),
+        "user": m.group(2),
+        "time": epoch,
+        "method": method,
+        "path": path,
+        "status": int(m.group(5)),
+        "size": 0 if size == "-" else int(size),
+        "referer": m.group(7) or "",
+        "agent": m.group(8) or "",
     }
 
 
@@ -101,7 +110,7 @@ class W3CParser:
         line = line.rstrip("\r\n")
         if line.startswith("#"):
             if line.startswith("#Fields:"):
-                self.fields = line[len("#Fields:"):].split()
+                self.fields = line[len("#Fields:") :].split()
             return {}
         if not self.fields:
             return None
@@ -124,17 +133,20 @@ class W3CParser:
             return "" if value == "-" else value.replace("+", " ")
 
         return {
-            "remote": row.get("c-ip", "-"), "user": row.get("cs-username", "-"),
+            "remote": row.get("c-ip", "-"),
+            "user": row.get("cs-username", "-"),
             "time": calendar.timegm((year, month, day, hh, mm, ss)),
-            "method": row.get("cs-method", ""), "path": path + ("" if query == "-" else "?" + query),
-            "status": status, "size": int(size) if size.isdigit() else 0,
-            "referer": text("cs(Referer)"), "agent": text("cs(User-Agent)"),
+            "method": row.get("cs-method", ""),
+            "path": path + ("" if query == "-" else "?" + query),
+            "status": status,
+            "size": int(size) if size.isdigit() else 0,
+            "referer": text("cs(Referer)"),
+            "agent": text("cs(User-Agent)"),
         }
 
 
-_NGINX_ERROR = re.compile(
-    r'(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$')
-_NGINX_CLIENT = re.compile(r', client: ([^,]+)')
+_NGINX_ERROR = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2}) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$")
+_NGINX_CLIENT = re.compile(r", client: ([^,]+)")
 
 
 def parse_nginx_error(line, utc_offset=9 * 3600):
@@ -145,14 +157,18 @@ def parse_nginx_error(line, utc_offset=9 * 3600):
         return None
     y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
     client = _NGINX_CLIENT.search(m.group(8))
-    return {"time": calendar.timegm((y, mo, d, hh, mi, ss)) - utc_offset, "level": m.group(7),
-            "message": m.group(8), "client": client.group(1) if client else ""}
+    return {
+        "time": calendar.timegm((y, mo, d, hh, mi, ss)) - utc_offset,
+        "level": m.group(7),
+        "message": m.group(8),
+        "client": client.group(1) if client else "",
+    }
 
 
 _RFC3339 = re.compile(
-    r'(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2}) (\S+) ([^\s:\[]+)(?:\[\d+\])?: (.*)$')
-_RFC3164 = re.compile(
-    r'([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\S+) ([^\s:\[]+)(?:\[\d+\])?: (.*)$')
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2}) (\S+) ([^\s:\[]+)(?:\[\d+\])?: (.*)$"
+)
+_RFC3164 = re.compile(r"([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\S+) ([^\s:\[]+)(?:\[\d+\])?: (.*)$")
 
 
 def parse_syslog(line, year, utc_offset=9 * 3600):
@@ -163,8 +179,12 @@ def parse_syslog(line, year, utc_offset=9 * 3600):
         y, mo, d, hh, mi, ss = (int(g) for g in m.groups()[:6])
         zone = m.group(7)
         offset = 0 if zone == "Z" else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60 * (1 if zone[0] == "+" else -1)
-        return {"time": calendar.timegm((y, mo, d, hh, mi, ss)) - offset, "host": m.group(8),
-                "ident": m.group(9), "message": m.group(10)}
+        return {
+            "time": calendar.timegm((y, mo, d, hh, mi, ss)) - offset,
+            "host": m.group(8),
+            "ident": m.group(9),
+            "message": m.group(10),
+        }
     m = _RFC3164.match(line)
     if m and m.group(1) in MONTHS:
         hh, mi, ss = int(m.group(3)), int(m.group(4)), int(m.group(5))
@@ -174,9 +194,9 @@ def parse_syslog(line, year, utc_offset=9 * 3600):
 
 
 SSHD_IDENTS = ("sshd", "sshd-session")  # OpenSSH 10 logs sessions as sshd-session
-_SSH_FAILED = re.compile(r'Failed (\S+) for (invalid user )?(.*?) from (\S+) port \d+')
-_SSH_INVALID = re.compile(r'Invalid user (.*?) from (\S+) port \d+')
-_SSH_ACCEPTED = re.compile(r'Accepted (\S+) for (\S+) from (\S+) port \d+')
+_SSH_FAILED = re.compile(r"Failed (\S+) for (invalid user )?(.*?) from (\S+) port \d+")
+_SSH_INVALID = re.compile(r"Invalid user (.*?) from (\S+) port \d+")
+_SSH_ACCEPTED = re.compile(r"Accepted (\S+) for (\S+) from (\S+) port \d+")
 
 
 def classify_sshd(message):
@@ -207,14 +227,14 @@ def classify_sudo(message):
             fields[key] = value
         elif not fields and not reason:
             reason = part
-    command = rest[rest.index("COMMAND=") + 8:]
+    command = rest[rest.index("COMMAND=") + 8 :]
     if reason:
         return ("refused", user, reason, command)
     return ("command", user, fields.get("USER", ""), command)
 
 
-_REFUSED = re.compile(r'(?:\w+ \S+: )?refused from (\S*?): (\S+) \(')
-_RECEIVER_ERROR = re.compile(r'(?:ERROR|CRITICAL) \S+: (.*)$')
+_REFUSED = re.compile(r"(?:\w+ \S+: )?refused from (\S*?): (\S+) \(")
+_RECEIVER_ERROR = re.compile(r"(?:ERROR|CRITICAL) \S+: (.*)$")
 
 
 def classify_receiver(message):

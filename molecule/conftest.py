@@ -1,4 +1,5 @@
 """Fixtures shared by every molecule scenario's testinfra tests."""
+
 import json
 import os
 import subprocess
@@ -45,8 +46,10 @@ def run_playbook(host):
     def run(playbook, extra_vars, check=False, limit=True):
         cmd = [
             "ansible-playbook",
-            "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e", json.dumps(extra_vars),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-e",
+            json.dumps(extra_vars),
             playbook,
         ]
         if limit:  # limit=False: the playbook's own hosts (plays that span several machines)
@@ -55,12 +58,15 @@ def run_playbook(host):
             cmd.append("--check")
         # the scenario's own fact cache: the repo's (ansible.cfg) belongs to the local environment, whose
         # host names a scenario may share (a cached interpreter of another image breaks the next run)
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "facts"),
-                   # the pipelined podman connection, as molecule's own steps use it
-                   ANSIBLE_CONNECTION_PLUGINS=os.path.join(PROJECT, "molecule", "shared", "connection_plugins"))
-        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "facts"),
+            # the pipelined podman connection, as molecule's own steps use it
+            ANSIBLE_CONNECTION_PLUGINS=os.path.join(PROJECT, "molecule", "shared", "connection_plugins"),
+        )
+        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600, check=False)
         return proc.returncode, proc.stdout + proc.stderr
 
     return run

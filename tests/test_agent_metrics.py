@@ -1,4 +1,5 @@
 """roles/monitoring_agent/files/anshin-agent-metrics: the textfile metrics and the Zabbix reader."""
+
 import importlib.machinery
 import importlib.util
 import json
@@ -10,7 +11,8 @@ import pytest
 from conftest import ROOT
 
 _loader = importlib.machinery.SourceFileLoader(
-    "anshin_agent_metrics", str(ROOT / "roles/monitoring_agent/files/anshin-agent-metrics"))
+    "anshin_agent_metrics", str(ROOT / "roles/monitoring_agent/files/anshin-agent-metrics")
+)
 am = importlib.util.module_from_spec(importlib.util.spec_from_loader("anshin_agent_metrics", _loader))
 _loader.exec_module(am)
 
@@ -20,8 +22,26 @@ NOW = 1_800_000_000.0
 @pytest.fixture
 def certificate(tmp_path):
     path = tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "20", "-subj", "/CN=t",
-                    "-keyout", str(tmp_path / "key.pem"), "-out", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "20",
+            "-subj",
+            "/CN=t",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(path)
 
 
@@ -40,20 +60,26 @@ def database(tmp_path):
 @pytest.fixture
 def shadow(tmp_path):
     path = tmp_path / "shadow"
-    path.write_text("root:*:19000:0:99999:7:::\n"
-                    "alice:!:19000:0:99999:7::20000:\n"
-                    "bob:!:19000:0:99999:7:::\n", encoding="utf-8")
+    path.write_text(
+        "root:*:19000:0:99999:7:::\nalice:!:19000:0:99999:7::20000:\nbob:!:19000:0:99999:7:::\n", encoding="utf-8"
+    )
     return str(path)
 
 
 def values(families):
-    return {(name, tuple(sorted(labels.items()))): value
-            for name, _help, _kind, samples in families for labels, value in samples}
+    return {
+        (name, tuple(sorted(labels.items()))): value
+        for name, _help, _kind, samples in families
+        for labels, value in samples
+    }
 
 
 def test_every_metric_is_collected(certificate, database, shadow, tmp_path):
-    settings = {"certificates": [certificate, str(tmp_path / "missing.pem")], "database": database,
-                "accounts": ["alice", "bob", "carol"]}
+    settings = {
+        "certificates": [certificate, str(tmp_path / "missing.pem")],
+        "database": database,
+        "accounts": ["alice", "bob", "carol"],
+    }
     got = values(am.collect(settings, now=NOW, shadow=shadow))
     not_after = got[("anshin_tls_certificate_not_after_timestamp_seconds", (("path", certificate),))]
     assert abs(not_after - __import__("time").time() - 20 * 86400) < 120
@@ -92,11 +118,12 @@ def test_written_atomically_and_read_back_by_get(certificate, database, shadow, 
     am.write(settings)
     text = textfile.read_text(encoding="utf-8")
     assert not (tmp_path / "prom" / "anshin_agent.prom.partial").exists()
-    assert '# TYPE anshin_tls_certificate_days_left gauge' in text
+    assert "# TYPE anshin_tls_certificate_days_left gauge" in text
     (tmp_path / "prom" / "other.prom").write_text('anshin_backup_last_result{repository="store"} 1\n')
     assert am.get(str(tmp_path / "prom"), "anshin_lalert_last_real_message_timestamp_seconds", {}) == "250.5"
     assert am.get(str(tmp_path / "prom"), "anshin_account_expiry_timestamp_seconds", {"account": "alice"}) == str(
-        float(20000 * 86400))
+        float(20000 * 86400)
+    )
     assert am.get(str(tmp_path / "prom"), "anshin_tls_certificate_days_left", {"path": certificate}) is not None
     assert am.get(str(tmp_path / "prom"), "anshin_backup_last_result", {"repository": "store"}) == "1"
     assert am.get(str(tmp_path / "prom"), "anshin_backup_last_result", {"repository": "local"}) is None

@@ -33,24 +33,35 @@ def test_closed_weekdays_come_from_the_calendar():
 
 
 def render(closed_days):
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT / "roles/monitoring_server/templates")),
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT / "roles/monitoring_server/templates")),
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters["to_json"] = lambda value: json.dumps(value, ensure_ascii=False)
     env.filters["bool"] = bool
     defaults = yaml.safe_load((ROOT / "roles/monitoring_server/defaults/main.yml").read_text(encoding="utf-8"))
     text = env.get_template("alertmanager.yml.j2").render(
-        defaults, ansible_managed="test", monitoring_server_smtp={},
-        monitoring_server_office_hours={"weekdays": ["monday:friday"], "start": "08:30", "end": "17:15",
-                                        "location": "Asia/Tokyo"},
-        monitoring_server_closed_days=closed_days, monitoring_server_alert_email_oncall=["oncall@example.invalid"],
-        monitoring_server_alert_email_office=["office@example.invalid"], monitoring_server_alert_webhooks=[])
+        defaults,
+        ansible_managed="test",
+        monitoring_server_smtp={},
+        monitoring_server_office_hours={
+            "weekdays": ["monday:friday"],
+            "start": "08:30",
+            "end": "17:15",
+            "location": "Asia/Tokyo",
+        },
+        monitoring_server_closed_days=closed_days,
+        monitoring_server_alert_email_oncall=["oncall@example.invalid"],
+        monitoring_server_alert_email_office=["office@example.invalid"],
+        monitoring_server_alert_webhooks=[],
+    )
     return yaml.safe_load(text)
 
 
 def _in_ranges(value, ranges, names=None):
     for item in ranges:
         low, _, high = str(item).partition(":")
-        to_int = (lambda v: names.index(v) if names else int(v))
+        to_int = lambda v: names.index(v) if names else int(v)
         if to_int(low) <= value <= to_int(high or low):
             return True
     return False
@@ -63,8 +74,12 @@ def in_interval(spec, moment):
         return False
     if "times" in spec:
         minute = local.hour * 60 + local.minute
-        if not any(int(t["start_time"][:2]) * 60 + int(t["start_time"][3:]) <= minute
-                   < int(t["end_time"][:2]) * 60 + int(t["end_time"][3:]) for t in spec["times"]):
+        if not any(
+            int(t["start_time"][:2]) * 60 + int(t["start_time"][3:])
+            <= minute
+            < int(t["end_time"][:2]) * 60 + int(t["end_time"][3:])
+            for t in spec["times"]
+        ):
             return False
     for field, value in (("days_of_month", local.day), ("months", local.month), ("years", local.year)):
         if field in spec and not _in_ranges(value, spec[field]):
@@ -86,8 +101,12 @@ def receivers_at(config, severity, moment, alertname="DiskSpaceWarning"):
     for route in config["route"]["routes"]:
         if not all(matches(m, labels) for m in route.get("matchers", [])):
             continue
-        active = all(any(in_interval(s, moment) for s in intervals[name]) for name in route.get("active_time_intervals", []))
-        muted = any(any(in_interval(s, moment) for s in intervals[name]) for name in route.get("mute_time_intervals", []))
+        active = all(
+            any(in_interval(s, moment) for s in intervals[name]) for name in route.get("active_time_intervals", [])
+        )
+        muted = any(
+            any(in_interval(s, moment) for s in intervals[name]) for name in route.get("mute_time_intervals", [])
+        )
         if active and not muted:
             found.append(route["receiver"])
         if not route.get("continue"):
@@ -95,15 +114,18 @@ def receivers_at(config, severity, moment, alertname="DiskSpaceWarning"):
     return found
 
 
-@pytest.mark.parametrize("when, office", [
-    ("2026-12-01T10:00", True),    # a Tuesday in office hours
-    ("2026-12-01T17:30", False),   # after closing
-    ("2026-11-23T10:00", False),   # 勤労感謝の日 (a Monday)
-    ("2027-01-01T10:00", False),   # 元日
-    ("2026-12-29T10:00", False),   # 12/29-1/3
-    ("2026-12-28T10:00", False),   # the inventory's extra closed day
-    ("2027-01-04T08:30", True),    # the first office day of the year, at opening
-])
+@pytest.mark.parametrize(
+    "when, office",
+    [
+        ("2026-12-01T10:00", True),  # a Tuesday in office hours
+        ("2026-12-01T17:30", False),  # after closing
+        ("2026-11-23T10:00", False),  # 勤労感謝の日 (a Monday)
+        ("2027-01-01T10:00", False),  # 元日
+        ("2026-12-29T10:00", False),  # 12/29-1/3
+        ("2026-12-28T10:00", False),  # the inventory's extra closed day
+        ("2027-01-04T08:30", True),  # the first office day of the year, at opening
+    ],
+)
 def test_a_warning_emails_the_office_only_in_office_hours_of_office_days(when, office):
     config = render(anshin_closed_weekdays(CALENDAR, "2026-11-30"))
     moment = datetime.datetime.fromisoformat(when).replace(tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))

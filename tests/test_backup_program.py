@@ -1,5 +1,6 @@
 """roles/backup/files/anshin-backup without borg: choosing archives, naming causes, database copies,
 manifests and the comparison the drill and the restore rely on. (With borg: molecule/backup.)"""
+
 import importlib.machinery
 import importlib.util
 import json
@@ -36,17 +37,21 @@ def test_pick_by_name_time_or_latest(listed):
         ab.pick_archive(REPO, name="vm-9")
 
 
-@pytest.mark.parametrize("stderr, cause", [
-    ("passphrase supplied in BORG_PASSCOMMAND is incorrect.", "passphrase is wrong"),
-    ("Remote: ssh: connect to host 10.0.0.9 port 22: Connection refused", "unreachable"),
-    ("Insufficient free space to complete transaction (required: 10 MB, available: 1 MB).", "disk is full"),
-    ("OSError: [Errno 28] No space left on device", "disk is full"),
-    ("Remote: Host key verification failed.", "SSH key is not the trusted one"),
-    ("borg@10.0.0.9: Permission denied (publickey).", "refused this VM's key"),
-])
+@pytest.mark.parametrize(
+    "stderr, cause",
+    [
+        ("passphrase supplied in BORG_PASSCOMMAND is incorrect.", "passphrase is wrong"),
+        ("Remote: ssh: connect to host 10.0.0.9 port 22: Connection refused", "unreachable"),
+        ("Insufficient free space to complete transaction (required: 10 MB, available: 1 MB).", "disk is full"),
+        ("OSError: [Errno 28] No space left on device", "disk is full"),
+        ("Remote: Host key verification failed.", "SSH key is not the trusted one"),
+        ("borg@10.0.0.9: Permission denied (publickey).", "refused this VM's key"),
+    ],
+)
 def test_borg_errors_get_a_one_line_cause(monkeypatch, stderr, cause):
     class Done:
         returncode, stdout = 2, ""
+
     Done.stderr = stderr + "\nCRITICAL\nCRITICAL Need some help? https://torsion.org/borgmatic/#issues\n"
     monkeypatch.setattr(ab.subprocess, "run", lambda *a, **k: Done)
     with pytest.raises(ab.Failure) as err:
@@ -55,9 +60,11 @@ def test_borg_errors_get_a_one_line_cause(monkeypatch, stderr, cause):
 
 
 def test_unknown_errors_give_the_last_meaningful_line():
-    text = ("CRITICAL /etc/x.yaml: Error running configuration file\n"
-            "CRITICAL Command 'borg create' returned non-zero exit status 2.\nCRITICAL\n"
-            "CRITICAL Need some help? https://torsion.org/borgmatic/#issues\n")
+    text = (
+        "CRITICAL /etc/x.yaml: Error running configuration file\n"
+        "CRITICAL Command 'borg create' returned non-zero exit status 2.\nCRITICAL\n"
+        "CRITICAL Need some help? https://torsion.org/borgmatic/#issues\n"
+    )
     assert ab.last_message(text, 2) == "Command 'borg create' returned non-zero exit status 2."
     assert ab.last_message("", 2) == "exit status 2"
 
@@ -74,18 +81,32 @@ def make_settings(tmp_path):
     db.executemany("INSERT INTO messages (document_id) VALUES (?)", [(f"D{i}",) for i in range(50)])
     db.commit()
     db.close()
-    return {"repositories": [REPO], "staging_dir": str(tmp_path / "staging"), "sources": [str(data)],
-            "exclude_patterns": ["*/.tmp-*"],
-            "databases": [{"name": "receiver", "path": str(data / "db.sqlite3"),
-                           "queries": {"latest": "SELECT document_id FROM messages ORDER BY id DESC LIMIT 1"}}],
-            "restore_paths": [str(data / "spool")], "services": [], "dumps": [], "textfile": str(tmp_path / "m.prom"),
-            "state_file": str(tmp_path / "state.json"), "scratch_dir": str(tmp_path / "scratch"),
-            "safety_dir": str(tmp_path / "safety")}
+    return {
+        "repositories": [REPO],
+        "staging_dir": str(tmp_path / "staging"),
+        "sources": [str(data)],
+        "exclude_patterns": ["*/.tmp-*"],
+        "databases": [
+            {
+                "name": "receiver",
+                "path": str(data / "db.sqlite3"),
+                "queries": {"latest": "SELECT document_id FROM messages ORDER BY id DESC LIMIT 1"},
+            }
+        ],
+        "restore_paths": [str(data / "spool")],
+        "services": [],
+        "dumps": [],
+        "textfile": str(tmp_path / "m.prom"),
+        "state_file": str(tmp_path / "state.json"),
+        "scratch_dir": str(tmp_path / "scratch"),
+        "safety_dir": str(tmp_path / "safety"),
+    }
 
 
 def extract_like_borg(settings, root):
     """What borg extract would give: every source and the staging directory under root."""
     import shutil
+
     for path in settings["sources"] + [settings["staging_dir"]]:
         shutil.copytree(path, root + path, ignore=shutil.ignore_patterns("db.sqlite3*", ".tmp-*"))
 
@@ -129,6 +150,7 @@ def test_copy_under_concurrent_writes_is_a_consistent_snapshot(tmp_path):
         while not stop.is_set():
             conn.execute("INSERT INTO messages (document_id) VALUES ('w')")
             conn.commit()
+
     thread = threading.Thread(target=writer)
     thread.start()
     try:
@@ -158,8 +180,12 @@ def test_restore_plan_lists_what_would_change(tmp_path):
     with open(os.path.join(spool, "new.json"), "w") as fh:
         fh.write("new\n")
     plan, _ = ab.plan_restore(settings, root)
-    assert plan["paths"][spool] == {"restore": ["m1.json"], "replace": ["m0.json"],
-                                    "remove": [".tmp-inflight", "new.json"], "unchanged": 1}
+    assert plan["paths"][spool] == {
+        "restore": ["m1.json"],
+        "replace": ["m0.json"],
+        "remove": [".tmp-inflight", "new.json"],
+        "unchanged": 1,
+    }
     assert plan["databases"]["receiver"]["archive_rows"] == {"messages": 50}
 
 
@@ -181,7 +207,8 @@ def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
     ab.update_state(settings, backup_success={evil: 1700000000})
     samples = [s for f in text_string_to_metric_families(open(settings["textfile"]).read()) for s in f.samples]
     assert [(s.name, s.labels, s.value) for s in samples] == [
-        ("anshin_backup_last_success_timestamp_seconds", {"repository": evil}, 1700000000)]
+        ("anshin_backup_last_success_timestamp_seconds", {"repository": evil}, 1700000000)
+    ]
 
 
 def test_bad_input_exits_2_with_the_reason(tmp_path, capsys):
@@ -204,21 +231,32 @@ def test_unchanged_files_are_not_hashed_again(tmp_path, monkeypatch):
     assert manifest["files"][os.path.join(spool, "m0.json")] == real(os.path.join(spool, "m0.json"))
 
 
-LDIF_A = "dn: dc=anshin,dc=local\ndc: anshin\n\ndn: ou=people,dc=anshin,dc=local\nou: people\n\n" \
-         "dn: uid=hanako,ou=people,dc=anshin,dc=local\ncn: 徳島 花子\n\n"
+LDIF_A = (
+    "dn: dc=anshin,dc=local\ndc: anshin\n\ndn: ou=people,dc=anshin,dc=local\nou: people\n\n"
+    "dn: uid=hanako,ou=people,dc=anshin,dc=local\ncn: 徳島 花子\n\n"
+)
 
 
 def add_dump(tmp_path, settings):
     """A stand-in directory service: its data file is dumped with cat and loaded with cat, like
     slapcat/slapadd with the live directory in /var/lib/ldap."""
     import getpass
+
     directory = tmp_path / "ldap"
     directory.mkdir()
     (directory / "data").write_text(LDIF_A, encoding="utf-8")
-    settings["dumps"] = [{"name": "directory", "dump": ["cat", str(directory / "data")],
-                          "restore": ["sh", "-c", f"cat > {directory}/data"], "clear": [str(directory)],
-                          "owner": getpass.getuser(), "services": ["slapd.service"], "processes": [],
-                          "count": "^dn:"}]
+    settings["dumps"] = [
+        {
+            "name": "directory",
+            "dump": ["cat", str(directory / "data")],
+            "restore": ["sh", "-c", f"cat > {directory}/data"],
+            "clear": [str(directory)],
+            "owner": getpass.getuser(),
+            "services": ["slapd.service"],
+            "processes": [],
+            "count": "^dn:",
+        }
+    ]
     return directory
 
 
@@ -240,10 +278,13 @@ def test_a_dump_is_taken_counted_and_verified(tmp_path):
     assert ab.verify_tree(root, settings)[0] == ["dump missing: directory"]
 
 
-@pytest.mark.parametrize("command, cause", [
-    (["sh", "-c", "echo 'slapcat: database not found' >&2; exit 1"], "sh failed: slapcat: database not found"),
-    (["/nonexistent/slapcat"], "cannot run /nonexistent/slapcat"),
-])
+@pytest.mark.parametrize(
+    "command, cause",
+    [
+        (["sh", "-c", "echo 'slapcat: database not found' >&2; exit 1"], "sh failed: slapcat: database not found"),
+        (["/nonexistent/slapcat"], "cannot run /nonexistent/slapcat"),
+    ],
+)
 def test_a_failing_dump_fails_the_backup_with_its_cause(tmp_path, command, cause):
     settings = make_settings(tmp_path)
     add_dump(tmp_path, settings)
@@ -255,12 +296,14 @@ def test_a_failing_dump_fails_the_backup_with_its_cause(tmp_path, command, cause
 
 def restore_setup(tmp_path, monkeypatch):
     import argparse
+
     settings = make_settings(tmp_path)
     directory = add_dump(tmp_path, settings)
     ab.write_manifest(settings)
     monkeypatch.setattr(ab, "pick_archive", lambda repo, name=None, before=None: {"name": "vm-1", "time": 1000.0})
-    monkeypatch.setattr(ab, "extract", lambda repo, archive, destination, paths=None:
-                        extract_like_borg(settings, destination))
+    monkeypatch.setattr(
+        ab, "extract", lambda repo, archive, destination, paths=None: extract_like_borg(settings, destination)
+    )
     calls = []
     monkeypatch.setattr(ab, "systemctl", lambda action, units: calls.append((action, list(units))))
     args = argparse.Namespace(repository=None, archive=None, before=None, yes=True)

@@ -1,4 +1,5 @@
 """roles/borg_store/files/anshin-borg-store-metrics: the age and size of each repository on the backup host."""
+
 import importlib.machinery
 import importlib.util
 import json
@@ -11,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import ROOT
 
 _loader = importlib.machinery.SourceFileLoader(
-    "anshin_borg_store_metrics", str(ROOT / "roles/borg_store/files/anshin-borg-store-metrics"))
+    "anshin_borg_store_metrics", str(ROOT / "roles/borg_store/files/anshin-borg-store-metrics")
+)
 bm = importlib.util.module_from_spec(importlib.util.spec_from_loader("anshin_borg_store_metrics", _loader))
 _loader.exec_module(bm)
 
@@ -41,19 +43,22 @@ def store(tmp_path):
     env.mkdir()
     (repos / ".ssh").mkdir()  # the account's home: not a repository
     (repos / "stray").mkdir()  # not a repository either
-    return {"textfile": str(tmp_path / "prom" / "anshin_borg_store.prom"), "repo_dir": str(repos),
-            "env_dir": str(env)}
+    return {"textfile": str(tmp_path / "prom" / "anshin_borg_store.prom"), "repo_dir": str(repos), "env_dir": str(env)}
 
 
 def values(families):
-    return {(name, tuple(sorted(labels.items()))): value
-            for name, _help, _kind, samples in families for labels, value in samples}
+    return {
+        (name, tuple(sorted(labels.items()))): value
+        for name, _help, _kind, samples in families
+        for labels, value in samples
+    }
 
 
 def test_the_last_change_is_the_last_client_commit_not_the_stores_own_compaction(store):
     # the store's daily compact wrote the newest segment; the client's last archive is in the log
-    repository(Path(store["repo_dir"]), "vm1", created=1000.0, transactions=5000.0,
-               segments=[(100, 4000.0), (20, 9000.0)])
+    repository(
+        Path(store["repo_dir"]), "vm1", created=1000.0, transactions=5000.0, segments=[(100, 4000.0), (20, 9000.0)]
+    )
     got = values(bm.collect(store, now=NOW))
     labels = (("repository", "vm1"),)
     assert got[("anshin_backup_repository_last_change_timestamp_seconds", labels)] == 5000.0
@@ -88,16 +93,17 @@ def test_an_empty_store_still_says_it_ran(store):
 
 
 def test_written_atomically_in_the_text_format_node_exporter_reads(store, tmp_path):
-    repository(Path(store["repo_dir"]), 'odd"name', created=1000.0, transactions=2000.0,
-               segments=[(10, 1500.0)])
+    repository(Path(store["repo_dir"]), 'odd"name', created=1000.0, transactions=2000.0, segments=[(10, 1500.0)])
     settings = tmp_path / "metrics.json"
     settings.write_text(json.dumps(store), encoding="utf-8")
     assert bm.main(["write", str(settings)]) == 0
     assert not os.path.exists(store["textfile"] + ".partial")
     assert oct(os.stat(store["textfile"]).st_mode & 0o777) == "0o644"
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(open(store["textfile"], encoding="utf-8").read())
-               for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(open(store["textfile"], encoding="utf-8").read())
+        for s in family.samples
+    }
     assert samples[("anshin_backup_repository_last_change_timestamp_seconds", (("repository", 'odd"name'),))] == 2000
     assert samples[("anshin_backup_repository_present", (("repository", 'odd"name'),))] == 1
     assert ("anshin_backup_store_metrics_last_run_timestamp_seconds", ()) in samples

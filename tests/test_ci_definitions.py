@@ -5,6 +5,7 @@ README's test command, then a dry run against staging, then the change on the ma
 password from the CI's secret store and never from the repository. bin/deploy and the vault password client
 are run for real.
 """
+
 import os
 import subprocess
 
@@ -50,8 +51,14 @@ def test_the_readme_test_command_is_what_ci_runs():
 
 
 def run(args, **env):
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env})
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env},
+    )
 
 
 def test_deploy_refuses_without_the_vault_password_or_with_bad_arguments():
@@ -72,8 +79,11 @@ def test_the_vault_password_client_unlocks_a_vault(tmp_path):
     assert secret.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
     shown = run(["ansible-vault", "view", "--vault-password-file", client, str(secret)], **env)
     assert shown.stdout == "vault_backup_passphrase: correct horse battery staple\n", shown.stderr
-    wrong = run(["ansible-vault", "view", "--vault-password-file", client, str(secret)],
-                ANSIBLE_VAULT_PASSWORD="wrong", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
+    wrong = run(
+        ["ansible-vault", "view", "--vault-password-file", client, str(secret)],
+        ANSIBLE_VAULT_PASSWORD="wrong",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+    )
     assert wrong.returncode != 0
     missing = run([client])
     assert missing.returncode == 1 and "ANSIBLE_VAULT_PASSWORD is not set" in missing.stderr

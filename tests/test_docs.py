@@ -1,6 +1,7 @@
 """`anshin docs`: 運用保守体制表 and 緊急連絡窓口一覧表 from the inventory's contact data, the minutes template,
 and the handover document (hosts and roles, schedules, where secrets live without their values, a runbook per
 job, the latest results); bad contact data stops it before anything is written."""
+
 import datetime
 import json
 import shutil
@@ -37,30 +38,65 @@ def generate(inventory, tmp_path):
 
 def test_every_document_from_the_local_inventory(inventory, tmp_path):
     written, problems = generate(inventory, tmp_path)
-    assert sorted(p.rsplit("/", 1)[1] for p in written) == sorted([
-        "運用保守体制表.xlsx", "運用保守体制表.md", "緊急連絡窓口一覧表.xlsx", "緊急連絡窓口一覧表.md",
-        "議事録テンプレート.md", "引継書.md"])
+    assert sorted(p.rsplit("/", 1)[1] for p in written) == sorted(
+        [
+            "運用保守体制表.xlsx",
+            "運用保守体制表.md",
+            "緊急連絡窓口一覧表.xlsx",
+            "緊急連絡窓口一覧表.md",
+            "議事録テンプレート.md",
+            "引継書.md",
+        ]
+    )
     assert problems == []
     team = openpyxl.load_workbook(tmp_path / "out" / "運用保守体制表.xlsx").active
     assert [c.value for c in team[3]] == ["役割", "所属", "氏名", "担当範囲", "対応時間帯", "代行者"]
     assert team["A4"].value == "統括責任者" and team.max_row == 6
     sheet = openpyxl.load_workbook(tmp_path / "out" / "緊急連絡窓口一覧表.xlsx").active
-    assert [c.value for c in sheet[3]] == ["連絡順位", "区分", "組織名", "担当者", "電話", "携帯", "メール", "受付時間",
-                                          "夜間・休日連絡手段", "エスカレーション条件", "最終確認日"]
+    assert [c.value for c in sheet[3]] == [
+        "連絡順位",
+        "区分",
+        "組織名",
+        "担当者",
+        "電話",
+        "携帯",
+        "メール",
+        "受付時間",
+        "夜間・休日連絡手段",
+        "エスカレーション条件",
+        "最終確認日",
+    ]
     assert [sheet.cell(row=r, column=1).value for r in (4, 5, 6)] == ["1", "2", "3"]
     assert "| 統括責任者 | アンシン運用株式会社" in (tmp_path / "out" / "運用保守体制表.md").read_text(encoding="utf-8")
     assert "## 4. 決定事項" in (tmp_path / "out" / "議事録テンプレート.md").read_text(encoding="utf-8")
 
 
 def test_handover_document(inventory, tmp_path):
-    output.write_yaml(str(tmp_path / "records" / "maintenance" / "1.yml"), {
-        "job": "restore_drill", "check": False, "started": "2026-11-20T04:00:00+09:00", "result": "成功",
-        "operator": "阿波 花子", "artifacts": ".local/runs/x"})
+    output.write_yaml(
+        str(tmp_path / "records" / "maintenance" / "1.yml"),
+        {
+            "job": "restore_drill",
+            "check": False,
+            "started": "2026-11-20T04:00:00+09:00",
+            "result": "成功",
+            "operator": "阿波 花子",
+            "artifacts": ".local/runs/x",
+        },
+    )
     (tmp_path / "records" / "patching").mkdir(parents=True)
     for started, result in (("2026-10-01 02:10:00", "ok"), ("2026-11-05 02:10:00", "failed")):
-        (tmp_path / "records" / "patching" / f"lalert-vm_{started[:10]}.json").write_text(json.dumps({
-            "host": "lalert-vm", "started": started, "result": result, "changes": [{"name": "openssl"}],
-            "pre_change_archive": "lalert-vm-2026"}), encoding="utf-8")
+        (tmp_path / "records" / "patching" / f"lalert-vm_{started[:10]}.json").write_text(
+            json.dumps(
+                {
+                    "host": "lalert-vm",
+                    "started": started,
+                    "result": result,
+                    "changes": [{"name": "openssl"}],
+                    "pre_change_archive": "lalert-vm-2026",
+                }
+            ),
+            encoding="utf-8",
+        )
     generate(inventory, tmp_path)
     text = (tmp_path / "out" / "引継書.md").read_text(encoding="utf-8")
     row = next(line for line in text.splitlines() if line.startswith("| lalert-vm |"))
@@ -78,16 +114,20 @@ def test_handover_document(inventory, tmp_path):
 
 def test_secrets_are_located_never_shown(inventory, tmp_path):
     (inventory / "group_vars" / "lalert_vms" / "lalert_receiver.yml").write_text(
-        "---\nlalert_receiver_password: PlainTextSecret123\nlalert_receiver_username: lalert\n", encoding="utf-8")
+        "---\nlalert_receiver_password: PlainTextSecret123\nlalert_receiver_username: lalert\n", encoding="utf-8"
+    )
     (inventory / "group_vars" / "lalert_vms" / "backup.yml").write_text(
-        "---\nbackup_passphrase: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", encoding="utf-8")
+        "---\nbackup_passphrase: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n", encoding="utf-8"
+    )
     generate(inventory, tmp_path)
     text = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.md"))
     assert "PlainTextSecret123" not in text and "6162" not in text
     lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
     assert "要対応: 平文で記載されています" in lines["| lalert_receiver_password"]
     assert "ansible-vault (暗号化された値)" in lines["| backup_passphrase"]
-    assert "リポジトリ外の自動生成されるファイル .local/secrets/ldap_admin_password" in lines["| ldap_sync_admin_password"]
+    assert (
+        "リポジトリ外の自動生成されるファイル .local/secrets/ldap_admin_password" in lines["| ldap_sync_admin_password"]
+    )
     assert "bind_password: リポジトリ外の" in lines["| ldap_sync_source"]
     assert "CI のシークレット変数" in lines["| ANSIBLE_VAULT_PASSWORD"]
 
@@ -100,17 +140,22 @@ def test_production_secrets_come_from_vault_and_placeholders_are_listed(tmp_path
     assert "運用保守体制表 1 行目: 氏名 が未記入" in problems and "## 未記入・要確認の項目" in text
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["anshin_support_team"][0].pop("deputy"), "missing ['deputy']"),
-    (lambda d: d["anshin_emergency_contacts"][0].update(fax="1"), "unknown ['fax']"),
-    (lambda d: d["anshin_emergency_contacts"][1].update(order=1), "order (連絡順位) must be unique"),
-    (lambda d: d["anshin_emergency_contacts"][0].update(last_checked="先月"), "is not YYYY-MM-DD"),
-    (lambda d: d.update(anshin_support_team=[]), "a non-empty list is required"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["anshin_support_team"][0].pop("deputy"), "missing ['deputy']"),
+        (lambda d: d["anshin_emergency_contacts"][0].update(fax="1"), "unknown ['fax']"),
+        (lambda d: d["anshin_emergency_contacts"][1].update(order=1), "order (連絡順位) must be unique"),
+        (lambda d: d["anshin_emergency_contacts"][0].update(last_checked="先月"), "is not YYYY-MM-DD"),
+        (lambda d: d.update(anshin_support_team=[]), "a non-empty list is required"),
+    ],
+)
 def test_bad_contact_data_writes_nothing(inventory, tmp_path, change, message):
     contacts(inventory, change)
-    with pytest.raises(incidents.RecordError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        incidents.RecordError,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
         generate(inventory, tmp_path)
     assert not (tmp_path / "out").exists()
 

@@ -4,6 +4,7 @@ The image itself cannot be built here (its base image lives in a registry this m
 checked: ansible-builder accepts the definition and writes a build context with our pins, the pins agree with
 the controller's, and ansible-navigator loads the repo's settings.
 """
+
 import os
 import re
 import subprocess
@@ -38,8 +39,20 @@ def test_ee_pins_are_the_controller_pins():
 
 
 def test_ansible_builder_writes_the_build_context(tmp_path):
-    out = subprocess.run([os.path.join(BIN, "ansible-builder"), "create", "-f", "execution-environment.yml",
-                          "-c", str(tmp_path / "context")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            os.path.join(BIN, "ansible-builder"),
+            "create",
+            "-f",
+            "execution-environment.yml",
+            "-c",
+            str(tmp_path / "context"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert 'ARG PYCMD="/usr/bin/python3.11"' in containerfile
@@ -51,8 +64,14 @@ def test_ansible_builder_writes_the_build_context(tmp_path):
 def test_ansible_navigator_loads_the_settings(tmp_path):
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], HOME=str(tmp_path))
     (ROOT / ".local" / "logs").mkdir(parents=True, exist_ok=True)
-    out = subprocess.run([os.path.join(BIN, "ansible-navigator"), "settings", "--effective", "--mode", "stdout",
-                          "--ee", "false"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        [os.path.join(BIN, "ansible-navigator"), "settings", "--effective", "--mode", "stdout", "--ee", "false"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     settings = yaml.safe_load(out.stdout)["ansible-navigator"]
     assert settings["execution-environment"]["image"] == "anshin-ops-ee:1"

@@ -1,4 +1,5 @@
 """filter_plugins/layered.py"""
+
 import importlib.util
 
 import pytest

@@ -1,4 +1,5 @@
 """filter_plugins/monitoring.py"""
+
 import importlib.util
 
 from conftest import ROOT
@@ -8,7 +9,11 @@ monitoring = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(monitoring)
 
 HOSTVARS = {
-    "vm": {"ansible_host": "127.0.0.1", "monitoring_agent_address": "10.89.250.10", "monitoring_agent_listen_port": 9200},
+    "vm": {
+        "ansible_host": "127.0.0.1",
+        "monitoring_agent_address": "10.89.250.10",
+        "monitoring_agent_listen_port": 9200,
+    },
     "prod": {"ansible_host": "192.0.2.10", "monitoring_agent_address": ""},
     "bare": {},
 }
@@ -28,13 +33,19 @@ def test_no_hosts_no_targets():
 
 
 def test_each_receiver_gets_a_health_probe_with_its_tls_settings():
-    probes = monitoring.anshin_receiver_probes([
-        {"name": "lalert-vm", "address": "10.0.0.5", "port": 8443, "insecure_skip_verify": True},
-        {"name": "lalert.prod", "address": "192.0.2.10", "ca_file": "/etc/ssl/pref-ca.pem"},
-    ])
+    probes = monitoring.anshin_receiver_probes(
+        [
+            {"name": "lalert-vm", "address": "10.0.0.5", "port": 8443, "insecure_skip_verify": True},
+            {"name": "lalert.prod", "address": "192.0.2.10", "ca_file": "/etc/ssl/pref-ca.pem"},
+        ]
+    )
     assert probes[0] == {
-        "name": "receiver_lalert_vm", "kind": "receiver", "description": "L-Alert receiver health check (lalert-vm)",
-        "url": "https://10.0.0.5:8443/healthz", "body_regex": '"status": "ok"', "ca_file": "",
+        "name": "receiver_lalert_vm",
+        "kind": "receiver",
+        "description": "L-Alert receiver health check (lalert-vm)",
+        "url": "https://10.0.0.5:8443/healthz",
+        "body_regex": '"status": "ok"',
+        "ca_file": "",
         "insecure_skip_verify": True,
     }
     assert probes[1]["name"] == "receiver_lalert_prod"
@@ -43,11 +54,16 @@ def test_each_receiver_gets_a_health_probe_with_its_tls_settings():
 
 
 def test_prometheus_text_pages_are_read():
-    page = "# HELP probe_success x\n# TYPE probe_success gauge\nprobe_success 1\nprobe_ip_protocol 4\n" \
-           'probe_http_version{a="b"} 1.1\nprobe_ssl_earliest_cert_expiry 1.8e+09\n'
+    page = (
+        "# HELP probe_success x\n# TYPE probe_success gauge\nprobe_success 1\nprobe_ip_protocol 4\n"
+        'probe_http_version{a="b"} 1.1\nprobe_ssl_earliest_cert_expiry 1.8e+09\n'
+    )
     assert monitoring.anshin_prometheus_samples(page) == {
-        "probe_success": 1.0, "probe_ip_protocol": 4.0, 'probe_http_version{a="b"}': 1.1,
-        "probe_ssl_earliest_cert_expiry": 1.8e9}
+        "probe_success": 1.0,
+        "probe_ip_protocol": 4.0,
+        'probe_http_version{a="b"}': 1.1,
+        "probe_ssl_earliest_cert_expiry": 1.8e9,
+    }
     assert monitoring.anshin_prometheus_samples(None) == {}
 
 
@@ -61,8 +77,12 @@ def test_integration_results_are_readable_verdicts():
         {"name": "never", "kind": "other", "url": "http://none/"},
     ]
     pages = {
-        "ok": {"probe_success": 1, "probe_http_status_code": 200, "probe_ssl_earliest_cert_expiry": now + 90 * 86400,
-               "probe_duration_seconds": 0.25},
+        "ok": {
+            "probe_success": 1,
+            "probe_http_status_code": 200,
+            "probe_ssl_earliest_cert_expiry": now + 90 * 86400,
+            "probe_duration_seconds": 0.25,
+        },
         "soon": {"probe_success": 1, "probe_http_status_code": 200, "probe_ssl_earliest_cert_expiry": now + 10 * 86400},
         "down": {"probe_success": 0, "probe_duration_seconds": 3},
         "http500": {"probe_success": 0, "probe_http_status_code": 500},

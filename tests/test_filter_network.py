@@ -1,4 +1,5 @@
 """filter_plugins/network.py"""
+
 import importlib.util
 
 from conftest import ROOT
@@ -19,7 +20,10 @@ def test_nothing_is_invalid_in_an_empty_list():
 
 def test_normalise_clears_host_bits_and_dedups():
     assert network.anshin_normalise_cidrs(["198.51.100.7", "203.0.113.9/24", "203.0.113.0/24", "::1"]) == [
-        "198.51.100.7/32", "203.0.113.0/24", "::1/128"]
+        "198.51.100.7/32",
+        "203.0.113.0/24",
+        "::1/128",
+    ]
 
 
 def test_filters_are_registered():

@@ -1,4 +1,5 @@
 """filter_plugins/packages.py."""
+
 import importlib.util
 
 from conftest import ROOT
@@ -15,7 +16,8 @@ def test_changes_list_upgrades_installs_and_removals():
     assert anshin_package_changes(before, after) == [
         {"name": "gone", "before": "1", "after": ""},
         {"name": "new", "before": "", "after": "2"},
-        {"name": "openssl", "before": "3.0.1", "after": "3.0.2"}]
+        {"name": "openssl", "before": "3.0.1", "after": "3.0.2"},
+    ]
 
 
 def test_no_change_and_empty_input():

@@ -1,4 +1,5 @@
 """filter_plugins/periods.py"""
+
 import calendar
 import importlib.util
 

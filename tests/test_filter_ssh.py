@@ -1,4 +1,5 @@
 """filter_plugins/ssh.py"""
+
 import base64
 import datetime
 import importlib.util
@@ -25,17 +26,20 @@ def test_valid_keys_pass():
     assert ssh.anshin_invalid_ssh_keys([ED25519, "ssh-rsa " + wire("ssh-rsa") + " admin"]) == []
 
 
-@pytest.mark.parametrize("bad", [
-    "",
-    "ssh-ed25519",
-    "ssh-dss " + wire("ssh-dss"),                      # type we do not accept
-    "ssh-ed25519 not-base64!!",
-    "ssh-ed25519 " + wire("ssh-rsa"),                  # blob of another type
-    "ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519").decode(),  # no key material
-    ED25519 + "\nssh-ed25519 " + wire("ssh-ed25519"),  # two keys in one entry
-    "-----BEGIN OPENSSH PRIVATE KEY-----",
-    None,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "ssh-ed25519",
+        "ssh-dss " + wire("ssh-dss"),  # type we do not accept
+        "ssh-ed25519 not-base64!!",
+        "ssh-ed25519 " + wire("ssh-rsa"),  # blob of another type
+        "ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519").decode(),  # no key material
+        ED25519 + "\nssh-ed25519 " + wire("ssh-ed25519"),  # two keys in one entry
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        None,
+    ],
+)
 def test_invalid_keys_are_listed(bad):
     assert ssh.anshin_invalid_ssh_keys([ED25519, bad]) == [bad]
 
@@ -52,7 +56,17 @@ def test_unparsable_expiry_raises(bad):
         ssh.anshin_expiry_epoch(bad)
 
 
-@pytest.mark.parametrize("day,ok", [("2027-03-31", True), ("2028-02-29", True), ("2027-02-29", False),
-                                    ("2027-3-31", False), ("31/03/2027", False), ("", False), (None, False)])
+@pytest.mark.parametrize(
+    "day,ok",
+    [
+        ("2027-03-31", True),
+        ("2028-02-29", True),
+        ("2027-02-29", False),
+        ("2027-3-31", False),
+        ("31/03/2027", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_is_date(day, ok):
     assert ssh.anshin_is_date(day) is ok

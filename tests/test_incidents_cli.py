@@ -1,4 +1,5 @@
 """anshin_ops incident records and the CLI: create, update, close, export, availability, bad input."""
+
 import datetime
 import json
 import os
@@ -29,9 +30,24 @@ def only_id(tmp_path, exclude=()):
 
 
 def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
-    assert run(tmp_path, "incident", "new", "--occurred", "2026-11-27T16:00", "--target", "lalert-vm",
-               "--summary", "受信サービス停止", "--down-start", "2026-11-27T16:00",
-               "--down-end", "2026-11-30T10:00") == 0
+    assert (
+        run(
+            tmp_path,
+            "incident",
+            "new",
+            "--occurred",
+            "2026-11-27T16:00",
+            "--target",
+            "lalert-vm",
+            "--summary",
+            "受信サービス停止",
+            "--down-start",
+            "2026-11-27T16:00",
+            "--down-end",
+            "2026-11-30T10:00",
+        )
+        == 0
+    )
     first_id = only_id(tmp_path)
     assert incidents.ID.match(first_id) and first_id.startswith("INC-20261127-1600-")
     path = tmp_path / "incidents" / f"{first_id}.yml"
@@ -41,20 +57,80 @@ def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
     # closing needs cause, remedy, prevention, the recovery time and when the prefecture was told
     assert run(tmp_path, "incident", "close", first_id) == 2
     assert "cause: required to close the incident" in capsys.readouterr().err
-    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00",
-               "--cause", "ディスク満杯", "--remedy", "ログ削除", "--prevention", "監視閾値追加") == 2
+    assert (
+        run(
+            tmp_path,
+            "incident",
+            "close",
+            first_id,
+            "--recovered",
+            "2026-11-30T10:00",
+            "--cause",
+            "ディスク満杯",
+            "--remedy",
+            "ログ削除",
+            "--prevention",
+            "監視閾値追加",
+        )
+        == 2
+    )
     assert "reported_to_pref: required to close the incident" in capsys.readouterr().err
-    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00", "--reported",
-               "2026-11-27T15:00", "--cause", "c", "--remedy", "r", "--prevention", "p") == 2
+    assert (
+        run(
+            tmp_path,
+            "incident",
+            "close",
+            first_id,
+            "--recovered",
+            "2026-11-30T10:00",
+            "--reported",
+            "2026-11-27T15:00",
+            "--cause",
+            "c",
+            "--remedy",
+            "r",
+            "--prevention",
+            "p",
+        )
+        == 2
+    )
     assert "reported_to_pref: must not be before occurred" in capsys.readouterr().err
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["status"] == "対応中"  # unchanged
-    assert run(tmp_path, "incident", "close", first_id, "--recovered", "2026-11-30T10:00",
-               "--reported", "2026-11-27T16:30",
-               "--cause", "ディスク満杯", "--remedy", "ログ削除", "--prevention", "監視閾値追加") == 0
+    assert (
+        run(
+            tmp_path,
+            "incident",
+            "close",
+            first_id,
+            "--recovered",
+            "2026-11-30T10:00",
+            "--reported",
+            "2026-11-27T16:30",
+            "--cause",
+            "ディスク満杯",
+            "--remedy",
+            "ログ削除",
+            "--prevention",
+            "監視閾値追加",
+        )
+        == 0
+    )
     closed = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert closed["status"] == "完了" and closed["reported_to_pref"] == "2026-11-27T16:30"
-    assert run(tmp_path, "incident", "new", "--occurred", "2026-12-01T09:00", "--target", "lalert-vm",
-               "--summary", "二件目") == 0
+    assert (
+        run(
+            tmp_path,
+            "incident",
+            "new",
+            "--occurred",
+            "2026-12-01T09:00",
+            "--target",
+            "lalert-vm",
+            "--summary",
+            "二件目",
+        )
+        == 0
+    )
     second_id = only_id(tmp_path, exclude={first_id})
     assert second_id != first_id
 
@@ -72,13 +148,16 @@ def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
     assert f"| {first_id} |" in md.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("occurred, due", [
-    ("2026-11-27T16:00", "2026-11-27T17:15"),   # Friday in office hours: the end of that office day
-    ("2026-11-27T07:00", "2026-11-27T08:30"),   # Friday before opening: that morning's opening
-    ("2026-11-27T18:00", "2026-11-30T08:30"),   # Friday evening: Monday's opening
-    ("2026-11-22T10:00", "2026-11-24T08:30"),   # Sunday; Monday 11/23 is 勤労感謝の日
-    ("2026-12-28T17:30", "2027-01-04T08:30"),   # after the last office day of the year: 12/29-1/3 closed
-])
+@pytest.mark.parametrize(
+    "occurred, due",
+    [
+        ("2026-11-27T16:00", "2026-11-27T17:15"),  # Friday in office hours: the end of that office day
+        ("2026-11-27T07:00", "2026-11-27T08:30"),  # Friday before opening: that morning's opening
+        ("2026-11-27T18:00", "2026-11-30T08:30"),  # Friday evening: Monday's opening
+        ("2026-11-22T10:00", "2026-11-24T08:30"),  # Sunday; Monday 11/23 is 勤労感謝の日
+        ("2026-12-28T17:30", "2027-01-04T08:30"),  # after the last office day of the year: 12/29-1/3 closed
+    ],
+)
 def test_recovery_deadlines_follow_the_office_calendar(occurred, due):
     got = cal.recovery_deadline(incidents.parse_time(occurred, "occurred"))
     assert got == incidents.parse_time(due, "due")
@@ -106,8 +185,23 @@ def test_two_clones_recording_at_once_merge_cleanly(tmp_path):
     for name in ("a", "b"):
         clone = tmp_path / name
         subprocess.run(git + ["clone", "-q", str(origin), str(clone)], check=True)
-        assert cli.main(["--records", str(clone / "incidents"), "incident", "new", "--occurred", "2026-11-28T09:10",
-                         "--target", "lalert-vm", "--summary", f"{name} の記録"]) == 0
+        assert (
+            cli.main(
+                [
+                    "--records",
+                    str(clone / "incidents"),
+                    "incident",
+                    "new",
+                    "--occurred",
+                    "2026-11-28T09:10",
+                    "--target",
+                    "lalert-vm",
+                    "--summary",
+                    f"{name} の記録",
+                ]
+            )
+            == 0
+        )
         subprocess.run(git + ["-C", str(clone), "add", "."], check=True)
         subprocess.run(git + ["-C", str(clone), "commit", "-qm", name], check=True)
         clones.append(clone)
@@ -118,8 +212,21 @@ def test_two_clones_recording_at_once_merge_cleanly(tmp_path):
 
 
 def test_availability_from_the_records(tmp_path, capsys):
-    run(tmp_path, "incident", "new", "--occurred", "2026-06-01T08:30", "--target", "lalert-vm", "--summary", "停止",
-        "--down-start", "2026-06-01T08:30", "--down-end", "2026-06-01T17:15")
+    run(
+        tmp_path,
+        "incident",
+        "new",
+        "--occurred",
+        "2026-06-01T08:30",
+        "--target",
+        "lalert-vm",
+        "--summary",
+        "停止",
+        "--down-start",
+        "2026-06-01T08:30",
+        "--down-end",
+        "2026-06-01T17:15",
+    )
     capsys.readouterr()
     assert run(tmp_path, "report", "availability", "2026") == 0
     out = capsys.readouterr().out
@@ -131,12 +238,15 @@ def test_availability_from_the_records(tmp_path, capsys):
     assert "停止時間 (開庁時間内) 0.0 分" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["incident", "new", "--occurred", "yesterday", "--target", "x", "--summary", "y"], "is not a date and time"),
-    (["incident", "update", "INC-2026-404", "--set", "cause=x"], "no incident INC-2026-404"),
-    (["report", "availability", "2999"], "year 2999 has not started yet"),
-    (["incident", "export"], "give --xlsx FILE and/or --markdown FILE"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["incident", "new", "--occurred", "yesterday", "--target", "x", "--summary", "y"], "is not a date and time"),
+        (["incident", "update", "INC-2026-404", "--set", "cause=x"], "no incident INC-2026-404"),
+        (["report", "availability", "2999"], "year 2999 has not started yet"),
+        (["incident", "export"], "give --xlsx FILE and/or --markdown FILE"),
+    ],
+)
 def test_bad_input_is_named_and_nothing_is_written(tmp_path, capsys, argv, message):
     assert run(tmp_path, *argv) == 2
     assert message in capsys.readouterr().err
@@ -158,11 +268,24 @@ def test_the_wrapper_runs_the_cli():
 def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
     """--probes: the failed minutes Prometheus returns (probe_history.yml) join the incident downtime; an
     outage in both counts once; an unreachable Prometheus leaves the incident figures and says so."""
-    run(tmp_path, "incident", "new", "--occurred", "2026-06-01T09:00", "--target", "lalert-vm", "--summary", "停止",
-        "--down-start", "2026-06-01T09:00", "--down-end", "2026-06-01T10:00")
+    run(
+        tmp_path,
+        "incident",
+        "new",
+        "--occurred",
+        "2026-06-01T09:00",
+        "--target",
+        "lalert-vm",
+        "--summary",
+        "停止",
+        "--down-start",
+        "2026-06-01T09:00",
+        "--down-end",
+        "2026-06-01T10:00",
+    )
     nine_thirty = int(datetime.datetime(2026, 6, 1, 9, 30, tzinfo=cal.JST).timestamp())
-    failed = [nine_thirty + 60 * i for i in range(1, 61)]          # 9:30-10:30
-    failed += [nine_thirty + 86400 * 5 + 60]                       # Saturday 6/6: outside office days
+    failed = [nine_thirty + 60 * i for i in range(1, 61)]  # 9:30-10:30
+    failed += [nine_thirty + 86400 * 5 + 60]  # Saturday 6/6: outside office days
 
     def fake_run(job, inventory, limit=None, check=False, extra_vars=(), **_):
         """What probe_history.yml leaves on the controller."""
@@ -188,10 +311,24 @@ def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
     assert "停止時間 (開庁時間内) 90.0 分" in out
 
     # a changing run of the maintenance log (planned maintenance, 10:10-10:30) is not downtime either
-    output.write_yaml(str(tmp_path / "records" / "maintenance" / "r.yml"), {
-        "job": "patch", "check": False, "started": "2026-06-01T10:10:00+09:00", "finished": "2026-06-01T10:30:00+09:00"})
-    output.write_yaml(str(tmp_path / "records" / "maintenance" / "c.yml"), {  # check mode: no maintenance
-        "job": "site", "check": True, "started": "2026-06-01T10:00:00+09:00", "finished": "2026-06-01T10:20:00+09:00"})
+    output.write_yaml(
+        str(tmp_path / "records" / "maintenance" / "r.yml"),
+        {
+            "job": "patch",
+            "check": False,
+            "started": "2026-06-01T10:10:00+09:00",
+            "finished": "2026-06-01T10:30:00+09:00",
+        },
+    )
+    output.write_yaml(
+        str(tmp_path / "records" / "maintenance" / "c.yml"),
+        {  # check mode: no maintenance
+            "job": "site",
+            "check": True,
+            "started": "2026-06-01T10:00:00+09:00",
+            "finished": "2026-06-01T10:20:00+09:00",
+        },
+    )
     monkeypatch.setattr(cli.runner, "run_job", fake_run)
     capsys.readouterr()
     assert run(tmp_path, "report", "availability", "2026", "--probes") == 0

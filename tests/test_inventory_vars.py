@@ -1,6 +1,7 @@
 """Every variable set under inventories/ is declared somewhere: by a role's
 argument_specs or by inventories/inventory_vars.yml. Ansible ignores a
 misspelt variable silently; this test does not."""
+
 import pytest
 
 from conftest import ROOT, load_yaml

@@ -1,4 +1,5 @@
 """roles/logrotate/files/anshin-log-archive: which files move, what they keep, what expires."""
+
 import importlib.machinery
 import importlib.util
 import json
@@ -40,8 +41,7 @@ def tree(tmp_path):
     archive = tmp_path / "archive"
     expired = touch(archive / str(logs).lstrip("/") / "access.log-20250101-1.gz", 500)
     kept = touch(archive / str(logs).lstrip("/") / "access.log-20260101-1.gz", 300)
-    config = {"archive_dir": str(archive), "after_days": 30, "retention_days": 400,
-              "paths": [f"{logs}/*.log"]}
+    config = {"archive_dir": str(archive), "after_days": 30, "retention_days": 400, "paths": [f"{logs}/*.log"]}
     return files, archive, expired, kept, config
 
 
@@ -88,6 +88,7 @@ def test_copy_across_file_systems(tree, monkeypatch):
         if not str(src).endswith(".partial"):
             raise OSError(18, "Invalid cross-device link")
         return real_rename(src, dst)
+
     monkeypatch.setattr(archiver.os, "rename", rename)
     monkeypatch.setattr(archiver.os, "chown", lambda *a: None)  # tests do not run as root everywhere
     assert archiver.run(config, now=NOW) == 0
@@ -96,17 +97,24 @@ def test_copy_across_file_systems(tree, monkeypatch):
     assert not list(archive.rglob("*.partial"))
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"archive_dir": "/var/log"}, "archive_dir"),
-    ({"archive_dir": "relative"}, "archive_dir"),
-    ({"after_days": 0}, "after_days"),
-    ({"retention_days": 10}, "retention_days > after_days"),
-    ({"paths": ["var/log/*.log"]}, "absolute glob"),
-    ({"after_days": "30"}, "after_days: missing or not int"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"archive_dir": "/var/log"}, "archive_dir"),
+        ({"archive_dir": "relative"}, "archive_dir"),
+        ({"after_days": 0}, "after_days"),
+        ({"retention_days": 10}, "retention_days > after_days"),
+        ({"paths": ["var/log/*.log"]}, "absolute glob"),
+        ({"after_days": "30"}, "after_days: missing or not int"),
+    ],
+)
 def test_check_config_refuses_bad_settings(tmp_path, capsys, change, words):
-    config = {"archive_dir": "/var/log/anshin-archive", "after_days": 30, "retention_days": 400,
-              "paths": ["/var/log/nginx/*.log"]}
+    config = {
+        "archive_dir": "/var/log/anshin-archive",
+        "after_days": 30,
+        "retention_days": 400,
+        "paths": ["/var/log/nginx/*.log"],
+    }
     config.update(change)
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config))
@@ -116,6 +124,14 @@ def test_check_config_refuses_bad_settings(tmp_path, capsys, change, words):
 
 def test_check_config_accepts_good_settings(tmp_path):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"archive_dir": "/var/log/anshin-archive", "after_days": 30,
-                                "retention_days": 400, "paths": ["/var/log/nginx/*.log"]}))
+    path.write_text(
+        json.dumps(
+            {
+                "archive_dir": "/var/log/anshin-archive",
+                "after_days": 30,
+                "retention_days": 400,
+                "paths": ["/var/log/nginx/*.log"],
+            }
+        )
+    )
     assert archiver.main(["--check-config", str(path)]) == 0

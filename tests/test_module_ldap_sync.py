@@ -1,6 +1,7 @@
 """library/ldap_sync.py and module_utils/anshin_ldap_io.py against ldap3's mock directories: the sync, check
 mode, a second run, an interrupted run, the guard, truncated and empty sources, bad input.
 (Against two real slapd: molecule/ldap_sync.)"""
+
 import ldap3
 import pytest
 
@@ -10,10 +11,18 @@ mod = load_module("ldap_sync")
 from ansible.module_utils import anshin_ldap_io as io  # noqa: E402
 
 MAP = {"uid": "uid", "cn": "cn", "sn": "sn", "mail": "mail", "departmentNumber": "ou"}
-SOURCE = {"url": "ldaps://pref.test", "base_dn": "ou=staff,dc=pref", "bind_dn": "cn=sync,dc=pref",
-          "bind_password": "s3cret-source"}
-TARGET = {"url": "ldap://127.0.0.1", "base_dn": "dc=anshin", "bind_dn": "cn=admin,dc=anshin",
-          "bind_password": "s3cret-target"}
+SOURCE = {
+    "url": "ldaps://pref.test",
+    "base_dn": "ou=staff,dc=pref",
+    "bind_dn": "cn=sync,dc=pref",
+    "bind_password": "s3cret-source",
+}
+TARGET = {
+    "url": "ldap://127.0.0.1",
+    "base_dn": "dc=anshin",
+    "bind_dn": "cn=admin,dc=anshin",
+    "bind_password": "s3cret-target",
+}
 
 
 def directory(base, admin, people=()):
@@ -22,9 +31,17 @@ def directory(base, admin, people=()):
     conn.strategy.add_entry(admin, {"userPassword": "x", "sn": "admin"})
     conn.strategy.add_entry(base, {"objectClass": ["top", "organizationalUnit"]})
     for uid, department in people:
-        conn.strategy.add_entry(f"uid={uid},{base}", {"objectClass": ["inetOrgPerson"], "uid": uid,
-                                                      "cn": f"職員 {uid}", "sn": "職員", "ou": department,
-                                                      "mail": f"{uid}@pref.test"})
+        conn.strategy.add_entry(
+            f"uid={uid},{base}",
+            {
+                "objectClass": ["inetOrgPerson"],
+                "uid": uid,
+                "cn": f"職員 {uid}",
+                "sn": "職員",
+                "ou": department,
+                "mail": f"{uid}@pref.test",
+            },
+        )
     conn.bind()
     return conn
 
@@ -48,15 +65,23 @@ class Directories:
     def target_people(self, branch="people"):
         if not self.exists(f"ou={branch},dc=anshin"):
             return {}
-        self.target.search(f"ou={branch},dc=anshin", "(objectClass=inetOrgPerson)", search_scope=ldap3.LEVEL,
-                           attributes=["uid", "departmentNumber", "mail"])
+        self.target.search(
+            f"ou={branch},dc=anshin",
+            "(objectClass=inetOrgPerson)",
+            search_scope=ldap3.LEVEL,
+            attributes=["uid", "departmentNumber", "mail"],
+        )
         return {str(e.uid): str(e.departmentNumber) for e in self.target.entries}
 
     def group_members(self, name):
         if not self.exists(f"cn={name},ou=groups,dc=anshin"):
             return None
-        self.target.search(f"cn={name},ou=groups,dc=anshin", "(objectClass=groupOfNames)", search_scope=ldap3.BASE,
-                           attributes=["member"])
+        self.target.search(
+            f"cn={name},ou=groups,dc=anshin",
+            "(objectClass=groupOfNames)",
+            search_scope=ldap3.BASE,
+            attributes=["member"],
+        )
         return sorted(str(m) for m in self.target.entries[0].member.values) if self.target.entries else None
 
 
@@ -158,8 +183,14 @@ def test_an_empty_or_truncated_source_changes_nothing(run_module, dirs, monkeypa
     # what ldap3 really does: the entries that arrived, and sizeLimitExceeded only in the last result
     def partial(*a, **kw):
         dirs.source.result = {"result": 4, "description": "sizeLimitExceeded"}
-        return [{"type": "searchResEntry", "dn": f"uid={u},ou=staff,dc=pref",
-                 "attributes": {"uid": [u], "cn": [u], "sn": ["s"], "ou": ["防災課"]}} for u in ("a000", "a001")]
+        return [
+            {
+                "type": "searchResEntry",
+                "dn": f"uid={u},ou=staff,dc=pref",
+                "attributes": {"uid": [u], "cn": [u], "sn": ["s"], "ou": ["防災課"]},
+            }
+            for u in ("a000", "a001")
+        ]
 
     monkeypatch.setattr(dirs.source.extend.standard, "paged_search", partial)
     failed, result = run_module(mod, args())
@@ -167,15 +198,29 @@ def test_an_empty_or_truncated_source_changes_nothing(run_module, dirs, monkeypa
     assert dirs.target_people() == {}
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"source": dict(SOURCE, base_dn="ou=staff,,dc=pref=")}, "source.base_dn: 'ou=staff,,dc=pref=' is not a valid DN"),
-    ({"attribute_map": dict(MAP, shoeSize="shoe")}, "unknown target attribute 'shoeSize'"),
-    ({"reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
-     "department '消防課' does not exist in the source directory"),
-    ({"reorganisation": [{"type": "rename", "from": "防災課", "to": "x", "effective": "2027-04-01"},
-                         {"type": "merge", "from": ["防災課", "税務課"], "to": "y", "effective": "2027-04-01"}]},
-     "overlapping mappings"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (
+            {"source": dict(SOURCE, base_dn="ou=staff,,dc=pref=")},
+            "source.base_dn: 'ou=staff,,dc=pref=' is not a valid DN",
+        ),
+        ({"attribute_map": dict(MAP, shoeSize="shoe")}, "unknown target attribute 'shoeSize'"),
+        (
+            {"reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
+            "department '消防課' does not exist in the source directory",
+        ),
+        (
+            {
+                "reorganisation": [
+                    {"type": "rename", "from": "防災課", "to": "x", "effective": "2027-04-01"},
+                    {"type": "merge", "from": ["防災課", "税務課"], "to": "y", "effective": "2027-04-01"},
+                ]
+            },
+            "overlapping mappings",
+        ),
+    ],
+)
 def test_bad_input_fails_before_any_change(run_module, dirs, bad, message):
     failed, result = run_module(mod, args(**bad))
     assert failed and message in result["msg"], result
@@ -190,4 +235,6 @@ def test_an_unreachable_source_is_named(run_module):
 def test_a_missing_ca_file_is_named(run_module, tmp_path):
     source = dict(SOURCE, url="ldap://127.0.0.1:9", start_tls=True, ca_file=str(tmp_path / "none.pem"))
     failed, result = run_module(mod, args(source=source))
-    assert failed and result["msg"].startswith("source: cannot reach or bind ldap://127.0.0.1:9: LDAPSSLConfigurationError")
+    assert failed and result["msg"].startswith(
+        "source: cannot reach or bind ldap://127.0.0.1:9: LDAPSSLConfigurationError"
+    )

@@ -1,5 +1,6 @@
 """library/anshin_log_audit.py on planted logs (tests/fixtures/log_audit/plant.py): it finds exactly
 the planted events, skips what lies outside the period, and survives bad input."""
+
 import datetime
 import gzip
 import importlib.util
@@ -28,10 +29,15 @@ def planted(tmp_path):
 
 
 def args(directory, **extra):
-    base = {"since": iso(BASE - 86400), "until": iso(BASE + 1),
-            "access_logs": [f"{directory}/nginx/*access.log*"], "error_logs": [f"{directory}/nginx/*error.log*"],
-            "auth_source": "files", "auth_files": [f"{directory}/auth.log*"],
-            "approved_ranges": ["10.89.250.1/32"]}
+    base = {
+        "since": iso(BASE - 86400),
+        "until": iso(BASE + 1),
+        "access_logs": [f"{directory}/nginx/*access.log*"],
+        "error_logs": [f"{directory}/nginx/*error.log*"],
+        "auth_source": "files",
+        "auth_files": [f"{directory}/auth.log*"],
+        "approved_ranges": ["10.89.250.1/32"],
+    }
     base.update(extra)
     return base
 
@@ -40,51 +46,101 @@ def test_counts_exactly_the_planted_events(planted, run_module):
     failed, r = run_module(audit, args(planted))
     assert not failed and r["changed"] is False and r["empty"] is False
     assert r["counts"] == {
-        "requests": 82, "status_1xx": 0, "status_2xx": 40, "status_3xx": 2, "status_4xx": 12, "status_5xx": 28,
-        "ssh_failures": 8, "ssh_invalid_users": 6, "logins": 3, "logins_outside_ranges": 1,
-        "sudo_commands": 3, "sudo_refusals": 1, "attack_requests": 6, "receiver_rejects": 3,
-        "receiver_errors": 1, "nginx_errors": 4, "unparsable_lines": 4, "damaged_files": 0,
+        "requests": 82,
+        "status_1xx": 0,
+        "status_2xx": 40,
+        "status_3xx": 2,
+        "status_4xx": 12,
+        "status_5xx": 28,
+        "ssh_failures": 8,
+        "ssh_invalid_users": 6,
+        "logins": 3,
+        "logins_outside_ranges": 1,
+        "sudo_commands": 3,
+        "sudo_refusals": 1,
+        "attack_requests": 6,
+        "receiver_rejects": 3,
+        "receiver_errors": 1,
+        "nginx_errors": 4,
+        "unparsable_lines": 4,
+        "damaged_files": 0,
     }
     assert r["ssh_failures_by_source"] == [
         {"source": "203.0.113.7", "failed": 8, "invalid_user": 4, "total": 12},
-        {"source": "198.51.100.20", "failed": 0, "invalid_user": 2, "total": 2}]
-    assert r["ssh_failures_by_user"] == [{"user": "admin", "invalid": True, "count": 7},
-                                         {"user": "ops", "invalid": False, "count": 5},
-                                         {"user": "test", "invalid": True, "count": 2}]
+        {"source": "198.51.100.20", "failed": 0, "invalid_user": 2, "total": 2},
+    ]
+    assert r["ssh_failures_by_user"] == [
+        {"user": "admin", "invalid": True, "count": 7},
+        {"user": "ops", "invalid": False, "count": 5},
+        {"user": "test", "invalid": True, "count": 2},
+    ]
     assert [(x["user"], x["source"]) for x in r["logins_outside_ranges"]] == [("ops", "198.51.100.99")]
-    assert r["sudo"]["commands"][0] == {"user": "ops", "target": "root",
-                                        "command": "/usr/bin/systemctl restart nginx", "count": 2}
-    assert r["sudo"]["refusals"] == [{"user": "guest", "reason": "user NOT in sudoers", "command": "/bin/sh",
-                                      "count": 1}]
-    assert r["attack_requests"]["by_pattern"] == [{"pattern": "wordpress", "count": 3},
-                                                  {"pattern": "secrets", "count": 2},
-                                                  {"pattern": "traversal", "count": 1}]
+    assert r["sudo"]["commands"][0] == {
+        "user": "ops",
+        "target": "root",
+        "command": "/usr/bin/systemctl restart nginx",
+        "count": 2,
+    }
+    assert r["sudo"]["refusals"] == [
+        {"user": "guest", "reason": "user NOT in sudoers", "command": "/bin/sh", "count": 1}
+    ]
+    assert r["attack_requests"]["by_pattern"] == [
+        {"pattern": "wordpress", "count": 3},
+        {"pattern": "secrets", "count": 2},
+        {"pattern": "traversal", "count": 1},
+    ]
     assert r["attack_requests"]["by_source"][0] == {"source": "203.0.113.7", "count": 5}
     assert r["receiver_rejects"] == [{"reason": "bad_digest", "count": 2}, {"reason": "replayed_nonce", "count": 1}]
-    assert r["nginx_errors_by_level"] == [{"level": "error", "count": 3}, {"level": "crit", "count": 1},
-                                          {"level": "warn", "count": 1}]
+    assert r["nginx_errors_by_level"] == [
+        {"level": "error", "count": 3},
+        {"level": "crit", "count": 1},
+        {"level": "warn", "count": 1},
+    ]
 
 
 def test_paths_hours_and_spikes(planted, run_module):
     _, r = run_module(audit, args(planted))
     paths = {p["path"]: (p["status_4xx"], p["status_5xx"]) for p in r["http_errors_by_path"]}
-    assert paths == {"/lalert/publish": (0, 25), "/missing.html": (5, 0), "/api/latest": (0, 3),
-                     "/wp-login.php": (3, 0), "/.env": (2, 0), "/../../etc/passwd": (1, 0), "-": (1, 0)}
+    assert paths == {
+        "/lalert/publish": (0, 25),
+        "/missing.html": (5, 0),
+        "/api/latest": (0, 3),
+        "/wp-login.php": (3, 0),
+        "/.env": (2, 0),
+        "/../../etc/passwd": (1, 0),
+        "-": (1, 0),
+    }
     assert r["http_5xx_spikes"] == [{"hour": "2026-11-28 07", "status_5xx": 25}]
     assert sum(h["requests"] for h in r["http_by_hour"]) == 82
-    assert {h["hour"] for h in r["http_by_hour"]} == {"2026-11-28 04", "2026-11-28 05", "2026-11-28 07",
-                                                      "2026-11-28 08"}
+    assert {h["hour"] for h in r["http_by_hour"]} == {
+        "2026-11-28 04",
+        "2026-11-28 05",
+        "2026-11-28 07",
+        "2026-11-28 08",
+    }
 
 
 def test_flags_name_the_crossed_thresholds(planted, run_module):
     _, r = run_module(audit, args(planted))
     assert r["flagged"] is True
-    assert r["flags"] == [{"name": "ssh_failures_per_source", "value": 12, "threshold": 10},
-                          {"name": "logins_outside_ranges", "value": 1, "threshold": 0},
-                          {"name": "sudo_refusals", "value": 1, "threshold": 0},
-                          {"name": "http_5xx_per_hour", "value": 25, "threshold": 20}]
-    _, relaxed = run_module(audit, args(planted, thresholds={
-        "ssh_failures_per_source": 12, "logins_outside_ranges": 1, "sudo_refusals": 1, "http_5xx_per_hour": 25}))
+    assert r["flags"] == [
+        {"name": "ssh_failures_per_source", "value": 12, "threshold": 10},
+        {"name": "logins_outside_ranges", "value": 1, "threshold": 0},
+        {"name": "sudo_refusals", "value": 1, "threshold": 0},
+        {"name": "http_5xx_per_hour", "value": 25, "threshold": 20},
+    ]
+    _, relaxed = run_module(
+        audit,
+        args(
+            planted,
+            thresholds={
+                "ssh_failures_per_source": 12,
+                "logins_outside_ranges": 1,
+                "sudo_refusals": 1,
+                "http_5xx_per_hour": 25,
+            },
+        ),
+    )
     assert relaxed["flagged"] is False and relaxed["flags"] == []
 
 
@@ -98,8 +154,16 @@ def test_unparsable_lines_are_counted_and_sampled(planted, run_module):
 def test_files_before_the_period_are_skipped_unread(planted, run_module):
     _, r = run_module(audit, args(planted))
     old = [s for s in r["sources"] if s["name"].endswith("access.log-20261126-1.gz")]
-    assert old == [{"name": old[0]["name"], "kind": "access", "lines": 0, "in_period": 0, "unparsable": 0,
-                    "skipped": "older than the period"}]
+    assert old == [
+        {
+            "name": old[0]["name"],
+            "kind": "access",
+            "lines": 0,
+            "in_period": 0,
+            "unparsable": 0,
+            "skipped": "older than the period",
+        }
+    ]
     rotated = [s for s in r["sources"] if s["name"].endswith("-20261127-1.gz")][0]
     assert rotated["lines"] == 9 and rotated["in_period"] == 8  # one line of the day before
 
@@ -130,14 +194,17 @@ def test_binary_and_truncated_files_do_not_crash(planted, run_module):
     assert binary["count"] == 1
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"approved_ranges": ["10.0.0.0/33"]}, "approved_ranges"),
-    ({"thresholds": {"ssh_failure": 1}}, "unknown keys"),
-    ({"thresholds": {"attack_requests": -1}}, "thresholds.attack_requests"),
-    ({"since": "yesterday"}, "since"),
-    ({"since": "2026-11-28", "until": "2026-11-27"}, "must be before"),
-    ({"attack_patterns": [{"name": "x", "regex": "("}]}, "attack_patterns"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"approved_ranges": ["10.0.0.0/33"]}, "approved_ranges"),
+        ({"thresholds": {"ssh_failure": 1}}, "unknown keys"),
+        ({"thresholds": {"attack_requests": -1}}, "thresholds.attack_requests"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-11-28", "until": "2026-11-27"}, "must be before"),
+        ({"attack_patterns": [{"name": "x", "regex": "("}]}, "attack_patterns"),
+    ],
+)
 def test_bad_input_is_refused_with_the_parameter_named(planted, run_module, bad, words):
     failed, r = run_module(audit, args(planted, **bad))
     assert failed and words in r["msg"]
@@ -146,12 +213,14 @@ def test_bad_input_is_refused_with_the_parameter_named(planted, run_module, bad,
 def test_journal_is_read_when_asked(monkeypatch, planted, run_module, tmp_path):
     """The journal path: journalctl's JSON lines, byte-array messages, a bad line, a failing journalctl."""
     fake = tmp_path / "journalctl"
-    fake.write_text("#!/bin/sh\n"
-                    f"echo '{{\"__REALTIME_TIMESTAMP\": \"{(BASE - 10) * 10**6}\", \"SYSLOG_IDENTIFIER\": \"sshd-session\","
-                    " \"MESSAGE\": \"Invalid user x from 192.0.2.1 port 1\"}'\n"
-                    f"echo '{{\"__REALTIME_TIMESTAMP\": \"{(BASE - 9) * 10**6}\", \"SYSLOG_IDENTIFIER\": \"sudo\","
-                    f" \"MESSAGE\": {list(b'ops : PWD=/ ; USER=root ; COMMAND=/bin/true')}}}'\n"
-                    "echo 'not json'\n")
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo \'{{"__REALTIME_TIMESTAMP": "{(BASE - 10) * 10**6}", "SYSLOG_IDENTIFIER": "sshd-session",'
+        ' "MESSAGE": "Invalid user x from 192.0.2.1 port 1"}\'\n'
+        f'echo \'{{"__REALTIME_TIMESTAMP": "{(BASE - 9) * 10**6}", "SYSLOG_IDENTIFIER": "sudo",'
+        f' "MESSAGE": {list(b"ops : PWD=/ ; USER=root ; COMMAND=/bin/true")}}}\'\n'
+        "echo 'not json'\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     _, r = run_module(audit, args(planted, auth_source="journal"))

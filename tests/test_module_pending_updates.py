@@ -1,5 +1,6 @@
 """library/anshin_pending_updates.py against a fake APT cache: security marking, first sight and age,
 restart and reboot prediction, metrics. (Against a real apt repository: molecule/patching.)"""
+
 import json
 import sys
 import types
@@ -17,10 +18,13 @@ def origin(label, archive):
 
 def package(name, installed, candidate, origins, files=(), upgradable=True):
     return types.SimpleNamespace(
-        name=name, is_upgradable=upgradable, is_installed=True,
+        name=name,
+        is_upgradable=upgradable,
+        is_installed=True,
         installed=types.SimpleNamespace(version=installed),
         candidate=types.SimpleNamespace(version=candidate, origins=origins),
-        installed_files=list(files))
+        installed_files=list(files),
+    )
 
 
 def package_file(site, archive, label):
@@ -41,17 +45,30 @@ SECURITY_LIST = package_file("deb.debian.org", "bookworm-security", "Debian-Secu
 
 @pytest.fixture
 def fake_apt(monkeypatch):
-    cache = FakeCache([
-        package("openssl", "3.0.1", "3.0.2", [origin("Debian-Security", "bookworm-security")],
-                ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/share/doc/openssl/README"]),
-        package("less", "590-2", "590-3", [origin("Debian", "bookworm")], ["/usr/bin/less"]),
-        package("linux-image-amd64", "6.1.1", "6.1.2", [origin("Debian", "bookworm-security")]),
-        package("curl", "7.88", "7.88", [origin("Debian", "bookworm")], upgradable=False),
-    ], MAIN_LISTS + [SECURITY_LIST])
+    cache = FakeCache(
+        [
+            package(
+                "openssl",
+                "3.0.1",
+                "3.0.2",
+                [origin("Debian-Security", "bookworm-security")],
+                ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/share/doc/openssl/README"],
+            ),
+            package("less", "590-2", "590-3", [origin("Debian", "bookworm")], ["/usr/bin/less"]),
+            package("linux-image-amd64", "6.1.1", "6.1.2", [origin("Debian", "bookworm-security")]),
+            package("curl", "7.88", "7.88", [origin("Debian", "bookworm")], upgradable=False),
+        ],
+        MAIN_LISTS + [SECURITY_LIST],
+    )
     monkeypatch.setitem(sys.modules, "apt", types.SimpleNamespace(Cache=lambda: cache))
-    monkeypatch.setattr(mod, "running_units", lambda: {
-        "/usr/lib/x86_64-linux-gnu/libssl.so.3": {"nginx.service", "lalert-receiver.service"},
-        "/usr/share/doc/openssl/README": {"never.service"}})
+    monkeypatch.setattr(
+        mod,
+        "running_units",
+        lambda: {
+            "/usr/lib/x86_64-linux-gnu/libssl.so.3": {"nginx.service", "lalert-receiver.service"},
+            "/usr/share/doc/openssl/README": {"never.service"},
+        },
+    )
     monkeypatch.setattr(mod, "needrestart_now", lambda module: ["ssh.service"])
     return cache
 
@@ -60,7 +77,10 @@ def test_lists_marks_and_predicts(fake_apt, run_module, tmp_path):
     failed, r = run_module(mod, {"state_file": str(tmp_path / "seen.json"), "textfile": str(tmp_path / "p.prom")})
     assert not failed and r["changed"] is False
     assert [(p["name"], p["security"], p["reboot"]) for p in r["packages"]] == [
-        ("less", False, False), ("linux-image-amd64", True, True), ("openssl", True, False)]
+        ("less", False, False),
+        ("linux-image-amd64", True, True),
+        ("openssl", True, False),
+    ]
     assert r["pending"] == 3 and r["pending_security"] == 2
     assert r["restart_units"] == ["lalert-receiver.service", "nginx.service"]  # libraries only, not docs
     assert r["reboot_after"] is True and r["restart_needed_now"] == ["ssh.service"]

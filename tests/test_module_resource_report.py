@@ -1,4 +1,5 @@
 """library/anshin_resource_report.py: figures, trends, proposals and the written report."""
+
 import json
 
 import pytest
@@ -9,8 +10,14 @@ mod = load_module("anshin_resource_report")
 
 DAY = 86400
 START = 1_790_000_000
-THRESHOLDS = {"cpu_percent": 80, "memory_percent": 90, "disk_percent": 85, "inode_percent": 85,
-              "load_per_core": 2.0, "days_to_full": 90}
+THRESHOLDS = {
+    "cpu_percent": 80,
+    "memory_percent": 90,
+    "disk_percent": 85,
+    "inode_percent": 85,
+    "load_per_core": 2.0,
+    "days_to_full": 90,
+}
 
 
 def series(labels, values, step=3600):
@@ -72,8 +79,10 @@ def test_a_full_disk_is_named_before_its_trend():
     data = quiet_series()
     data["disk"] = [series({"instance": "vm", "mountpoint": "/"}, [90] * 48)]
     _, proposals, _ = mod.analyse(data, THRESHOLDS)
-    assert proposals == ["vm /: ディスク使用率が 90.0% (基準 85%) です。ディスクの拡張、またはログ保存期間"
-                         " (logrotate_retention_days) の見直しを提案します。"]
+    assert proposals == [
+        "vm /: ディスク使用率が 90.0% (基準 85%) です。ディスクの拡張、またはログ保存期間"
+        " (logrotate_retention_days) の見直しを提案します。"
+    ]
 
 
 def test_missing_metrics_are_listed_and_nan_skipped():
@@ -85,14 +94,30 @@ def test_missing_metrics_are_listed_and_nan_skipped():
 
 
 def test_the_module_writes_html_with_charts_markdown_and_json(run_module, tmp_path):
-    failed, result = run_module(mod, {
-        "series": quiet_series(), "top_processes": {"vm": ["PID USER %CPU", "1 root 0.1"]},
-        "period_start": START, "period_end": START + 10 * DAY, "thresholds": THRESHOLDS,
-        "dest": str(tmp_path), "name": "r"})
+    failed, result = run_module(
+        mod,
+        {
+            "series": quiet_series(),
+            "top_processes": {"vm": ["PID USER %CPU", "1 root 0.1"]},
+            "period_start": START,
+            "period_end": START + 10 * DAY,
+            "thresholds": THRESHOLDS,
+            "dest": str(tmp_path),
+            "name": "r",
+        },
+    )
     assert not failed, result
     names = sorted(p.rsplit("/", 1)[1] for p in result["files"])
-    assert names == ["r.html", "r.json", "r.md", "r_cpu.png", "r_disk.png", "r_inodes.png", "r_load.png",
-                     "r_memory.png"]
+    assert names == [
+        "r.html",
+        "r.json",
+        "r.md",
+        "r_cpu.png",
+        "r_disk.png",
+        "r_inodes.png",
+        "r_load.png",
+        "r_memory.png",
+    ]
     assert (tmp_path / "r_cpu.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     for heading in ("リソース使用状況報告書", "チューニング提案", "CPU 使用率", "上位プロセス"):
@@ -104,10 +129,13 @@ def test_the_module_writes_html_with_charts_markdown_and_json(run_module, tmp_pa
 
 
 def test_bad_input_fails_clearly(run_module, tmp_path):
-    failed, result = run_module(mod, {"series": {}, "period_start": 10, "period_end": 5, "thresholds": THRESHOLDS,
-                                      "dest": str(tmp_path)})
+    failed, result = run_module(
+        mod, {"series": {}, "period_start": 10, "period_end": 5, "thresholds": THRESHOLDS, "dest": str(tmp_path)}
+    )
     assert failed and "period_end" in result["msg"]
-    failed, result = run_module(mod, {"series": {}, "period_start": 1, "period_end": 5,
-                                      "thresholds": {"cpu_percent": 80}, "dest": str(tmp_path)})
+    failed, result = run_module(
+        mod,
+        {"series": {}, "period_start": 1, "period_end": 5, "thresholds": {"cpu_percent": 80}, "dest": str(tmp_path)},
+    )
     assert failed and "days_to_full" in result["msg"]
     assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,6 @@
 """The monthly report: library/anshin_monthly_usage.py counts fixture logs and a receiver database exactly,
 and anshin_ops/monthly.py draws the HTML page and workbook from those counts; bad input fails cleanly."""
+
 import datetime
 import gzip
 import os
@@ -36,8 +37,12 @@ def logs(tmp_path):
         fh.write(access(clf(1, 9), "/lalert/publish?x=1", 200))
         fh.write(access(clf(1, 10), "/nope", 404))
     (directory / "lalert-receiver.access.log").write_text(
-        access(clf(30, 8), "/lalert/publish", 200) + "garbage line\n" + access(clf(30, 23), "/healthz", 500)
-        + access(clf(1, 0, month=12), "/healthz", 200), encoding="utf-8")
+        access(clf(30, 8), "/lalert/publish", 200)
+        + "garbage line\n"
+        + access(clf(30, 23), "/healthz", 500)
+        + access(clf(1, 0, month=12), "/healthz", 200),
+        encoding="utf-8",
+    )
     old = directory / "access.log.9"  # last written in September: not read
     old.write_text(access(clf(1, 1, month=9), "/old", 200), encoding="utf-8")
     os.utime(old, (datetime.datetime(2026, 9, 30, tzinfo=JST).timestamp(),) * 2)
@@ -54,21 +59,40 @@ def database(tmp_path):
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA)
     rows = [  # document, revision, received, status, type, real, category
-        ("D1", 1, stamp(30, 10), "Actual", "Report", 1, "EvacuationOrder"),   # October: registered only
+        ("D1", 1, stamp(30, 10), "Actual", "Report", 1, "EvacuationOrder"),  # October: registered only
         ("D1", 2, stamp(2), "Actual", "Update", 1, "EvacuationOrder"),
         ("D2", 1, stamp(3), "Actual", "Report", 1, "Shelter"),
-        ("D2", 2, stamp(4), "Actual", "Cancel", 1, "Shelter"),                 # cancels D2
+        ("D2", 2, stamp(4), "Actual", "Cancel", 1, "Shelter"),  # cancels D2
         ("D3", 1, stamp(5), "Exercise", "Report", 0, "EvacuationOrder"),
         ("D4", 1, stamp(6), "Actual", "Report", 1, "Weather"),
-        ("D4", 2, stamp(7), "Exercise", "Cancel", 0, "Weather"),              # a drill: cancels nothing real
-        ("D5", 1, stamp(2, 12), "Actual", "Report", 1, "Weather"),            # December: not counted
+        ("D4", 2, stamp(7), "Exercise", "Cancel", 0, "Weather"),  # a drill: cancels nothing real
+        ("D5", 1, stamp(2, 12), "Actual", "Report", 1, "Weather"),  # December: not counted
     ]
     for i, (doc, rev, received, status, kind, real, category) in enumerate(rows):
-        conn.execute("INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
-                     " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
-                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     (doc, rev, f"X{i}", "s", "t", received, status, kind, real, category, "k", "c", "h", "a", "36",
-                      f"f{i}", b"raw"))
+        conn.execute(
+            "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
+            " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc,
+                rev,
+                f"X{i}",
+                "s",
+                "t",
+                received,
+                status,
+                kind,
+                real,
+                category,
+                "k",
+                "c",
+                "h",
+                "a",
+                "36",
+                f"f{i}",
+                b"raw",
+            ),
+        )
     conn.commit()
     conn.close()
     return path
@@ -86,8 +110,11 @@ def test_access_counts_per_day_page_and_status(logs, database):
     assert len(days) == 30 and days["2026-11-15"]["requests"] == 0
     assert days["2026-11-01"]["requests"] == 3 and days["2026-11-01"]["4xx"] == 1
     assert days["2026-11-30"]["requests"] == 2 and days["2026-11-30"]["5xx"] == 1
-    assert got["by_page"] == [{"page": "/healthz", "requests": 2}, {"page": "/lalert/publish", "requests": 2},
-                              {"page": "/nope", "requests": 1}]
+    assert got["by_page"] == [
+        {"page": "/healthz", "requests": 2},
+        {"page": "/lalert/publish", "requests": 2},
+        {"page": "/nope", "requests": 1},
+    ]
     assert not any(f["path"].endswith(".9") for f in got["files"])  # older than the month: skipped
 
 
@@ -99,25 +126,38 @@ def test_pages_beyond_the_top_are_summed(logs, database):
 def test_posts_and_registered_data(logs, database):
     got = collect(logs, database)
     posts = {p["category"]: p for p in got["posts"]}
-    assert posts["EvacuationOrder"] == {"category": "EvacuationOrder", "received": 2, "published": 1,
-                                        "exercise_or_test": 1, "cancels": 0}
+    assert posts["EvacuationOrder"] == {
+        "category": "EvacuationOrder",
+        "received": 2,
+        "published": 1,
+        "exercise_or_test": 1,
+        "cancels": 0,
+    }
     assert posts["Shelter"]["received"] == 2 and posts["Shelter"]["cancels"] == 1
     assert posts["Shelter"]["published"] == 1 and posts["Weather"]["received"] == 2
     assert posts["Weather"]["exercise_or_test"] == 1
     registered = {(r["category"], r["status"]): r["rows"] for r in got["registered"]["by_category_status"]}
-    assert registered == {("EvacuationOrder", "Actual"): 2, ("EvacuationOrder", "Exercise"): 1,
-                          ("Shelter", "Actual"): 2, ("Weather", "Actual"): 1, ("Weather", "Exercise"): 1}
+    assert registered == {
+        ("EvacuationOrder", "Actual"): 2,
+        ("EvacuationOrder", "Exercise"): 1,
+        ("Shelter", "Actual"): 2,
+        ("Weather", "Actual"): 1,
+        ("Weather", "Exercise"): 1,
+    }
     # at the end of November: D1 (revision 2) and D4 are presented; D2 is cancelled, D3 an exercise,
     # and the drill's Cancel of D4 (another track) does not hide the real D4
-    assert got["registered"]["current_real"] == [{"category": "EvacuationOrder", "documents": 1},
-                                                 {"category": "Weather", "documents": 1}]
+    assert got["registered"]["current_real"] == [
+        {"category": "EvacuationOrder", "documents": 1},
+        {"category": "Weather", "documents": 1},
+    ]
 
 
 def test_bad_input_fails_cleanly(logs, database, tmp_path, run_module):
     failed, result = run_module(usage, {"month": "2026-13", "access_logs": [logs], "database": database})
     assert failed and "is not YYYY-MM" in result["msg"]
-    failed, result = run_module(usage, {"month": "2026-11", "access_logs": [logs],
-                                        "database": str(tmp_path / "missing.sqlite3")})
+    failed, result = run_module(
+        usage, {"month": "2026-11", "access_logs": [logs], "database": str(tmp_path / "missing.sqlite3")}
+    )
     assert failed and "does not exist" in result["msg"]
     failed, result = run_module(usage, {"month": "2026-11", "access_logs": [logs], "database": database})
     assert not failed and result["changed"] is False and result["access"]["total"] == 5
@@ -130,16 +170,27 @@ def test_report_drawn_from_the_counts(logs, database, tmp_path):
     path.write_text(__import__("json").dumps(counts), encoding="utf-8")
     written = monthly.render(str(path), str(tmp_path / "out"), today=datetime.date(2026, 12, 5))
     names = sorted(os.path.basename(p) for p in written)
-    assert names == ["lalert-vm_access_by_day.png", "lalert-vm_access_by_page.png", "lalert-vm_posts_by_category.png",
-                     "月次報告書_2026-11_lalert-vm.html", "月次報告書_2026-11_lalert-vm.xlsx"]
+    assert names == [
+        "lalert-vm_access_by_day.png",
+        "lalert-vm_access_by_page.png",
+        "lalert-vm_posts_by_category.png",
+        "月次報告書_2026-11_lalert-vm.html",
+        "月次報告書_2026-11_lalert-vm.xlsx",
+    ]
     page = (tmp_path / "out" / "月次報告書_2026-11_lalert-vm.html").read_text(encoding="utf-8")
     assert "<h2>電文受信件数 (分類別)</h2>" in page and 'src="lalert-vm_access_by_day.png"' in page
     assert "途中集計" not in page
     for png in names[:3]:
         assert (tmp_path / "out" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = openpyxl.load_workbook(tmp_path / "out" / "月次報告書_2026-11_lalert-vm.xlsx")
-    assert book.sheetnames == ["日別アクセス", "ページ別アクセス", "ステータス区分", "電文受信件数", "登録データ件数",
-                               "公開中の情報"]
+    assert book.sheetnames == [
+        "日別アクセス",
+        "ページ別アクセス",
+        "ステータス区分",
+        "電文受信件数",
+        "登録データ件数",
+        "公開中の情報",
+    ]
     daily = book["日別アクセス"]
     assert daily["A1"].value == "アクセス件数 (日別)" and [c.value for c in daily[2]][:2] == ["日付", "件数"]
     assert [c.value for c in daily[33]][:2] == ["合計", 5] and daily._charts

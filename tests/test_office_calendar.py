@@ -1,4 +1,5 @@
 """anshin_ops/office_calendar.py: the office calendar, the downtime split, availability over office hours."""
+
 import datetime
 
 import holidays
@@ -25,8 +26,11 @@ def test_2026_has_240_office_days_and_2100_office_hours():
 def test_other_years_against_the_holiday_library(year):
     days = cal.office_days(*cal.period(year))
     jp = holidays.Japan(years=year)
-    expected = [d for d in (datetime.date(year, 1, 1) + datetime.timedelta(n) for n in range(366)) if d.year == year
-                and d.weekday() < 5 and d not in jp and (d.month, d.day) not in cal.YEAR_END]
+    expected = [
+        d
+        for d in (datetime.date(year, 1, 1) + datetime.timedelta(n) for n in range(366))
+        if d.year == year and d.weekday() < 5 and d not in jp and (d.month, d.day) not in cal.YEAR_END
+    ]
     assert days == expected
 
 
@@ -50,9 +54,11 @@ def test_downtime_is_split_at_office_hours():
 
 
 def test_availability_counts_only_office_hours_within_the_year():
-    downtimes = [(at(2026, 6, 1, 8, 30), at(2026, 6, 1, 17, 15)),      # a whole office day: 525 min
-                 (at(2026, 6, 6, 0, 0), at(2026, 6, 7, 23, 0)),        # a weekend: 0
-                 (at(2025, 12, 31, 0, 0), at(2026, 1, 5, 9, 30))]      # only 1/5 08:30-09:30 is in 2026 office hours
+    downtimes = [
+        (at(2026, 6, 1, 8, 30), at(2026, 6, 1, 17, 15)),  # a whole office day: 525 min
+        (at(2026, 6, 6, 0, 0), at(2026, 6, 7, 23, 0)),  # a weekend: 0
+        (at(2025, 12, 31, 0, 0), at(2026, 1, 5, 9, 30)),
+    ]  # only 1/5 08:30-09:30 is in 2026 office hours
     result = cal.availability(2026, downtimes)
     assert result["downtime_minutes"] == 525 + 60
     assert result["availability_percent"] == round(100 * (1 - 585 / 126000), 3)
@@ -74,20 +80,24 @@ def test_planned_windows_are_cut_out_of_downtime():
     def t(hhmm):
         return datetime.datetime(2026, 6, 1, int(hhmm[:2]), int(hhmm[3:]), tzinfo=cal.JST)
 
-    got = cal.subtract([(t("09:00"), t("11:00")), (t("13:00"), t("14:00"))],
-                       [(t("09:30"), t("10:00")), (t("10:30"), t("13:30"))])
+    got = cal.subtract(
+        [(t("09:00"), t("11:00")), (t("13:00"), t("14:00"))], [(t("09:30"), t("10:00")), (t("10:30"), t("13:30"))]
+    )
     assert got == [(t("09:00"), t("09:30")), (t("10:00"), t("10:30")), (t("13:30"), t("14:00"))]
     assert cal.subtract([(t("09:00"), t("10:00"))], [(t("08:00"), t("12:00"))]) == []
     assert cal.subtract([(t("09:00"), t("10:00"))], []) == [(t("09:00"), t("10:00"))]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"start": "8:70"}, "anshin_office_calendar"),
-    ({"start": "17:30", "end": "08:30"}, "start before end"),
-    ({"inquiry_start": "17:30", "inquiry_end": "08:30"}, "inquiry_start before inquiry_end"),
-    ({"extra_closed_days": ["2026-02-30"]}, "anshin_office_calendar"),
-    ({"availability_target": 100}, "0 < availability_target < 100"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"start": "8:70"}, "anshin_office_calendar"),
+        ({"start": "17:30", "end": "08:30"}, "start before end"),
+        ({"inquiry_start": "17:30", "inquiry_end": "08:30"}, "inquiry_start before inquiry_end"),
+        ({"extra_closed_days": ["2026-02-30"]}, "anshin_office_calendar"),
+        ({"availability_target": 100}, "0 < availability_target < 100"),
+    ],
+)
 def test_a_bad_calendar_entry_is_refused(change, message):
     from anshin_ops import incidents, inventory
 

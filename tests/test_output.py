@@ -1,4 +1,5 @@
 """anshin_ops/output.py: files appear whole or not at all."""
+
 import pytest
 
 from anshin_ops import output

@@ -2,6 +2,7 @@
 the receiver's disaster check: a disaster stops the run unless forced; a state that cannot be read stops it
 too (fail closed) and only patching_disaster_check_override, never patching_force, lets it run, recorded as
 forced. (On a real receiver: molecule/patching.)"""
+
 import json
 import os
 import subprocess
@@ -42,10 +43,10 @@ PLAYBOOK = """
 """
 
 STANDINS = {
-    "clear": "#!/bin/sh\necho \"$@\" > \"$0.args\"\necho '{\"disaster_messages\": 0, \"by_kind\": {}}'\n",
-    "disaster": "#!/bin/sh\necho '{\"disaster_messages\": 2, \"by_kind\": {\"weather\": 2}}'\n",
+    "clear": '#!/bin/sh\necho "$@" > "$0.args"\necho \'{"disaster_messages": 0, "by_kind": {}}\'\n',
+    "disaster": '#!/bin/sh\necho \'{"disaster_messages": 2, "by_kind": {"weather": 2}}\'\n',
     "unreadable": "#!/bin/sh\necho 'lalert-receiver: disaster state unreadable: cannot open /var/lib/lalert/receiver.sqlite3'"
-                  " >&2\nexit 3\n",
+    " >&2\nexit 3\n",
     "garbage": "#!/bin/sh\necho 'hello'\n",
 }
 
@@ -59,18 +60,36 @@ def gate(tmp_path):
 
     def run(command, **extra):
         argv = [str(tmp_path / command)] if command in STANDINS else ([command] if command else [])
-        values = dict({"patching_disaster_check_command": argv, "_patching_now_jst": "2026-11-28 03:00",
-                       "patching_disaster_kinds": ["weather", "tsunami"], "patching_disaster_hours": 6,
-                       "outcome_file": str(tmp_path / "outcome.json"),
-                       "ansible_python_interpreter": sys.executable}, **extra)
+        values = dict(
+            {
+                "patching_disaster_check_command": argv,
+                "_patching_now_jst": "2026-11-28 03:00",
+                "patching_disaster_kinds": ["weather", "tsunami"],
+                "patching_disaster_hours": 6,
+                "outcome_file": str(tmp_path / "outcome.json"),
+                "ansible_python_interpreter": sys.executable,
+            },
+            **extra,
+        )
         out = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-             str(tmp_path / "gate.yml"), "-e", json.dumps(values)],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+            [
+                os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                "-i",
+                "localhost,",
+                str(tmp_path / "gate.yml"),
+                "-e",
+                json.dumps(values),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         outcome = json.loads((tmp_path / "outcome.json").read_text())
         return {k: outcome[k] for k in ("state", "forced")}, outcome["refused"]
+
     return run
 
 
@@ -87,12 +106,15 @@ def test_a_disaster_stops_the_run_unless_forced(gate):
     assert refused == "" and outcome["forced"] == ["during a disaster"]
 
 
-@pytest.mark.parametrize("command, detail", [
-    ("unreadable", "cannot open /var/lib/lalert/receiver.sqlite3"),
-    ("/nonexistent/lalert-receiver", "/nonexistent/lalert-receiver: "),
-    ("garbage", "unexpected answer: hello"),
-    ("", "patching_disaster_check_command is empty"),
-])
+@pytest.mark.parametrize(
+    "command, detail",
+    [
+        ("unreadable", "cannot open /var/lib/lalert/receiver.sqlite3"),
+        ("/nonexistent/lalert-receiver", "/nonexistent/lalert-receiver: "),
+        ("garbage", "unexpected answer: hello"),
+        ("", "patching_disaster_check_command is empty"),
+    ],
+)
 def test_an_unreadable_state_stops_the_run_even_when_forced(gate, command, detail):
     outcome, refused = gate(command, patching_force=True)  # forced for the window and a disaster: not this
     assert refused.startswith("disaster state unreadable: ") and detail in refused, refused

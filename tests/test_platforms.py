@@ -1,6 +1,7 @@
 """Honest platforms: every role claims (meta/main.yml), accepts (tasks/platform.yml) and carries code for
 exactly what the molecule scenarios test, Debian 12 (bookworm) and 13 (trixie), and refuses any other host
 before any change."""
+
 import re
 
 import pytest
@@ -11,10 +12,13 @@ from conftest import ROOT, load_yaml
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 PLATFORMS = {"Debian": {"12": "bookworm", "13": "trixie"}}
 # platforms no scenario runs: nothing of theirs may stay in a role
-OTHER_PLATFORMS = re.compile(r"red ?hat|\bdnf\b|\byum\b|rocky|centos|almalinux|\bEL ?[0-9]\b|/etc/sysconfig/",
-                             re.IGNORECASE)
-IMPORT_PLATFORM = {"name": "Refuse an untested platform before any change",
-                   "ansible.builtin.import_tasks": "platform.yml"}
+OTHER_PLATFORMS = re.compile(
+    r"red ?hat|\bdnf\b|\byum\b|rocky|centos|almalinux|\bEL ?[0-9]\b|/etc/sysconfig/", re.IGNORECASE
+)
+IMPORT_PLATFORM = {
+    "name": "Refuse an untested platform before any change",
+    "ansible.builtin.import_tasks": "platform.yml",
+}
 ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
 
 
@@ -44,8 +48,12 @@ def _entry_points():
             for value in node:
                 walk(value)
 
-    paths = [ROOT / "site.yml", *(ROOT / "playbooks").glob("*.yml"), *(ROOT / "molecule").rglob("*.yml"),
-             *(ROOT / "roles").rglob("tasks/*.yml")]
+    paths = [
+        ROOT / "site.yml",
+        *(ROOT / "playbooks").glob("*.yml"),
+        *(ROOT / "molecule").rglob("*.yml"),
+        *(ROOT / "roles").rglob("tasks/*.yml"),
+    ]
     for path in paths:
         walk(load_yaml(path))
     return found
@@ -88,7 +96,8 @@ def test_platform_tasks_gather_then_assert(role):
     assert gather["when"] == "ansible_facts.distribution_major_version is not defined"
     assert f"_{role}_platforms" in check["ansible.builtin.assert"]["that"]
     assert check["ansible.builtin.assert"]["fail_msg"].startswith(
-        f"{role} supports Debian 12 (bookworm) and 13 (trixie) only; this host is")
+        f"{role} supports Debian 12 (bookworm) and 13 (trixie) only; this host is"
+    )
     # on the managed host, every time: never skipped, delegated or ignored
     for task in (gather, check):
         assert not {"delegate_to", "ignore_errors", "failed_when", "run_once"} & set(task)
@@ -115,24 +124,43 @@ def test_every_entry_point_checks_the_platform_first():
 
 
 def _facts(distribution, family, version):
-    return {"distribution": distribution, "os_family": family, "distribution_version": version,
-            "distribution_major_version": version.split(".")[0]}
+    return {
+        "distribution": distribution,
+        "os_family": family,
+        "distribution_version": version,
+        "distribution_major_version": version.split(".")[0],
+    }
 
 
-@pytest.mark.parametrize("facts, accepted", [
-    (_facts("Debian", "Debian", "12.8"), True),
-    (_facts("Debian", "Debian", "13.2"), True),
-    (_facts("Debian", "Debian", "11.11"), False),
-    (_facts("Debian", "Debian", "14"), False),
-    (_facts("Debian", "Debian", "n/a"), False),
-    (_facts("Ubuntu", "Debian", "24.04"), False),
-    (_facts("Ubuntu", "Debian", "12.04"), False),  # an old Ubuntu's major version is not Debian 12
-    (_facts("RedHat", "RedHat", "9.4"), False),
-    (_facts("Rocky", "RedHat", "9.4"), False),
-    ({"distribution": "Debian", "distribution_major_version": "12"}, False),  # no family: unknown, refused
-    ({}, False),  # nothing known: refused, never let through
-], ids=["debian12", "debian13", "debian11", "debian14", "debian-testing", "ubuntu24", "ubuntu12", "rhel9", "rocky9",
-        "no-family", "no-facts"])
+@pytest.mark.parametrize(
+    "facts, accepted",
+    [
+        (_facts("Debian", "Debian", "12.8"), True),
+        (_facts("Debian", "Debian", "13.2"), True),
+        (_facts("Debian", "Debian", "11.11"), False),
+        (_facts("Debian", "Debian", "14"), False),
+        (_facts("Debian", "Debian", "n/a"), False),
+        (_facts("Ubuntu", "Debian", "24.04"), False),
+        (_facts("Ubuntu", "Debian", "12.04"), False),  # an old Ubuntu's major version is not Debian 12
+        (_facts("RedHat", "RedHat", "9.4"), False),
+        (_facts("Rocky", "RedHat", "9.4"), False),
+        ({"distribution": "Debian", "distribution_major_version": "12"}, False),  # no family: unknown, refused
+        ({}, False),  # nothing known: refused, never let through
+    ],
+    ids=[
+        "debian12",
+        "debian13",
+        "debian11",
+        "debian14",
+        "debian-testing",
+        "ubuntu24",
+        "ubuntu12",
+        "rhel9",
+        "rocky9",
+        "no-family",
+        "no-facts",
+    ],
+)
 @pytest.mark.parametrize("role", ROLES)
 def test_the_platform_condition(role, facts, accepted):
     check = _platform_assert(role)
@@ -148,5 +176,7 @@ def test_the_platform_condition(role, facts, accepted):
 def test_facts_are_gathered_only_when_missing(role):
     gather = _tasks(role, "platform")[0]
     for facts, expected in (({}, True), (_facts("Debian", "Debian", "12.8"), False)):
-        assert Templar(variables={"ansible_facts": facts}).evaluate_conditional(
-            trust_as_template(gather["when"])) is expected
+        assert (
+            Templar(variables={"ansible_facts": facts}).evaluate_conditional(trust_as_template(gather["when"]))
+            is expected
+        )

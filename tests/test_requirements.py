@@ -1,5 +1,6 @@
 """requirements.yml lists collections at versions the pinned `ansible`
 package bundles (Galaxy is unreachable, so the bundle is the source)."""
+
 import json
 import pathlib
 
@@ -34,7 +35,10 @@ def test_used_collections_are_listed():
             for word in path.read_text(encoding="utf-8").split():
                 word = word.rstrip(":")
                 parts = word.split(".")
-                if len(parts) == 3 and parts[0] in {"ansible", "community", "containers"} \
-                        and all(p.replace("_", "").isalnum() for p in parts):
+                if (
+                    len(parts) == 3
+                    and parts[0] in {"ansible", "community", "containers"}
+                    and all(p.replace("_", "").isalnum() for p in parts)
+                ):
                     used.add(".".join(parts[:2]))
     assert used - listed == set()

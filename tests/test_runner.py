@@ -1,6 +1,7 @@
 """anshin_ops/runner.py without a playbook run: the progress line from runner events, the draft incident from
 the first real failure, the task total from the last run, and bad input that writes nothing.
 (tests/e2e runs real jobs against the local environment.)"""
+
 import io
 import os
 
@@ -18,14 +19,21 @@ def events():
         {"event": "playbook_on_task_start", "event_data": {"task": "Probe"}},
         {"event": "runner_on_start", "event_data": {"host": "lalert-vm", "task": "Probe"}},
         # an ignored failure is not the run's failure
-        {"event": "runner_on_failed", "event_data": {"host": "lalert-vm", "task": "Probe", "ignore_errors": True,
-                                                     "res": {"msg": "ignored"}}},
+        {
+            "event": "runner_on_failed",
+            "event_data": {"host": "lalert-vm", "task": "Probe", "ignore_errors": True, "res": {"msg": "ignored"}},
+        },
         {"event": "playbook_on_task_start", "event_data": {"task": "Start the drill"}},
         {"event": "runner_on_start", "event_data": {"host": "lalert-vm", "task": "Start the drill"}},
-        {"event": "runner_on_failed", "created": "2026-11-27T07:05:00.123456",
-         "event_data": {"host": "lalert-vm", "task": "Start the drill", "res": {"msg": "unit failed"}}},
-        {"event": "runner_on_unreachable", "event_data": {"host": "standby-vm", "task": "Start the drill",
-                                                          "res": {"msg": "later"}}},
+        {
+            "event": "runner_on_failed",
+            "created": "2026-11-27T07:05:00.123456",
+            "event_data": {"host": "lalert-vm", "task": "Start the drill", "res": {"msg": "unit failed"}},
+        },
+        {
+            "event": "runner_on_unreachable",
+            "event_data": {"host": "standby-vm", "task": "Start the drill", "res": {"msg": "later"}},
+        },
     ]
 
 
@@ -55,24 +63,29 @@ def test_draft_incident_from_the_failure(tmp_path):
 
 
 def test_total_comes_from_the_last_finished_run_of_the_job(tmp_path):
-    for name, entry in (("1.yml", {"job": "patch", "result": "成功", "tasks": 40}),
-                        ("2.yml", {"job": "patch", "result": "中断", "tasks": 3}),
-                        ("3.yml", {"job": "backup_now", "result": "成功", "tasks": 5})):
+    for name, entry in (
+        ("1.yml", {"job": "patch", "result": "成功", "tasks": 40}),
+        ("2.yml", {"job": "patch", "result": "中断", "tasks": 3}),
+        ("3.yml", {"job": "backup_now", "result": "成功", "tasks": 5}),
+    ):
         output.write_yaml(str(tmp_path / name), entry)
     assert runner.previous_total(str(tmp_path), "patch") == 40
     assert runner.previous_total(str(tmp_path), "restore") is None
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "no_such_job"], "unknown job 'no_such_job'"),
-    (["run", "backup_now", "--inventory", "no_such_inventory"], "no inventory 'no_such_inventory'"),
-    (["run", "backup_now", "-e", "novalue"], "-e needs NAME=VALUE"),
-    (["run"], ""),
-    # a changing job on production or staging without the prefecture's approval reference
-    (["run", "patch", "--inventory", "production"], "give the prefecture's approval reference with --approval"),
-    (["run", "site", "--inventory", "staging", "--approval", "  "], "--approval"),
-    (["run", "restore", "--inventory", "production", "-e", "restore_before=2026-11-28"], "--approval"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "no_such_job"], "unknown job 'no_such_job'"),
+        (["run", "backup_now", "--inventory", "no_such_inventory"], "no inventory 'no_such_inventory'"),
+        (["run", "backup_now", "-e", "novalue"], "-e needs NAME=VALUE"),
+        (["run"], ""),
+        # a changing job on production or staging without the prefecture's approval reference
+        (["run", "patch", "--inventory", "production"], "give the prefecture's approval reference with --approval"),
+        (["run", "site", "--inventory", "staging", "--approval", "  "], "--approval"),
+        (["run", "restore", "--inventory", "production", "-e", "restore_before=2026-11-28"], "--approval"),
+    ],
+)
 def test_bad_input_runs_and_writes_nothing(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
     runs = os.path.join(runner.ROOT, ".local", "runs")
@@ -90,9 +103,9 @@ def test_every_job_names_an_existing_playbook_and_a_runbook():
 
 
 def test_secret_looking_extra_vars_stay_out_of_the_log():
-    assert runner.logged_extra_vars(["restore_before=2026-11-28T01:00", "backup_passphrase=hunter2hunter2",
-                                     "vault_api_token=x=y"]) == [
-        "restore_before=2026-11-28T01:00", "backup_passphrase=(秘匿)", "vault_api_token=(秘匿)"]
+    assert runner.logged_extra_vars(
+        ["restore_before=2026-11-28T01:00", "backup_passphrase=hunter2hunter2", "vault_api_token=x=y"]
+    ) == ["restore_before=2026-11-28T01:00", "backup_passphrase=(秘匿)", "vault_api_token=(秘匿)"]
 
 
 def test_which_runs_need_an_approval():
@@ -104,7 +117,14 @@ def test_which_runs_need_an_approval():
     assert not runner.needs_approval(jobs["log_audit"], "production", check=False)  # read-only
     assert not runner.needs_approval(jobs["patch"], "local", check=False)  # the stand-ins
     assert {name for name, job in jobs.items() if job["changes"]} >= {
-        "site", "patch", "restore", "failover", "ldap_sync", "backup_now", "lalert_drill"}
+        "site",
+        "patch",
+        "restore",
+        "failover",
+        "ldap_sync",
+        "backup_now",
+        "lalert_drill",
+    }
 
 
 def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
@@ -114,8 +134,11 @@ def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
     monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
     fake = types.SimpleNamespace(status="successful", rc=0, stats={"changed": {"vm": 2}})
     calls = []
-    monkeypatch.setitem(__import__("sys").modules, "ansible_runner",
-                        types.SimpleNamespace(run=lambda **kwargs: (calls.append(kwargs), fake)[1]))
+    monkeypatch.setitem(
+        __import__("sys").modules,
+        "ansible_runner",
+        types.SimpleNamespace(run=lambda **kwargs: (calls.append(kwargs), fake)[1]),
+    )
     monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
     rc, entry = runner.run_job("patch", "production", approval="徳危第123号 (2026-11-30)", stream=open(os.devnull, "w"))
     assert rc == 0 and entry["approval"] == "徳危第123号 (2026-11-30)"

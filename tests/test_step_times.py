@@ -7,9 +7,7 @@ import io
 
 from conftest import ROOT
 
-spec = importlib.util.spec_from_file_location(
-    "step_times", ROOT / "bin" / "lib" / "step_times.py"
-)
+spec = importlib.util.spec_from_file_location("step_times", ROOT / "bin" / "lib" / "step_times.py")
 step_times = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(step_times)
 
@@ -157,17 +155,14 @@ def test_the_report_lists_everything_slowest_first(tmp_path):
         logs[-1].write_text(text, encoding="utf-8")
     out = tmp_path / "test-times.txt"
     step_times.main(
-        ["report", "--times", str(times), "--junit", str(junit), "--out", str(out)]
-        + [str(p) for p in logs]
+        ["report", "--times", str(times), "--junit", str(junit), "--out", str(out)] + [str(p) for p in logs]
     )
     text = out.read_text(encoding="utf-8")
     lines = text.splitlines()
 
     def section(title):
         start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2
-        end = next(
-            (i for i in range(start, len(lines)) if not lines[i].strip()), len(lines)
-        )
+        end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
         return [line.split() for line in lines[start:end]]
 
     assert [row[0] for row in section("bin/test steps")] == [
@@ -199,12 +194,7 @@ def test_the_report_lists_everything_slowest_first(tmp_path):
 
 
 def test_missing_inputs_give_a_table_and_say_what_is_missing(tmp_path, capsys):
-    assert (
-        step_times.main(
-            ["report", "--started", "1", str(tmp_path / "molecule-gone.log")]
-        )
-        == 0
-    )
+    assert step_times.main(["report", "--started", "1", str(tmp_path / "molecule-gone.log")]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Where the time went: bin/test took ")
     assert "gone" in text and "no molecule steps found in the logs of: gone" in text

@@ -28,9 +28,7 @@ from pathlib import Path
 STAMP = re.compile(r"^(\d+(?:[.,]\d+)?) (.*)$")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # the scenario and action of a molecule log line, plain or coloured (colours already stripped)
-CONTEXT = (
-    r"[A-Z]+ +(?:\[(?P<s1>[^\]]+?) > (?P<a1>[\w-]+)\]|(?P<s2>\S+) ➜ (?P<a2>[\w-]+):) "
-)
+CONTEXT = r"[A-Z]+ +(?:\[(?P<s1>[^\]]+?) > (?P<a1>[\w-]+)\]|(?P<s2>\S+) ➜ (?P<a2>[\w-]+):) "
 STEP_START = re.compile(rf"^{CONTEXT}Executing\s*$")
 STEP_DONE = re.compile(rf"^{CONTEXT}Executed: (?P<state>[^(]+?)\s*(?:\(.*\))?\s*$")
 EXIT = re.compile(r"^bin/test: molecule exit code (\d+)\s*$")
@@ -108,11 +106,7 @@ def parse_log(text, name=""):
             scenario.steps.append(Step(label, at))
             continue
         done = STEP_DONE.match(line)
-        if (
-            done is not None
-            and scenario.steps
-            and _match_names(done)[1] == scenario.steps[-1].name.split(" #")[0]
-        ):
+        if done is not None and scenario.steps and _match_names(done)[1] == scenario.steps[-1].name.split(" #")[0]:
             scenario.steps[-1].state = done["state"].strip().lower()
     if stamps:
         scenario.start, scenario.end = stamps[0], stamps[-1]
@@ -125,9 +119,7 @@ def read_times(path):
     """bin/test's own steps: (name, seconds) from "name<TAB>seconds" lines, in the order they ran."""
     rows = []
     if path and Path(path).is_file():
-        for line in (
-            Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-        ):
+        for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
             name, _, seconds = line.rpartition("\t")
             try:
                 rows.append((name, float(seconds)))
@@ -199,11 +191,7 @@ def report(total, times, scenarios, e2e):
     rows = [(s.name, s.seconds, s.result) for s in scenarios]
     title = "molecule scenarios (side by side: together more than the molecule step)"
     sections.append((title, rows, "result", None))
-    rows = [
-        (f"{s.name} > {step.name}", step.seconds, step.state)
-        for s in scenarios
-        for step in s.steps
-    ]
+    rows = [(f"{s.name} > {step.name}", step.seconds, step.state) for s in scenarios for step in s.steps]
     sections.append(("molecule steps, each scenario", rows, "state", None))
     per_action = {}
     for s in scenarios:
@@ -222,9 +210,7 @@ def report(total, times, scenarios, e2e):
     width = max([44] + [len(row[0]) for _, rows, _, _ in sections for row in rows])
     lines = ["Where the time went (no start time given)"]
     if total:
-        lines = [
-            f"Where the time went: bin/test took {clock(total)} ({total:.0f} s) wall time"
-        ]
+        lines = [f"Where the time went: bin/test took {clock(total)} ({total:.0f} s) wall time"]
     for title, rows, note_heading, share_of in sections:
         lines += table(title, rows, note_heading, share_of, width)
     missing = [s.name for s in scenarios if not s.steps]
@@ -236,19 +222,13 @@ def report(total, times, scenarios, e2e):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "stamp", help="prefix each line of stdin with the epoch seconds it arrived at"
-    )
+    sub.add_parser("stamp", help="prefix each line of stdin with the epoch seconds it arrived at")
     rep = sub.add_parser("report", help="print the table")
-    rep.add_argument(
-        "--started", type=float, help="epoch seconds bin/test started at (default: now)"
-    )
+    rep.add_argument("--started", type=float, help="epoch seconds bin/test started at (default: now)")
     rep.add_argument("--times", help='bin/test\'s steps, "name<TAB>seconds" lines')
     rep.add_argument("--junit", help="pytest JUnit XML of tests/e2e")
     rep.add_argument("--out", help="also write the table to this file")
-    rep.add_argument(
-        "logs", nargs="*", help="stamped molecule logs (.local/logs/molecule-NAME.log)"
-    )
+    rep.add_argument("logs", nargs="*", help="stamped molecule logs (.local/logs/molecule-NAME.log)")
     args = parser.parse_args(argv)
     if args.command == "stamp":
         stamp()
@@ -258,18 +238,11 @@ def main(argv=None):
         path = Path(log)
         name = path.stem.removeprefix("molecule-")
         if path.is_file():
-            scenarios.append(
-                parse_log(path.read_text(encoding="utf-8", errors="replace"), name)
-            )
+            scenarios.append(parse_log(path.read_text(encoding="utf-8", errors="replace"), name))
         else:
             scenarios.append(Scenario(name))
     total = time.time() - args.started if args.started else 0.0
-    text = (
-        "\n".join(
-            report(total, read_times(args.times), scenarios, read_junit(args.junit))
-        )
-        + "\n"
-    )
+    text = "\n".join(report(total, read_times(args.times), scenarios, read_junit(args.junit))) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     sys.stdout.write(text)

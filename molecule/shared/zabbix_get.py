@@ -1,7 +1,8 @@
 """Minimal zabbix_get (Debian packages no zabbix-get): one passive check over the Zabbix protocol.
 
-    python3 zabbix_get.py HOST PORT KEY     prints the value; exit 1 on ZBX_NOTSUPPORTED
+python3 zabbix_get.py HOST PORT KEY     prints the value; exit 1 on ZBX_NOTSUPPORTED
 """
+
 import socket
 import struct
 import sys
@@ -16,7 +17,7 @@ with socket.create_connection((host, port), timeout=10) as conn:
 if data[:5] != b"ZBXD\x01":
     sys.exit(f"not a Zabbix answer: {data[:40]!r}")
 length = struct.unpack("<Q", data[5:13])[0]
-value = data[13:13 + length].decode()
+value = data[13 : 13 + length].decode()
 if value.startswith("ZBX_NOTSUPPORTED"):
     print(value.replace("\0", ": "), file=sys.stderr)
     sys.exit(1)

@@ -10,6 +10,7 @@ The VM installs from it with `pip --no-index`: it needs no access to PyPI.
 
     build_artifact.py OUT.tar.gz [--wheel-cache DIR]
 """
+
 import argparse
 import gzip
 import hashlib
@@ -29,8 +30,22 @@ def download_wheels(cache_root):
     cache = pathlib.Path(cache_root) / hashlib.sha256(pins).hexdigest()[:16]
     if not (cache / ".complete").exists():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps",
-                        "-r", str(HERE / "requirements.txt"), "-d", str(cache)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--no-deps",
+                "-r",
+                str(HERE / "requirements.txt"),
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
         (cache / ".complete").touch()
     return sorted(cache.glob("*.whl"))
 

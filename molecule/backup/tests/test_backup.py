@@ -1,6 +1,7 @@
 """What the prefecture relies on: a nightly archive that restores the state of a chosen time byte for
 byte (the receiver's rows and spool, and the LDAP directory's people and groups), a drill that proves it weekly, metrics for monitoring, and loud, harmless failures (backup host
 down, its disk full, a wrong passphrase) that never touch earlier archives."""
+
 import base64
 import json
 import os
@@ -13,9 +14,11 @@ from conftest import PROJECT, host_name
 DB = "/var/lib/lalert/receiver.sqlite3"
 SPOOL = "/var/spool/lalert"
 PROM = "/var/lib/prometheus/node-exporter/anshin_backup.prom"
-SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
-        "--username tokushima-test --password-file /etc/lalert-receiver/password "
-        "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
+SEND = (
+    "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+    "--username tokushima-test --password-file /etc/lalert-receiver/password "
+    "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok"
+)
 RESTORE = os.path.join(PROJECT, "playbooks", "restore.yml")
 RUN = str(int(time.time()))  # document IDs unique to this run: a rerun on kept containers is not a duplicate
 LDAP_BASE = "dc=anshin,dc=local"
@@ -32,10 +35,12 @@ def store_address(host):
 
 def make_messages(host, tag, count):
     """count unique messages under /tmp/gen/TAG on the host; returns their paths."""
-    script = (f"import os; from lalert_receiver.sender import synthetic\n"
-              f"os.makedirs('/tmp/gen/{tag}', exist_ok=True)\n"
-              f"for i in range({count}):\n"
-              f"    open(f'/tmp/gen/{tag}/{{i:04d}}.xml', 'wb').write(synthetic(f'TKS-BK-{RUN}-{tag}-{{i:04d}}'))\n")
+    script = (
+        f"import os; from lalert_receiver.sender import synthetic\n"
+        f"os.makedirs('/tmp/gen/{tag}', exist_ok=True)\n"
+        f"for i in range({count}):\n"
+        f"    open(f'/tmp/gen/{tag}/{{i:04d}}.xml', 'wb').write(synthetic(f'TKS-BK-{RUN}-{tag}-{{i:04d}}'))\n"
+    )
     encoded = base64.b64encode(script.encode()).decode()
     host.check_output(f"echo {encoded} | base64 -d | /opt/lalert-receiver/venv/bin/python")
     return [f"/tmp/gen/{tag}/{i:04d}.xml" for i in range(count)]
@@ -62,11 +67,13 @@ def add_people(host, tag):
     """A branch with a person (Japanese name) and a group of them, unique to this run and tag."""
     branch = f"ou=bk-{RUN}-{tag},{LDAP_BASE}"
     name = base64.b64encode("徳島 花子".encode()).decode()
-    ldif = (f"dn: {branch}\nobjectClass: organizationalUnit\nou: bk-{RUN}-{tag}\n\n"
-            f"dn: uid=hanako-{tag},{branch}\nobjectClass: inetOrgPerson\nuid: hanako-{tag}\ncn:: {name}\n"
-            f"sn: tokushima\nmail: hanako-{tag}@example.jp\n\n"
-            f"dn: cn=kiki-{tag},{branch}\nobjectClass: groupOfNames\ncn: kiki-{tag}\n"
-            f"member: uid=hanako-{tag},{branch}\n")
+    ldif = (
+        f"dn: {branch}\nobjectClass: organizationalUnit\nou: bk-{RUN}-{tag}\n\n"
+        f"dn: uid=hanako-{tag},{branch}\nobjectClass: inetOrgPerson\nuid: hanako-{tag}\ncn:: {name}\n"
+        f"sn: tokushima\nmail: hanako-{tag}@example.jp\n\n"
+        f"dn: cn=kiki-{tag},{branch}\nobjectClass: groupOfNames\ncn: kiki-{tag}\n"
+        f"member: uid=hanako-{tag},{branch}\n"
+    )
     encoded = base64.b64encode(ldif.encode()).decode()
     host.check_output(f"echo {encoded} | base64 -d | {ldap_admin('ldapadd')}")
     return branch
@@ -169,24 +176,31 @@ def test_drill_and_check_report_to_monitoring(host):
     assert host.run("systemctl start anshin-backup-check.service").rc == 0
     assert metric(host, "anshin_backup_check_last_result", "store") == 1
     assert metric(host, "anshin_backup_check_last_result", "local") == 1
-    for name in ("anshin_backup_last_success_timestamp_seconds", "anshin_backup_last_duration_seconds",
-                 "anshin_backup_last_original_bytes"):
+    for name in (
+        "anshin_backup_last_success_timestamp_seconds",
+        "anshin_backup_last_duration_seconds",
+        "anshin_backup_last_original_bytes",
+    ):
         assert metric(host, name, "store") > 0
 
 
 def test_drill_catches_a_damaged_archive_copy(host):
     """The drill compares with the manifest: a manifest that lies must fail it (the comparison is real)."""
-    host.check_output("python3 - <<'EOF'\n"
-                      "import json\n"
-                      "p = '/var/backups/anshin/staging/manifest.json'\n"
-                      "m = json.load(open(p))\n"
-                      "f = next(iter(m['files']))\n"
-                      "m['files'][f] = '0' * 64\n"
-                      "json.dump(m, open('/tmp/lying-manifest.json', 'w'))\n"
-                      "EOF")
+    host.check_output(
+        "python3 - <<'EOF'\n"
+        "import json\n"
+        "p = '/var/backups/anshin/staging/manifest.json'\n"
+        "m = json.load(open(p))\n"
+        "f = next(iter(m['files']))\n"
+        "m['files'][f] = '0' * 64\n"
+        "json.dump(m, open('/tmp/lying-manifest.json', 'w'))\n"
+        "EOF"
+    )
     # archive the lying manifest on the local repository only, as if its copy had rotted
-    host.check_output("cp /tmp/lying-manifest.json /var/backups/anshin/staging/manifest.json && "
-                      "borgmatic -c /etc/anshin/borgmatic/local.yaml create")
+    host.check_output(
+        "cp /tmp/lying-manifest.json /var/backups/anshin/staging/manifest.json && "
+        "borgmatic -c /etc/anshin/borgmatic/local.yaml create"
+    )
     result = host.run("anshin-backup --repository local drill")
     assert result.rc != 0 and "differs:" in result.stderr
     assert metric(host, "anshin_backup_drill_last_result", "local") == 0
@@ -195,8 +209,9 @@ def test_drill_catches_a_damaged_archive_copy(host):
 def test_backup_while_the_receiver_writes_is_consistent(host):
     files = make_messages(host, "load", 300)
     before = int(host.check_output(f"sqlite3 {DB} 'SELECT COUNT(*) FROM messages'"))
-    host.check_output(f"nohup sh -c '{SEND} {' '.join(files)} > /tmp/load.out 2>&1; echo $? > /tmp/load.rc' "
-                      ">/dev/null 2>&1 &")
+    host.check_output(
+        f"nohup sh -c '{SEND} {' '.join(files)} > /tmp/load.out 2>&1; echo $? > /tmp/load.rc' >/dev/null 2>&1 &"
+    )
     time.sleep(0.5)
     backup(host)
     for _ in range(120):
@@ -215,9 +230,11 @@ def test_backup_while_the_receiver_writes_is_consistent(host):
 def test_backup_host_unreachable_fails_loudly_and_keeps_archives(host):
     kept = archives(host)
     address = store_address(host)
-    host.check_output("nft add table inet anshin_test && nft add chain inet anshin_test out "
-                      "'{ type filter hook output priority 0; }' && "
-                      f"nft add rule inet anshin_test out ip daddr {address} tcp dport 22 reject with tcp reset")
+    host.check_output(
+        "nft add table inet anshin_test && nft add chain inet anshin_test out "
+        "'{ type filter hook output priority 0; }' && "
+        f"nft add rule inet anshin_test out ip daddr {address} tcp dport 22 reject with tcp reset"
+    )
     try:
         journal = backup(host, expect_ok=False)
         assert "the backup host is unreachable" in journal
@@ -232,8 +249,10 @@ def test_backup_host_unreachable_fails_loudly_and_keeps_archives(host):
 
 def test_wrong_passphrase_is_a_clear_error(host):
     kept = archives(host)
-    host.check_output("cp -p /etc/borgmatic/anshin.passphrase /root/passphrase.keep && "
-                      "echo not-the-passphrase > /etc/borgmatic/anshin.passphrase")
+    host.check_output(
+        "cp -p /etc/borgmatic/anshin.passphrase /root/passphrase.keep && "
+        "echo not-the-passphrase > /etc/borgmatic/anshin.passphrase"
+    )
     try:
         journal = backup(host, expect_ok=False)
         assert "the repository passphrase is wrong" in journal
@@ -249,10 +268,12 @@ def test_repository_disk_full_is_clear_and_keeps_archives(host):
     st = store(host)
     repo = f"/srv/borg/{host_name(host)}"
     kept = archives(host)
-    st.check_output(f"mkdir -p /mnt/small && mount -t tmpfs -o size=48m tmpfs /mnt/small && "
-                    f"cp -a {repo} /mnt/small/ && mount --bind /mnt/small/{host_name(host)} {repo} && "
-                    "fallocate -l $(( $(stat -f -c '%a*%S' /mnt/small) - 2*1024*1024 )) /mnt/small/filler || "
-                    "dd if=/dev/zero of=/mnt/small/filler bs=1M count=$(( $(stat -f -c '%a*%S' /mnt/small) / 1048576 - 2 ))")
+    st.check_output(
+        f"mkdir -p /mnt/small && mount -t tmpfs -o size=48m tmpfs /mnt/small && "
+        f"cp -a {repo} /mnt/small/ && mount --bind /mnt/small/{host_name(host)} {repo} && "
+        "fallocate -l $(( $(stat -f -c '%a*%S' /mnt/small) - 2*1024*1024 )) /mnt/small/filler || "
+        "dd if=/dev/zero of=/mnt/small/filler bs=1M count=$(( $(stat -f -c '%a*%S' /mnt/small) / 1048576 - 2 ))"
+    )
     host.check_output("head -c 12M /dev/urandom > /etc/anshin-test-big.bin")
     try:
         journal = backup(host, expect_ok=False)
@@ -262,8 +283,9 @@ def test_repository_disk_full_is_clear_and_keeps_archives(host):
         assert host.run("systemctl start anshin-backup-drill.service").rc == 0
     finally:
         host.check_output("rm -f /etc/anshin-test-big.bin")
-        st.check_output(f"umount {repo} && rm -rf {repo} && cp -a /mnt/small/{host_name(host)} {repo} && "
-                        "umount /mnt/small")
+        st.check_output(
+            f"umount {repo} && rm -rf {repo} && cp -a /mnt/small/{host_name(host)} {repo} && umount /mnt/small"
+        )
     backup(host)
 
 

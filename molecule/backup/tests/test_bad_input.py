@@ -1,5 +1,6 @@
 """Bad backup settings stop the play before any change, naming the variable. Each case also adds a
 harmless canary source whose directory must not appear."""
+
 import os
 
 import pytest
@@ -19,13 +20,16 @@ CASES = {
     "database without path": ({"backup_sqlite_databases": [{"name": "x"}]}, "backup_sqlite_databases"),
     "dump without restore": ({"backup_dumps": [{"name": "x", "dump": ["true"]}]}, "backup_dumps"),
     # the LDAP export backup.yml passes is ldap-directory already
-    "name used twice": ({"backup_sqlite_databases": [{"name": "ldap-directory", "path": "/var/lib/x.sqlite3"}]},
-                        "each needs a name of its own"),
+    "name used twice": (
+        {"backup_sqlite_databases": [{"name": "ldap-directory", "path": "/var/lib/x.sqlite3"}]},
+        "each needs a name of its own",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_setting_fails_before_any_change(host, refused_before_change, case):
     values, variable = CASES[case]
-    refused_before_change(PLAYBOOK, dict(values, backup_host_sources=CANARY), variable,
-                          lambda: not host.file("/srv/anshin-canary").exists)
+    refused_before_change(
+        PLAYBOOK, dict(values, backup_host_sources=CANARY), variable, lambda: not host.file("/srv/anshin-canary").exists
+    )

@@ -3,6 +3,7 @@
 Each case also asks for a harmless change (a canary directory). If the play
 got past validation, the canary would exist and the recap would show changes.
 """
+
 import os
 
 import pytest
@@ -21,13 +22,16 @@ CASES = {
     "size of wrong type": ({"base_journald_max_use_mb": "lots"}, "base_journald_max_use_mb"),
     "flag of wrong type": ({"base_sysctl_apply": "perhaps"}, "base_sysctl_apply"),
     "servers of wrong type": ({"base_ntp_servers": {"a": 1}}, "base_ntp_servers"),
-    "relative directory": ({"base_service_directories": [{"path": "var/x", "mode": "0750"}]},
-                           "base_service_directories"),
+    "relative directory": (
+        {"base_service_directories": [{"path": "var/x", "mode": "0750"}]},
+        "base_service_directories",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_before_any_change(host, refused_before_change, case):
     bad, variable = CASES[case]
-    refused_before_change(CONVERGE, {"base_service_directories": CANARY_DIRS, **bad}, variable,
-                          lambda: not host.file(CANARY).exists)
+    refused_before_change(
+        CONVERGE, {"base_service_directories": CANARY_DIRS, **bad}, variable, lambda: not host.file(CANARY).exists
+    )

@@ -1,4 +1,5 @@
 """What an operator relies on after the base role: verified inside the container."""
+
 import pytest
 
 

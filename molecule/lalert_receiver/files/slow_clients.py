@@ -60,9 +60,16 @@ while time.monotonic() - start < args.seconds and any(c["closed"] is None for c 
 for c in slow:
     c["sock"].close()
 held = [c["closed"] - c["opened"] for c in slow if c["closed"] is not None]
-print(json.dumps({
-    "opened": len(slow), "refused": refused,
-    "closed_by_server": len(held), "longest_held_s": round(max(held), 1) if held else None,
-    "publish_rc": published.returncode, "publish_out": published.stdout.strip()[-300:],
-    "publish_seconds": round(publish_seconds, 2),
-}))
+print(
+    json.dumps(
+        {
+            "opened": len(slow),
+            "refused": refused,
+            "closed_by_server": len(held),
+            "longest_held_s": round(max(held), 1) if held else None,
+            "publish_rc": published.returncode,
+            "publish_out": published.stdout.strip()[-300:],
+            "publish_seconds": round(publish_seconds, 2),
+        }
+    )
+)

@@ -37,8 +37,9 @@ def test_150_slow_clients_are_cut_off_and_a_publish_still_gets_through(host, cop
     copy_to_host(os.path.join(HERE, "..", "files", "slow_clients.py"), "/tmp/slow_clients.py")
     address = host.check_output("hostname -I").split()[0]
     publish = f"{SEND} {fx}/weather_vpww53.xml"
-    out = host.check_output(f"python3 /tmp/slow_clients.py --address {address} --count 150 --seconds 30 "
-                            f"--publish '{publish}'")
+    out = host.check_output(
+        f"python3 /tmp/slow_clients.py --address {address} --count 150 --seconds 30 --publish '{publish}'"
+    )
     result = json.loads(out)
     assert result["opened"] == 150 and result["refused"] == 0, result
     # the valid publish is answered promptly while 150 slow connections are open
@@ -53,8 +54,9 @@ def test_a_flood_is_limited_per_address_but_never_the_l_alert_centres(host):
     many = "https://{addr}/healthz?n=[1-120]"
 
     def codes(source):
-        out = host.check_output(f"curl -sk -o /dev/null -w '%{{http_code}}\\n' --interface {source} "
-                                f"'{many.format(addr=source)}'")
+        out = host.check_output(
+            f"curl -sk -o /dev/null -w '%{{http_code}}\\n' --interface {source} '{many.format(addr=source)}'"
+        )
         return out.split()
 
     flood = codes(address)  # not an L-Alert centre: refused (403) until the rate limit says 503
@@ -102,13 +104,14 @@ def test_retention_purge_timer_keeps_current_real_and_unbacked_messages(host, fx
     send(host, f"{fx}/evacuation_order.xml")  # stored or present: real, stays in current_real
     metrics_file = "/var/lib/anshin-test/anshin_backup.prom"
     host.check_output(f"install -d -m 0755 {os.path.dirname(metrics_file)}")
-    rc, out = run_playbook(RECEIVER_ONLY, {"lalert_receiver_retention_days": 1,
-                                                 "lalert_receiver_backup_metrics_file": metrics_file})
+    rc, out = run_playbook(
+        RECEIVER_ONLY, {"lalert_receiver_retention_days": 1, "lalert_receiver_backup_metrics_file": metrics_file}
+    )
     assert rc == 0, out
     assert host.service("lalert-receiver-purge.timer").is_enabled
     wait_healthy(host)
     # age every row by three days; an old drill copy of a row is purgeable, the current real one is not
-    host.check_output(f"sqlite3 {DB} \"UPDATE messages SET received_at = received_at - 3 * 86400\"")
+    host.check_output(f'sqlite3 {DB} "UPDATE messages SET received_at = received_at - 3 * 86400"')
     rows_before = count(host)[0]
     # no backup evidence yet: the purge refuses and removes nothing
     assert host.run("systemctl start lalert-receiver-purge.service").rc != 0

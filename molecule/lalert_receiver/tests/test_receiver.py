@@ -2,6 +2,7 @@
 every fixture published over HTTPS through nginx, rows and spool files,
 de-dup, Cancel, Exercise flagging, bad input refused with nothing stored,
 allow-list, metrics, restart keeps data, sandboxing."""
+
 import json
 import os
 import re
@@ -13,9 +14,11 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "services",
 ON_HOST = "/tmp/lalert-fixtures"
 DB = "/var/lib/lalert/receiver.sqlite3"
 SPOOL = "/var/spool/lalert"
-SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
-        "--username tokushima-test --password-file /etc/lalert-receiver/password "
-        "--cafile /etc/lalert-receiver/tls/receiver.crt")
+SEND = (
+    "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+    "--username tokushima-test --password-file /etc/lalert-receiver/password "
+    "--cafile /etc/lalert-receiver/tls/receiver.crt"
+)
 _copied = set()
 
 
@@ -36,7 +39,7 @@ def send(host, *files, options="", expect="ok"):
 
 
 def sql(host, query):
-    out = host.check_output(f"sqlite3 -json {DB} \"{query}\"")
+    out = host.check_output(f'sqlite3 -json {DB} "{query}"')
     return json.loads(out) if out.strip() else []
 
 
@@ -103,7 +106,8 @@ def _oversize(host, fx):
     host.check_output(
         f"python3 -c \"import sys; d=open('{fx}/shelter.xml').read(); "
         f"d=d.replace('<commons:category>', '<!--' + 'x' * (2*1024*1024+100) + '--><commons:category>'); "
-        f"open('{path}', 'w').write(d.replace('TKS-SHEL-0001', 'TKS-BIG-0001'))\"")
+        f"open('{path}', 'w').write(d.replace('TKS-SHEL-0001', 'TKS-BIG-0001'))\""
+    )
     return path
 
 
@@ -154,8 +158,8 @@ def test_replayed_nonce_is_refused(host, fx):
 def test_sources_outside_the_allow_list_are_refused_by_nginx(host):
     address = host.check_output("hostname -I").split()[0]
     code = host.check_output(
-        f"curl -sk -o /dev/null -w '%{{http_code}}' --interface {address} "
-        f"-d x https://{address}/lalert/publish")
+        f"curl -sk -o /dev/null -w '%{{http_code}}' --interface {address} -d x https://{address}/lalert/publish"
+    )
     assert code == "403"
 
 
@@ -164,8 +168,11 @@ def test_health_and_metrics(host, fx):
     assert json.loads(health)["status"] == "ok"
     send(host, f"{fx}/seismic_vxse53.xml")
     metrics = host.check_output("curl -s --cacert /etc/lalert-receiver/tls/receiver.crt https://127.0.0.1/metrics")
-    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
-           for family in text_string_to_metric_families(metrics) for s in family.samples}
+    got = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+    }
     assert got[("lalert_messages_stored", (("category", "seismic"), ("status", "Actual")))] >= 1, metrics
     assert got[("lalert_messages_stored", (("category", "evacuation"), ("status", "Exercise")))] == 1
     assert got[("lalert_last_real_message_timestamp_seconds", ())] > 1.7e9
@@ -176,16 +183,20 @@ def test_restart_keeps_data(host, fx, journal_on_failure):
     before = count(host)
     assert before[0] > 0
     host.check_output("systemctl restart lalert-receiver")
-    host.check_output("for i in $(seq 30); do curl -sf --cacert /etc/lalert-receiver/tls/receiver.crt "
-                      "https://127.0.0.1/healthz >/dev/null && exit 0; sleep 1; done; exit 1")
+    host.check_output(
+        "for i in $(seq 30); do curl -sf --cacert /etc/lalert-receiver/tls/receiver.crt "
+        "https://127.0.0.1/healthz >/dev/null && exit 0; sleep 1; done; exit 1"
+    )
     assert count(host) == before, journal_on_failure("lalert-receiver")
     assert send(host, f"{fx}/tsunami_vtse41.xml")[0]["code"] == 0  # duplicate after restart
     assert count(host) == before
 
 
 def test_service_is_sandboxed_and_listens_on_loopback_only(host):
-    show = host.check_output("systemctl show lalert-receiver -p User -p NoNewPrivileges -p ProtectSystem "
-                             "-p PrivateTmp -p ReadWritePaths -p Restart")
+    show = host.check_output(
+        "systemctl show lalert-receiver -p User -p NoNewPrivileges -p ProtectSystem "
+        "-p PrivateTmp -p ReadWritePaths -p Restart"
+    )
     props = dict(line.split("=", 1) for line in show.splitlines())
     assert props["User"] == "lalert" and props["NoNewPrivileges"] == "yes"
     assert props["ProtectSystem"] == "strict" and props["PrivateTmp"] == "yes"

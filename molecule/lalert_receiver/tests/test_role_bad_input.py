@@ -2,6 +2,7 @@
 
 Each case also asks for a harmless change (7 worker threads instead of 8):
 had the play got past validation, receiver.ini would show it."""
+
 import os
 
 import pytest
@@ -12,15 +13,22 @@ CANARY = {"lalert_receiver_threads": 7}
 CASES = {
     "empty allow-list": ({"lalert_receiver_allowed_sources": []}, "lalert_receiver_allowed_sources"),
     "invalid CIDR": ({"lalert_receiver_allowed_sources": ["203.0.113.0/33"]}, "lalert_receiver_allowed_sources"),
-    "not an address": ({"lalert_receiver_monitoring_sources": ["monitoring-host"]},
-                       "lalert_receiver_monitoring_sources"),
+    "not an address": (
+        {"lalert_receiver_monitoring_sources": ["monitoring-host"]},
+        "lalert_receiver_monitoring_sources",
+    ),
     "empty password": ({"lalert_receiver_password": ""}, "lalert_receiver_password"),
     "empty user name": ({"lalert_receiver_username": ""}, "lalert_receiver_username"),
     "area prefix not digits": ({"lalert_receiver_area_prefixes": ["Tokushima"]}, "lalert_receiver_area_prefixes"),
     "privileged app port": ({"lalert_receiver_listen_port": 80}, "lalert_receiver_listen_port"),
-    "certificate without key": ({"lalert_receiver_tls_certificate": "-----BEGIN CERTIFICATE-----"},
-                                "lalert_receiver_tls_private_key"),
-    "artifact without checksum": ({"lalert_receiver_artifact": "/tmp/vendor.tar.gz"}, "lalert_receiver_artifact_sha256"),
+    "certificate without key": (
+        {"lalert_receiver_tls_certificate": "-----BEGIN CERTIFICATE-----"},
+        "lalert_receiver_tls_private_key",
+    ),
+    "artifact without checksum": (
+        {"lalert_receiver_artifact": "/tmp/vendor.tar.gz"},
+        "lalert_receiver_artifact_sha256",
+    ),
     "service account not made by base": ({"lalert_receiver_user": "nosuchuser"}, "lalert_receiver_user"),
     "threads of wrong type": ({"lalert_receiver_threads": "many"}, "lalert_receiver_threads"),
 }
@@ -29,5 +37,9 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_role_input_fails_before_any_change(host, refused_before_change, case):
     bad, variable = CASES[case]
-    refused_before_change(CONVERGE, {**CANARY, **bad}, variable,
-                          lambda: "threads = 8" in host.file("/etc/lalert-receiver/receiver.ini").content_string)
+    refused_before_change(
+        CONVERGE,
+        {**CANARY, **bad},
+        variable,
+        lambda: "threads = 8" in host.file("/etc/lalert-receiver/receiver.ini").content_string,
+    )

@@ -4,6 +4,7 @@ installs the new release, keeps the data and keeps receiving.
 
 Runs after test_receiver.py (file order) and on one platform: it swaps the
 installed release."""
+
 import glob
 import hashlib
 import os
@@ -32,8 +33,23 @@ def vendor_artifact(tmp_path_factory):
     source = tmp / "source"
     shutil.copytree(SERVICE, source, ignore=shutil.ignore_patterns("tests", "fixtures", "__pycache__"))
     # offline: the build backend (setuptools) comes from the same cache
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                    "--find-links", os.path.dirname(deps[0]), "-w", str(wheels), str(source)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            os.path.dirname(deps[0]),
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+    )
     path = tmp / "lalert-receiver-vendor.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
         for wheel in sorted(set(glob.glob(str(wheels / "*.whl")) + deps)):
@@ -54,8 +70,7 @@ def test_wrong_checksum_stops_before_any_change(host, run_playbook, vendor_artif
     only_debian12(host)
     path, _ = vendor_artifact
     before = host.file(MARKER).content_string
-    rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": path,
-                                      "lalert_receiver_artifact_sha256": "0" * 64})
+    rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": path, "lalert_receiver_artifact_sha256": "0" * 64})
     assert rc != 0 and "lalert_receiver_artifact" in out and "differs" in out, out
     assert "changed=0" in out, out
     assert host.file(MARKER).content_string == before

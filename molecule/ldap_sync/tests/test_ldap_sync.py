@@ -1,6 +1,7 @@
 """LDAP sync between two real slapd: the people and departments arrive with their Japanese names, a
 reorganisation is reviewed as a dry-run report and then applied, the guard stops a mass deletion, a bad or
 unreachable source changes nothing, and the scheduled sync does the same as the playbook."""
+
 import base64
 import glob
 import os
@@ -43,34 +44,53 @@ def ldif_entries(text):
 def search(host, base, flt="(objectClass=*)", attrs="", admin=None, password=None):
     admin = admin or f"cn=admin,{T_BASE}"
     password = password or secret("ldap_admin_password")
-    out = host.run(f"ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1 -D '{admin}' -w '{password}' "
-                   f"-b '{base}' '{flt}' {attrs}")
+    out = host.run(
+        f"ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1 -D '{admin}' -w '{password}' "
+        f"-b '{base}' '{flt}' {attrs}"
+    )
     return ldif_entries(out.stdout) if out.rc == 0 else []
 
 
 def people(host, branch="people"):
-    return {e["uid"][0]: e for e in search(host, f"ou={branch},{T_BASE}", "(objectClass=inetOrgPerson)",
-                                           "uid cn departmentNumber mail")}
+    return {
+        e["uid"][0]: e
+        for e in search(host, f"ou={branch},{T_BASE}", "(objectClass=inetOrgPerson)", "uid cn departmentNumber mail")
+    }
 
 
 def groups(host):
-    return {e["cn"][0]: sorted(m.split(",")[0][4:] for m in e.get("member", []))
-            for e in search(host, f"ou=groups,{T_BASE}", "(objectClass=groupOfNames)", "cn member")}
+    return {
+        e["cn"][0]: sorted(m.split(",")[0][4:] for m in e.get("member", []))
+        for e in search(host, f"ou=groups,{T_BASE}", "(objectClass=groupOfNames)", "cn member")
+    }
 
 
 def source_people():
-    return {e["uid"][0]: e for e in search(SOURCE, f"ou=staff,{S_BASE}", "(objectClass=inetOrgPerson)", "uid cn ou",
-                                           admin=f"cn=admin,{S_BASE}", password=secret("ldap_directory_admin_password"))}
+    return {
+        e["uid"][0]: e
+        for e in search(
+            SOURCE,
+            f"ou=staff,{S_BASE}",
+            "(objectClass=inetOrgPerson)",
+            "uid cn ou",
+            admin=f"cn=admin,{S_BASE}",
+            password=secret("ldap_directory_admin_password"),
+        )
+    }
 
 
 def source_delete(uids):
     dns = " ".join(f"'uid={u},ou=staff,{S_BASE}'" for u in uids)
-    SOURCE.check_output(f"ldapdelete -x -H ldap://127.0.0.1 -D 'cn=admin,{S_BASE}' "
-                        f"-w '{secret('ldap_directory_admin_password')}' {dns}")
+    SOURCE.check_output(
+        f"ldapdelete -x -H ldap://127.0.0.1 -D 'cn=admin,{S_BASE}' -w '{secret('ldap_directory_admin_password')}' {dns}"
+    )
 
 
-REORG = {"ldap_sync_reorganisation": [{"type": "rename", "from": RENAMED, "to": "危機管理部危機管理課",
-                                       "effective": "2027-04-01"}]}
+REORG = {
+    "ldap_sync_reorganisation": [
+        {"type": "rename", "from": RENAMED, "to": "危機管理部危機管理課", "effective": "2027-04-01"}
+    ]
+}
 # the reorganisation as it stands from 1 April on
 APPLIED = dict(REORG, ldap_sync_as_of="2027-04-01")
 
@@ -81,7 +101,8 @@ def test_people_and_departments_arrive_with_their_names():
     for uid, entry in source.items():
         assert target[uid]["cn"] == entry["cn"] and target[uid]["departmentNumber"] == entry["ou"]
     assert {name: len(members) for name, members in groups(host_vm()).items()} == {
-        d: 10 for d in {e["ou"][0] for e in source.values()}}
+        d: 10 for d in {e["ou"][0] for e in source.values()}
+    }
 
 
 def host_vm():
@@ -140,8 +161,13 @@ def test_a_bad_or_unreachable_source_changes_nothing(run_playbook):
     source = {"url": "ldap://127.0.0.1:9", "base_dn": f"ou=staff,{S_BASE}", "timeout": 3}
     rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_source=source))
     assert rc != 0 and "source: cannot reach or bind ldap://127.0.0.1:9" in out, out
-    limited = {"url": f"ldap://{source_address()}", "start_tls": True, "base_dn": f"ou=staff,{S_BASE}",
-               "bind_dn": f"cn=limited,{S_BASE}", "bind_password": secret("ldap_directory_admin_password")}
+    limited = {
+        "url": f"ldap://{source_address()}",
+        "start_tls": True,
+        "base_dn": f"ou=staff,{S_BASE}",
+        "bind_dn": f"cn=limited,{S_BASE}",
+        "bind_password": secret("ldap_directory_admin_password"),
+    }
     rc, out = run_playbook(PLAYBOOK, dict(APPLIED, ldap_sync_source=limited))
     assert rc != 0 and "truncated by the server's size limit: nothing changed" in out, out
     wrong = dict(limited, bind_dn=f"cn=admin,{S_BASE}", bind_password="wrong-password")
@@ -152,6 +178,7 @@ def test_a_bad_or_unreachable_source_changes_nothing(run_playbook):
 
 def source_address():
     import json
+
     with open(os.path.join(EPHEMERAL, "addresses.json"), encoding="utf-8") as fh:
         return json.load(fh)["ldap-source"]
 
@@ -161,13 +188,31 @@ def test_bad_input_fails_before_any_change(run_playbook):
     cases = [
         ({"ldap_sync_source": {"url": "ldap://x", "base_dn": "ou=staff,,dc=pref="}}, "ldap_sync_source"),
         ({"ldap_sync_source": {}}, "ldap_sync_source is empty"),  # site.yml's setup is fine, a sync is not
-        ({"ldap_sync_attribute_map": {"uid": "uid", "cn": "cn", "sn": "sn", "departmentNumber": "ou",
-                                      "shoeSize": "shoe"}}, "unknown target attribute ['shoeSize']"),
-        ({"ldap_sync_reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
-         "department '消防課' does not exist in the source directory"),
-        ({"ldap_sync_reorganisation": [REORG["ldap_sync_reorganisation"][0],
-                                       {"type": "merge", "from": [RENAMED, "総務課"], "to": "y",
-                                        "effective": "2027-04-01"}]}, "overlapping mappings"),
+        (
+            {
+                "ldap_sync_attribute_map": {
+                    "uid": "uid",
+                    "cn": "cn",
+                    "sn": "sn",
+                    "departmentNumber": "ou",
+                    "shoeSize": "shoe",
+                }
+            },
+            "unknown target attribute ['shoeSize']",
+        ),
+        (
+            {"ldap_sync_reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
+            "department '消防課' does not exist in the source directory",
+        ),
+        (
+            {
+                "ldap_sync_reorganisation": [
+                    REORG["ldap_sync_reorganisation"][0],
+                    {"type": "merge", "from": [RENAMED, "総務課"], "to": "y", "effective": "2027-04-01"},
+                ]
+            },
+            "overlapping mappings",
+        ),
     ]
     for extra, message in cases:
         rc, out = run_playbook(PLAYBOOK, extra)

@@ -1,5 +1,6 @@
 """Bad entries stop the logrotate role before any change, naming the variable.
 Each case also adds a harmless canary entry that must not appear."""
+
 import os
 
 import pytest
@@ -19,15 +20,26 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_entry_fails_before_any_change(host, refused_before_change, case):
-    refused_before_change(CONVERGE, {"logrotate_host_config": [CANARY, CASES[case]]}, "logrotate_config",
-                          lambda: not host.file("/etc/logrotate.d/anshin-canary").exists)
+    refused_before_change(
+        CONVERGE,
+        {"logrotate_host_config": [CANARY, CASES[case]]},
+        "logrotate_config",
+        lambda: not host.file("/etc/logrotate.d/anshin-canary").exists,
+    )
 
 
-@pytest.mark.parametrize("settings", [
-    {"logrotate_archive_dir": "/var/log"},
-    {"logrotate_archive_after_days": 0},
-    {"logrotate_archive_after_days": 500},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"logrotate_archive_dir": "/var/log"},
+        {"logrotate_archive_after_days": 0},
+        {"logrotate_archive_after_days": 500},
+    ],
+)
 def test_bad_archive_settings_fail_before_any_change(host, refused_before_change, settings):
-    refused_before_change(CONVERGE, dict(settings, logrotate_host_config=[CANARY]), next(iter(settings)),
-                          lambda: not host.file("/etc/logrotate.d/anshin-canary").exists)
+    refused_before_change(
+        CONVERGE,
+        dict(settings, logrotate_host_config=[CANARY]),
+        next(iter(settings)),
+        lambda: not host.file("/etc/logrotate.d/anshin-canary").exists,
+    )

@@ -1,5 +1,6 @@
 """Rotation of a live log: rotated, compressed one step later, the new file
 with the right mode and owner, and nginx keeps writing after the rotation."""
+
 import time
 
 
@@ -53,8 +54,10 @@ def test_archive_moves_old_rotations_and_expires_the_oldest(host):
     host.check_output("install -o www-data -g adm -m 0640 /dev/null /var/log/nginx/access.log-20261001-1.gz")
     host.check_output("echo old | gzip > /var/log/nginx/access.log-20261001-1.gz")
     host.check_output("touch -d '40 days ago' /var/log/nginx/access.log-20261001-1.gz")
-    host.check_output("echo young > /var/log/nginx/access.log-20261120-1 && touch -d '5 days ago' "
-                      "/var/log/nginx/access.log-20261120-1")
+    host.check_output(
+        "echo young > /var/log/nginx/access.log-20261120-1 && touch -d '5 days ago' "
+        "/var/log/nginx/access.log-20261120-1"
+    )
     expired = "/var/log/anshin-archive/var/log/nginx/access.log-20250101-1.gz"
     host.check_output(f"mkdir -p $(dirname {expired}) && echo x > {expired} && touch -d '500 days ago' {expired}")
     host.check_output("systemctl start anshin-log-archive.service")  # oneshot: returns when done
@@ -77,9 +80,11 @@ def test_sudo_session_logs_expire_after_the_retention(host):
     conf = host.file("/etc/tmpfiles.d/anshin-log-retention.conf").content_string
     assert "e /var/log/sudo-io - - - mM:400d" in conf
     old, recent = "/var/log/sudo-io/alice/00/00/01", "/var/log/sudo-io/alice/00/00/02"
-    host.check_output(f"install -d -m 0700 /var/log/sudo-io && mkdir -p {old} {recent} && "
-                      f"echo old > {old}/log && echo recent > {recent}/log && "
-                      f"touch -d '401 days ago' {old}/log {old} && touch -d '10 days ago' {recent}/log {recent}")
+    host.check_output(
+        f"install -d -m 0700 /var/log/sudo-io && mkdir -p {old} {recent} && "
+        f"echo old > {old}/log && echo recent > {recent}/log && "
+        f"touch -d '401 days ago' {old}/log {old} && touch -d '10 days ago' {recent}/log {recent}"
+    )
     host.check_output("systemd-tmpfiles --clean /etc/tmpfiles.d/anshin-log-retention.conf")
     assert not host.file(f"{old}/log").exists
     assert host.file(f"{recent}/log").content_string == "recent\n"

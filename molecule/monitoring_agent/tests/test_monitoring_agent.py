@@ -1,5 +1,6 @@
 """The agent alone: node_exporter serves this repo's textfile metrics with the right values, the units it
 watches, and Zabbix agent 2 answers the same checks; bad input stops before any change."""
+
 import os
 import re
 import time
@@ -23,7 +24,7 @@ def value(text, name, labels=""):
 def test_node_exporter_serves_the_agent_metrics(host, journal_on_failure):
     assert host.service("prometheus-node-exporter").is_running, journal_on_failure("prometheus-node-exporter")
     text = metrics(host)
-    not_after = float(host.check_output(f"date -d \"$(openssl x509 -noout -enddate -in {CERT} | cut -d= -f2)\" +%s"))
+    not_after = float(host.check_output(f'date -d "$(openssl x509 -noout -enddate -in {CERT} | cut -d= -f2)" +%s'))
     days = value(text, "anshin_tls_certificate_days_left", f'{{path="{CERT}"}}')
     assert days is not None and abs(days - (not_after - time.time()) / 86400) < 0.1, text
     assert 19 < days <= 20
@@ -39,8 +40,13 @@ def test_node_exporter_serves_the_agent_metrics(host, journal_on_failure):
 
 def test_the_units_that_matter_are_watched(host):
     text = metrics(host)
-    active = [line for line in text.splitlines() if line.startswith("node_systemd_unit_state{")
-              and 'name="prometheus-node-exporter.service"' in line and 'state="active"' in line]
+    active = [
+        line
+        for line in text.splitlines()
+        if line.startswith("node_systemd_unit_state{")
+        and 'name="prometheus-node-exporter.service"' in line
+        and 'state="active"' in line
+    ]
     assert active and active[0].endswith(" 1"), active
     assert 'name="anshin-agent-metrics.timer"' in text
 
@@ -50,21 +56,32 @@ def test_zabbix_agent_answers_the_same_checks(host):
         return host.run(f"python3 /usr/local/lib/zabbix_get.py 127.0.0.1 10050 '{key}'").stdout.strip()
 
     assert zabbix("agent.ping") == "1"
-    assert abs(float(zabbix(f"anshin.tls.days_left[{CERT}]")) - value(
-        metrics(host), "anshin_tls_certificate_days_left", f'{{path="{CERT}"}}')) < 0.1
+    assert (
+        abs(
+            float(zabbix(f"anshin.tls.days_left[{CERT}]"))
+            - value(metrics(host), "anshin_tls_certificate_days_left", f'{{path="{CERT}"}}')
+        )
+        < 0.1
+    )
     assert float(zabbix("anshin.lalert.last_real_message")) == 1795000000.5
     assert float(zabbix("anshin.account.expiry[alice]")) == 4102358400
     assert zabbix("anshin.metric[anshin_account_present,account=nobody-here]") == "0"
 
 
-@pytest.mark.parametrize("bad,variable", [
-    ({"monitoring_agent_tls_certificates": ["relative.crt"]}, "monitoring_agent_tls_certificates"),
-    ({"monitoring_agent_scrape_sources": ["10.0.0.300/32"]}, "monitoring_agent_scrape_sources"),
-    ({"monitoring_agent_zabbix": True, "monitoring_agent_zabbix_servers": []}, "monitoring_agent_zabbix_servers"),
-    ({"monitoring_agent_metrics_interval_minutes": 0}, "monitoring_agent_metrics_interval_minutes"),
-])
+@pytest.mark.parametrize(
+    "bad,variable",
+    [
+        ({"monitoring_agent_tls_certificates": ["relative.crt"]}, "monitoring_agent_tls_certificates"),
+        ({"monitoring_agent_scrape_sources": ["10.0.0.300/32"]}, "monitoring_agent_scrape_sources"),
+        ({"monitoring_agent_zabbix": True, "monitoring_agent_zabbix_servers": []}, "monitoring_agent_zabbix_servers"),
+        ({"monitoring_agent_metrics_interval_minutes": 0}, "monitoring_agent_metrics_interval_minutes"),
+    ],
+)
 def test_bad_input_stops_before_any_change(host, refused_before_change, bad, variable):
     # the canary: a new interval that must not reach the timer
-    refused_before_change(os.path.join(PROJECT, "playbooks", "monitoring.yml"),
-                          dict({"monitoring_agent_metrics_interval_minutes": 7}, **bad), variable,
-                          lambda: "7min" not in host.file("/etc/systemd/system/anshin-agent-metrics.timer").content_string)
+    refused_before_change(
+        os.path.join(PROJECT, "playbooks", "monitoring.yml"),
+        dict({"monitoring_agent_metrics_interval_minutes": 7}, **bad),
+        variable,
+        lambda: "7min" not in host.file("/etc/systemd/system/anshin-agent-metrics.timer").content_string,
+    )

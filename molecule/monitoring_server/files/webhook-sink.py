@@ -1,4 +1,5 @@
 """Test webhook receiver: every POST body is kept as one JSON file in the directory given."""
+
 import pathlib
 import sys
 import time

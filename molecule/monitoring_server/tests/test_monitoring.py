@@ -1,5 +1,6 @@
 """The monitoring a user relies on: the VM is scraped only by the monitoring host, the rules pass their
 unit tests, and alerts really arrive by e-mail and webhook (and resolve) when something breaks."""
+
 import json
 import os
 import shlex
@@ -23,10 +24,14 @@ def py(host, code):
 
 def query(expr):
     """Instant query on the monitoring host's Prometheus: {instance-or-probe: value}."""
-    out = py(SERVER, (
-        "import json, urllib.parse, urllib.request\n"
-        f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
-        "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"))
+    out = py(
+        SERVER,
+        (
+            "import json, urllib.parse, urllib.request\n"
+            f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
+            "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"
+        ),
+    )
     result = json.loads(out)["data"]["result"]
     return {r["metric"].get("probe") or r["metric"].get("instance", ""): float(r["value"][1]) for r in result}
 
@@ -44,25 +49,34 @@ def wait_for(what, check, timeout=240, every=5):
 
 def mails():
     """Every message the mail sink received: [{to, subject, time}] (time: when it landed, the file's time)."""
-    out = py(SERVER, (
-        "import glob, json, email, os\n"
-        "from email.header import decode_header, make_header\n"
-        "msgs = []\n"
-        "for path in sorted(glob.glob('/var/lib/test-mail/new/*')):\n"
-        "    m = email.message_from_binary_file(open(path, 'rb'))\n"
-        "    msgs.append({'to': m['To'], 'subject': str(make_header(decode_header(m['Subject']))),\n"
-        "                 'time': os.path.getmtime(path)})\n"
-        "print(json.dumps(msgs))"))
+    out = py(
+        SERVER,
+        (
+            "import glob, json, email, os\n"
+            "from email.header import decode_header, make_header\n"
+            "msgs = []\n"
+            "for path in sorted(glob.glob('/var/lib/test-mail/new/*')):\n"
+            "    m = email.message_from_binary_file(open(path, 'rb'))\n"
+            "    msgs.append({'to': m['To'], 'subject': str(make_header(decode_header(m['Subject']))),\n"
+            "                 'time': os.path.getmtime(path)})\n"
+            "print(json.dumps(msgs))"
+        ),
+    )
     return json.loads(out)
 
 
 def hooks():
     """Every webhook notification: [(status, alertname, alert status, labels)] per alert."""
-    out = py(SERVER, (
-        "import glob, json\n"
-        "print(json.dumps([json.load(open(p)) for p in sorted(glob.glob('/var/lib/test-webhook/*.json'))]))"))
-    return [(n["status"], a["labels"]["alertname"], a["status"], a["labels"])
-            for n in json.loads(out) for a in n["alerts"]]
+    out = py(
+        SERVER,
+        (
+            "import glob, json\n"
+            "print(json.dumps([json.load(open(p)) for p in sorted(glob.glob('/var/lib/test-webhook/*.json'))]))"
+        ),
+    )
+    return [
+        (n["status"], a["labels"]["alertname"], a["status"], a["labels"]) for n in json.loads(out) for a in n["alerts"]
+    ]
 
 
 def mail_for(alertname, to, status="FIRING"):
@@ -88,11 +102,14 @@ def test_rules_pass_their_unit_tests():
     assert result.rc == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("labels,receivers", [
-    ("severity=critical alertname=LalertReceiverDown", "oncall"),
-    ("severity=warning alertname=DiskSpaceWarning", "office,webhooks"),
-    ("severity=none alertname=Watchdog", "watchdog"),
-])
+@pytest.mark.parametrize(
+    "labels,receivers",
+    [
+        ("severity=critical alertname=LalertReceiverDown", "oncall"),
+        ("severity=warning alertname=DiskSpaceWarning", "office,webhooks"),
+        ("severity=none alertname=Watchdog", "watchdog"),
+    ],
+)
 def test_routing_pages_oncall_for_critical_and_the_office_for_warnings(labels, receivers):
     out = SERVER.check_output(f"amtool config routes test --config.file=/etc/prometheus/alertmanager.yml {labels}")
     assert out.strip() == receivers
@@ -101,20 +118,26 @@ def test_routing_pages_oncall_for_critical_and_the_office_for_warnings(labels, r
 def test_the_vm_the_receiver_and_its_health_check_are_watched():
     wait_for("node_exporter of the VM up", lambda: query('up{job="node"}').get("monitoring-vm") == 1, 120)
     wait_for("receiver /metrics up", lambda: query('up{job=~"lalert_receiver_.*"}').get("monitoring-vm") == 1, 120)
-    wait_for("receiver health probe", lambda: query('probe_success{kind="receiver"}').get("receiver_monitoring_vm") == 1,
-             120)
+    wait_for(
+        "receiver health probe", lambda: query('probe_success{kind="receiver"}').get("receiver_monitoring_vm") == 1, 120
+    )
     units = query('node_systemd_unit_state{name="lalert-receiver.service", state="active"}')
     assert units.get("monitoring-vm") == 1
 
 
 def test_the_agent_metrics_reach_prometheus():
-    days = wait_for("TLS days left of the receiver certificate", lambda: query(
-        f'anshin_tls_certificate_days_left{{path="{RECEIVER_CERT}"}}').get("monitoring-vm"), 120)
-    expected = (float(VM.check_output(
-        f"date -d \"$(openssl x509 -noout -enddate -in {RECEIVER_CERT} | cut -d= -f2)\" +%s")) - time.time()) / 86400
+    days = wait_for(
+        "TLS days left of the receiver certificate",
+        lambda: query(f'anshin_tls_certificate_days_left{{path="{RECEIVER_CERT}"}}').get("monitoring-vm"),
+        120,
+    )
+    expected = (
+        float(VM.check_output(f'date -d "$(openssl x509 -noout -enddate -in {RECEIVER_CERT} | cut -d= -f2)" +%s'))
+        - time.time()
+    ) / 86400
     assert abs(days - expected) < 1
-    assert query('anshin_lalert_database_readable').get("monitoring-vm") == 1
-    assert query('anshin_lalert_last_real_message_timestamp_seconds').get("monitoring-vm") == 0  # none yet
+    assert query("anshin_lalert_database_readable").get("monitoring-vm") == 1
+    assert query("anshin_lalert_last_real_message_timestamp_seconds").get("monitoring-vm") == 0  # none yet
     expiry = query('anshin_account_expiry_timestamp_seconds{account="alice"}').get("monitoring-vm")
     assert 4 * 86400 < expiry - time.time() < 6 * 86400  # the scenario's permit ends in 5 days
 
@@ -123,8 +146,9 @@ def test_warnings_arrive_by_mail_and_webhook():
     """An expiring account, a stand-in with a 10-day certificate, an unreachable stand-in."""
     for alertname in ("MaintenanceAccountExpiring", "TlsCertificateExpiring", "IntegrationDown"):
         wait_for(f"{alertname} e-mailed to the office", lambda a=alertname: mail_for(a, "office@pref.test"))
-        wait_for(f"{alertname} at the webhook", lambda a=alertname: [
-            h for h in hooks() if h[1] == a and h[2] == "firing"])
+        wait_for(
+            f"{alertname} at the webhook", lambda a=alertname: [h for h in hooks() if h[1] == a and h[2] == "firing"]
+        )
     probes = {h[3].get("probe") for h in hooks() if h[1] == "IntegrationDown"}
     assert probes == {"lalert_centre_standin"}, probes
     tls = {h[3].get("probe") for h in hooks() if h[1] == "TlsCertificateExpiring"}
@@ -147,20 +171,31 @@ def test_receiver_down_pages_oncall_within_two_minutes_and_resolves(capsys):
     stopped = time.time()
     try:
         VM.check_output("systemctl stop lalert-receiver")
-        wait_for("LalertReceiverDown e-mailed to on-call",
-                 lambda: len(mail_times("LalertReceiverDown", "oncall@pref.test")) > before, every=1)
+        wait_for(
+            "LalertReceiverDown e-mailed to on-call",
+            lambda: len(mail_times("LalertReceiverDown", "oncall@pref.test")) > before,
+            every=1,
+        )
         seconds = mail_times("LalertReceiverDown", "oncall@pref.test")[before] - stopped
         with capsys.disabled():
-            print(f"\nalert time: receiver stopped -> on-call e-mail in {seconds:.0f} s (goal <= {ALERT_SECONDS_GOAL} s)")
+            print(
+                f"\nalert time: receiver stopped -> on-call e-mail in {seconds:.0f} s (goal <= {ALERT_SECONDS_GOAL} s)"
+            )
         assert seconds <= ALERT_SECONDS_GOAL, seconds
-        wait_for("LalertReceiverDown at the webhook", lambda: [
-            h for h in hooks() if h[1] == "LalertReceiverDown" and h[2] == "firing"])
+        wait_for(
+            "LalertReceiverDown at the webhook",
+            lambda: [h for h in hooks() if h[1] == "LalertReceiverDown" and h[2] == "firing"],
+        )
     finally:
         VM.check_output("systemctl start lalert-receiver")
-    wait_for("LalertReceiverDown resolved at the webhook", lambda: [
-        h for h in hooks() if h[1] == "LalertReceiverDown" and h[0] == "resolved"])
-    wait_for("LalertReceiverDown resolved by e-mail", lambda: mail_for(
-        "LalertReceiverDown", "oncall@pref.test", status="RESOLVED"))
+    wait_for(
+        "LalertReceiverDown resolved at the webhook",
+        lambda: [h for h in hooks() if h[1] == "LalertReceiverDown" and h[0] == "resolved"],
+    )
+    wait_for(
+        "LalertReceiverDown resolved by e-mail",
+        lambda: mail_for("LalertReceiverDown", "oncall@pref.test", status="RESOLVED"),
+    )
 
 
 def test_a_short_outage_pages_nobody():
@@ -174,15 +209,20 @@ def test_a_short_outage_pages_nobody():
 
 def test_the_watchdog_reaches_the_external_receiver_again_and_again():
     """The dead man's switch: the always-firing Watchdog arrives repeatedly, and only there."""
+
     def watchdog_posts():
         return [h for h in hooks() if h[1] == "Watchdog"]
+
     wait_for("two Watchdog notifications", lambda: len(watchdog_posts()) >= 2, timeout=200)
     assert not [m for m in mails() if "Watchdog" in m["subject"]]  # never e-mailed to people
 
 
 def test_node_exporter_answers_only_the_monitoring_host():
-    metrics = py(SERVER, "import urllib.request; print(urllib.request.urlopen("
-                         f"'http://{ADDRESSES['monitoring-vm']}:9100/metrics', timeout=5).read().decode())")
+    metrics = py(
+        SERVER,
+        "import urllib.request; print(urllib.request.urlopen("
+        f"'http://{ADDRESSES['monitoring-vm']}:9100/metrics', timeout=5).read().decode())",
+    )
     assert "anshin_agent_metrics_last_run_timestamp_seconds" in metrics
     # this machine sits on the same network but is not the monitoring host
     with pytest.raises(OSError):
@@ -212,12 +252,18 @@ def test_zabbix_agent_gives_the_same_checks():
 def test_bad_input_stops_before_any_change(run_playbook):
     before = SERVER.file("/etc/prometheus/alertmanager.yml").sha256sum
     cases = [
-        ({"monitoring_server_probes": [{"name": "x", "kind": "carrier_pigeon", "url": "https://x.test/"}]},
-         "monitoring_server_probes"),
-        ({"monitoring_server_probes": [{"name": "x", "prober": "tcp", "target": "no-port"}]},
-         "monitoring_server_probes"),
-        ({"monitoring_server_office_hours": {"weekdays": ["monday:friday"], "start": "17:15", "end": "08:30"}},
-         "monitoring_server_office_hours"),
+        (
+            {"monitoring_server_probes": [{"name": "x", "kind": "carrier_pigeon", "url": "https://x.test/"}]},
+            "monitoring_server_probes",
+        ),
+        (
+            {"monitoring_server_probes": [{"name": "x", "prober": "tcp", "target": "no-port"}]},
+            "monitoring_server_probes",
+        ),
+        (
+            {"monitoring_server_office_hours": {"weekdays": ["monday:friday"], "start": "17:15", "end": "08:30"}},
+            "monitoring_server_office_hours",
+        ),
         ({"monitoring_server_disk_warning_percent": 96}, "monitoring_server_disk_warning_percent"),
         ({"monitoring_server_alert_email_office": ["not-an-address"]}, "monitoring_server_alert_email_office"),
     ]
@@ -230,8 +276,9 @@ def test_bad_input_stops_before_any_change(run_playbook):
 
 
 def test_integration_check_gives_a_readable_result_per_integration(run_playbook, tmp_path):
-    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "integration_check.yml"),
-                           {"monitoring_server_report_dir": str(tmp_path)})
+    rc, out = run_playbook(
+        os.path.join(PROJECT, "playbooks", "integration_check.yml"), {"monitoring_server_report_dir": str(tmp_path)}
+    )
     # the closed-port stand-in is down: the run says so and fails
     assert rc != 0 and "lalert_centre_standin" in out, out
     report = json.loads((tmp_path / "integration_check" / "integration_check_latest.json").read_text())
@@ -251,16 +298,25 @@ def test_integration_check_gives_a_readable_result_per_integration(run_playbook,
 
 
 def test_resource_report_from_prometheus(run_playbook, tmp_path):
-    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "resource_report.yml"),
-                           {"monitoring_server_report_dir": str(tmp_path), "monitoring_server_report_days": 1},
-                           limit=False)
+    rc, out = run_playbook(
+        os.path.join(PROJECT, "playbooks", "resource_report.yml"),
+        {"monitoring_server_report_dir": str(tmp_path), "monitoring_server_report_days": 1},
+        limit=False,
+    )
     assert rc == 0, out
     folder = tmp_path / "resource_report"
     html_file = next(folder.glob("resource_report_*.html"))
     assert f"report: {html_file}" in out
     page = html_file.read_text(encoding="utf-8")
-    for heading in ("リソース使用状況報告書", "チューニング提案", "CPU 使用率", "メモリ使用率", "ディスク使用率",
-                    "inode 使用率", "上位プロセス"):
+    for heading in (
+        "リソース使用状況報告書",
+        "チューニング提案",
+        "CPU 使用率",
+        "メモリ使用率",
+        "ディスク使用率",
+        "inode 使用率",
+        "上位プロセス",
+    ):
         assert heading in page, heading
     assert len(list(folder.glob("resource_report_*.png"))) == 5
     data = json.loads(next(folder.glob("resource_report_*.json")).read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
 """Bad patch settings stop patch.yml before any change, naming the variable; a canary hold is never set."""
+
 import os
 
 import pytest
@@ -19,5 +20,9 @@ CASES = {
 def test_bad_setting_fails_before_any_change(host, refused_before_change, case):
     values, variable = CASES[case]
     holds = values.pop("patching_holds", ["anshin-demo-tool"])
-    refused_before_change(PATCH, dict(values, patching_holds=holds), variable,
-                          lambda: "anshin-demo-tool" not in host.check_output("apt-mark showhold"))
+    refused_before_change(
+        PATCH,
+        dict(values, patching_holds=holds),
+        variable,
+        lambda: "anshin-demo-tool" not in host.check_output("apt-mark showhold"),
+    )

@@ -2,6 +2,7 @@
 the report shows it, patch.yml applies security updates only, holds stay, a backup comes first, the
 record and the maintenance log say what happened; outside the agreed dates, during a disaster, when the
 receiver's state cannot be read (even when forced) and on a failing post-check it stops, non-zero, recorded."""
+
 import glob
 import json
 import os
@@ -13,9 +14,11 @@ PATCH = os.path.join(PROJECT, "playbooks", "patch.yml")
 REPORT = os.path.join(PROJECT, "playbooks", "patch_report.yml")
 ALL_DAY = {"patching_window_start": "00:00", "patching_window_end": "23:59"}
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
-SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
-        "--username tokushima-test --password-file /etc/lalert-receiver/password "
-        "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
+SEND = (
+    "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+    "--username tokushima-test --password-file /etc/lalert-receiver/password "
+    "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok"
+)
 FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
 
 
@@ -95,8 +98,9 @@ def test_the_real_security_suite_is_read_and_its_update_reported_as_security(hos
     report = json.load(open(newest("reports/*.json")))
     entry = {p["name"]: p for p in report["packages"]}[name]
     # the origin names the suite as the archive calls it now (oldstable-security for bookworm in 2026)
-    assert entry["security"] and entry["origin"].startswith("Debian-Security ") and entry["origin"].endswith(
-        "-security"), entry
+    assert (
+        entry["security"] and entry["origin"].startswith("Debian-Security ") and entry["origin"].endswith("-security")
+    ), entry
     assert f"| {name} |" in open(newest("reports/*.md")).read()
 
 
@@ -136,10 +140,19 @@ def test_a_disaster_in_progress_stops_the_run(host, run_playbook):
 def test_an_unreadable_receiver_state_stops_the_run_even_when_forced(host, run_playbook):
     """The real receiver command, pointed at a database that is not there: the gate fails closed;
     patching_force does not open it, only patching_disaster_check_override does, and says so."""
-    host.check_output("printf '[auth]\\nusername = x\\npassword = y\\n[storage]\\n"
-                      "database = /var/lib/lalert/missing.sqlite3\\n' > /tmp/unreadable.ini")
-    unreadable = dict(ALL_DAY, patching_disaster_check_command=[
-        "/opt/lalert-receiver/venv/bin/lalert-receiver", "--config", "/tmp/unreadable.ini", "--disaster-check"])
+    host.check_output(
+        "printf '[auth]\\nusername = x\\npassword = y\\n[storage]\\n"
+        "database = /var/lib/lalert/missing.sqlite3\\n' > /tmp/unreadable.ini"
+    )
+    unreadable = dict(
+        ALL_DAY,
+        patching_disaster_check_command=[
+            "/opt/lalert-receiver/venv/bin/lalert-receiver",
+            "--config",
+            "/tmp/unreadable.ini",
+            "--disaster-check",
+        ],
+    )
     before = versions(host)
     rc, out = run_playbook(PATCH, dict(unreadable, patching_force=True))
     assert rc != 0 and "disaster state unreadable" in out and "missing.sqlite3" in out, out

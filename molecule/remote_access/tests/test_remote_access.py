@@ -1,6 +1,7 @@
 """Who can get into the L-Alert VM, checked from real clients across the
 firewall: the approved client with its key, nobody else; no passwords, no
 root, no expired permit; every login and sudo session recorded."""
+
 import json
 import os
 import subprocess
@@ -12,8 +13,10 @@ import testinfra
 with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "addresses.json"), encoding="utf-8") as fh:
     ADDRESSES = json.load(fh)  # written by prepare.yml
 SERVERS = ADDRESSES["servers"]
-SSH = ("ssh -i /root/alice -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-       "-o ConnectTimeout=5")
+SSH = (
+    "ssh -i /root/alice -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+    "-o ConnectTimeout=5"
+)
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERGE = os.path.join(HERE, "..", "converge.yml")
 
@@ -55,9 +58,26 @@ def test_approved_client_logs_in_with_its_key(server, allowed):
 
 def controller_ssh(server, *command):
     key = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "alice")
-    return subprocess.run(["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                           "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", f"alice@{server}",
-                           *command], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            f"alice@{server}",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_controller_still_connects_over_ssh(server):
@@ -73,8 +93,10 @@ def test_client_outside_the_range_is_dropped_by_the_firewall(server, allowed, de
 
 
 def test_password_login_is_refused(server, allowed):
-    out = allowed.run(f"{SSH} -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive "
-                      f"alice@{server} true")
+    out = allowed.run(
+        f"{SSH} -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive "
+        f"alice@{server} true"
+    )
     assert out.rc == 255 and "Permission denied (publickey)" in out.stderr, out.stderr
 
 
@@ -96,10 +118,22 @@ def test_expired_permit_cannot_log_in(host, server, allowed):
 
 def test_sshd_runs_the_hardened_settings(host, server):
     conf = host.check_output("sshd -T")
-    for line in ("permitrootlogin no", "passwordauthentication no", "kbdinteractiveauthentication no",
-                 "allowgroups maint", "maxauthtries 3", "logingracetime 30", "loglevel VERBOSE",
-                 "authenticationmethods publickey", "x11forwarding no", "allowtcpforwarding no",
-                 "compression no", "tcpkeepalive no", "maxsessions 2", "banner /etc/issue.net"):
+    for line in (
+        "permitrootlogin no",
+        "passwordauthentication no",
+        "kbdinteractiveauthentication no",
+        "allowgroups maint",
+        "maxauthtries 3",
+        "logingracetime 30",
+        "loglevel VERBOSE",
+        "authenticationmethods publickey",
+        "x11forwarding no",
+        "allowtcpforwarding no",
+        "compression no",
+        "tcpkeepalive no",
+        "maxsessions 2",
+        "banner /etc/issue.net",
+    ):
         assert line in conf.splitlines(), line
 
 
@@ -130,9 +164,11 @@ def test_ssh_audit_reports_no_failures(server, allowed):
 def test_removed_account_is_locked_and_loses_its_keys(host, server, allowed, run_playbook):
     if not host.backend.get_hostname().endswith("debian12"):
         pytest.skip("re-runs the role: one server is enough")
-    host.check_output("useradd -m -G maint -s /bin/bash dave && install -d -o dave -m 700 ~dave/.ssh "
-                      "&& cp ~alice/.ssh/authorized_keys ~dave/.ssh/ && chown dave ~dave/.ssh/authorized_keys "
-                      "&& usermod -p '*' dave")
+    host.check_output(
+        "useradd -m -G maint -s /bin/bash dave && install -d -o dave -m 700 ~dave/.ssh "
+        "&& cp ~alice/.ssh/authorized_keys ~dave/.ssh/ && chown dave ~dave/.ssh/authorized_keys "
+        "&& usermod -p '*' dave"
+    )
     assert login(allowed, "dave", server).rc == 0
     rc, out = run_playbook(CONVERGE, {})
     assert rc == 0, out
@@ -148,8 +184,14 @@ def test_ruleset_cutting_off_the_controller_is_rolled_back(host, server, run_pla
         pytest.skip("one server is enough")
     key = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "alice")
     ssh_args = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5"
-    over_ssh = {"ansible_connection": "ssh", "ansible_host": server, "ansible_user": "alice",
-                "ansible_ssh_private_key_file": key, "ansible_ssh_common_args": ssh_args, "ansible_become": True}
+    over_ssh = {
+        "ansible_connection": "ssh",
+        "ansible_host": server,
+        "ansible_user": "alice",
+        "ansible_ssh_private_key_file": key,
+        "ansible_ssh_common_args": ssh_args,
+        "ansible_become": True,
+    }
     cut_off = {"remote_access_ssh_allowed_sources": [{"source": ADDRESSES["allowed"] + "/32"}]}
     rc, out = run_playbook(CONVERGE, {**over_ssh, **cut_off})
     assert rc != 0, out
@@ -185,7 +227,8 @@ def test_a_client_that_keeps_failing_is_banned_by_fail2ban(host, server, allowed
         time.sleep(1)
     try:
         assert client in host.check_output("fail2ban-client get sshd banned"), host.check_output(
-            "fail2ban-client status sshd")
+            "fail2ban-client status sshd"
+        )
         assert f"{client}" in host.check_output("nft list table inet f2b-table")
         probe = allowed.run(f"timeout 5 bash -c '</dev/tcp/{server}/22'")
         assert probe.rc != 0, "a banned client still connects"
@@ -197,7 +240,8 @@ def test_a_client_that_keeps_failing_is_banned_by_fail2ban(host, server, allowed
 def test_new_connections_are_rate_limited(server, allowed):
     """Runs last: it uses up the approved client's connection budget for a while."""
     burst = allowed.check_output(
-        "for i in $(seq 20); do (timeout 3 bash -c '</dev/tcp/%s/22' && echo ok || echo dropped) & done; wait" % server)
+        "for i in $(seq 20); do (timeout 3 bash -c '</dev/tcp/%s/22' && echo ok || echo dropped) & done; wait" % server
+    )
     outcomes = burst.split()
     assert outcomes.count("dropped") >= 5 and outcomes.count("ok") >= 1, outcomes
 

@@ -1,4 +1,5 @@
 """build_artifact.py: same sources, same bytes; no caches inside."""
+
 import hashlib
 import importlib.util
 import pathlib

@@ -1,6 +1,7 @@
 """The disaster check the maintenance run asks (`lalert-receiver --disaster-check`): real messages of
 the given kinds in the last hours; drills, cancelled and other kinds are no disaster; a state that cannot
 be read is said to be unreadable (exit 3), never "no disaster"."""
+
 import json
 import sqlite3
 import time
@@ -30,8 +31,14 @@ def test_a_real_warning_is_a_disaster_for_the_given_hours(receiver):
 
 
 def test_drills_cancelled_and_other_kinds_are_no_disaster(receiver):
-    for name in ("exercise.xml", "jma_drill.xml", "test_status.xml", "shelter.xml",
-                 "evacuation_order.xml", "evacuation_cancel.xml"):
+    for name in (
+        "exercise.xml",
+        "jma_drill.xml",
+        "test_status.xml",
+        "shelter.xml",
+        "evacuation_order.xml",
+        "evacuation_cancel.xml",
+    ):
         publish(receiver, name)
     assert check(receiver) == {}
 
@@ -52,8 +59,9 @@ def test_a_state_that_cannot_be_read_is_unreadable(tmp_path, damage):
 
 def write_config(tmp_path, database):
     ini = tmp_path / "receiver.ini"
-    ini.write_text(f"[auth]\nusername = {USER}\npassword = {PASSWORD}\n[storage]\ndatabase = {database}\n",
-                   encoding="utf-8")
+    ini.write_text(
+        f"[auth]\nusername = {USER}\npassword = {PASSWORD}\n[storage]\ndatabase = {database}\n", encoding="utf-8"
+    )
     return str(ini)
 
 

@@ -17,12 +17,22 @@ from test_receiver import CREATED, FIXTURES, NOW, PASSWORD, USER
 EVAC = (FIXTURES / "evacuation_order.xml").read_text(encoding="utf-8")
 OUTCOMES = {"stored", "duplicate", "conflict", "older_revision", "filtered"}
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FIELDS = ["distributionStatus>Actual", "distributionType>Report", "jisX0402>362018", "documentID>TKS-EVAC-0001",
-          "documentRevision>1", "category>EvacuationOrder", "distributionID>TKS-EVAC-0001-d1-Actual",
-          "Status>通常", "Title>避難情報", 'encoding="UTF-8"']
+FIELDS = [
+    "distributionStatus>Actual",
+    "distributionType>Report",
+    "jisX0402>362018",
+    "documentID>TKS-EVAC-0001",
+    "documentRevision>1",
+    "category>EvacuationOrder",
+    "distributionID>TKS-EVAC-0001-d1-Actual",
+    "Status>通常",
+    "Title>避難情報",
+    'encoding="UTF-8"',
+]
 # text a careless sender writes: digits of every script, full width, combining marks, controls
 ODD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30) | st.sampled_from(
-    ["", " ", "０", "①", "٣", "9" * 30, "-1", "1e3", "\u0301", "NaN", "Actual\u200b", "３６２０１８", "\x00"])
+    ["", " ", "０", "①", "٣", "9" * 30, "-1", "1e3", "\u0301", "NaN", "Actual\u200b", "３６２０１８", "\x00"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +42,9 @@ def receiver():
     import os
 
     os.mkdir(spool)
-    cfg = config_mod.Config(username=USER, password=PASSWORD, database=f"{folder}/r.sqlite3", spool_dir=spool,
-                            min_free_mb=0)
+    cfg = config_mod.Config(
+        username=USER, password=PASSWORD, database=f"{folder}/r.sqlite3", spool_dir=spool, min_free_mb=0
+    )
     return Receiver(cfg, clock=lambda: NOW)
 
 
@@ -53,11 +64,19 @@ def outcome_or_reject(rcv, body):
 
 def wsgi(rcv, body):
     captured = {}
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/lalert/publish", "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/lalert/publish",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "REMOTE_ADDR": "127.0.0.1",
+    }
     out = b"".join(rcv(environ, lambda status, headers: captured.update(status=status))).decode("utf-8")
-    assert captured["status"].startswith("200") and "<code>0</code>" in out or (
-        captured["status"].startswith("500") and "<soap:Fault>" in out and "internal_error" not in out), out
+    assert (
+        captured["status"].startswith("200")
+        and "<code>0</code>" in out
+        or (captured["status"].startswith("500") and "<soap:Fault>" in out and "internal_error" not in out)
+    ), out
 
 
 @FUZZ
@@ -68,8 +87,12 @@ def test_any_bytes_are_an_outcome_or_a_fault(receiver, body):
 
 
 @FUZZ
-@given(field=st.sampled_from(FIELDS), value=ODD_TEXT, escaped=st.booleans(),
-       encoding=st.sampled_from(["utf-8", "utf-16", "shift_jis", "euc-jp", "latin-1"]))
+@given(
+    field=st.sampled_from(FIELDS),
+    value=ODD_TEXT,
+    escaped=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "utf-16", "shift_jis", "euc-jp", "latin-1"]),
+)
 def test_signed_requests_with_odd_field_values(receiver, field, value, escaped, encoding):
     name, _, old = field.partition(">") if ">" in field else (field, "", "")
     if ">" in field:
@@ -93,7 +116,7 @@ def test_byte_mutations_of_a_valid_request(receiver, data):
         elif action == "insert":
             body[at:at] = data.draw(st.binary(min_size=1, max_size=8))
         else:
-            del body[at:at + data.draw(st.integers(1, 8))]
+            del body[at : at + data.draw(st.integers(1, 8))]
     outcome_or_reject(receiver, bytes(body))
 
 

@@ -39,8 +39,9 @@ SEISMIC = (FIXTURES / "seismic_vxse51.xml").read_bytes()
 def receiver(tmp_path):
     spool = tmp_path / "spool"
     spool.mkdir()
-    cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
-                            spool_dir=str(spool), min_free_mb=0)
+    cfg = config_mod.Config(
+        username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"), spool_dir=str(spool), min_free_mb=0
+    )
     return Receiver(cfg, clock=lambda: NOW)
 
 
@@ -100,7 +101,10 @@ def test_a_drill_with_a_real_documentid_neither_supersedes_nor_cancels_it(receiv
     assert publish(receiver, variant(EVAC, status=status, dist_type="Cancel", revision=3)) == "stored"
     assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
     assert rows(receiver, "SELECT revision, is_real, cancelled FROM messages ORDER BY id") == [
-        (1, 1, 0), (2, 0, 1), (3, 0, 1)]
+        (1, 1, 0),
+        (2, 0, 1),
+        (3, 0, 1),
+    ]
     # flagged, on its own track, and in its own spool files
     assert len(spool_files(receiver)) == 3 and sum("-drill-" in f for f in spool_files(receiver)) == 2
 
@@ -150,8 +154,11 @@ def test_an_old_database_is_migrated_and_a_drill_cancel_no_longer_hides_the_real
     with sqlite3.connect(database) as conn:
         conn.executescript(old_schema)
         for rev, status, dist_type, real in ((1, "Actual", "Report", 1), (2, "Exercise", "Cancel", 0)):
-            conn.execute("INSERT INTO messages VALUES (NULL,'D1',?,'x','s','t',1.0,?,?,?,'c','k','','','[]','362018',"
-                         "1,'f',x'00')", (rev, status, dist_type, real))
+            conn.execute(
+                "INSERT INTO messages VALUES (NULL,'D1',?,'x','s','t',1.0,?,?,?,'c','k','','','[]','362018',"
+                "1,'f',x'00')",
+                (rev, status, dist_type, real),
+            )
     Store(str(database), str(spool))
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT document_id, revision FROM current_real").fetchall() == [("D1", 1)]
@@ -196,8 +203,9 @@ def test_health_fails_after_a_publish_could_not_be_stored(receiver, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(receiver.store, "_write_spool", full)
-    status, out = call(receiver, "POST", "/lalert/publish", sender.envelope(EVAC, wsse.make_token(
-        USER, PASSWORD, created=CREATED)))
+    status, out = call(
+        receiver, "POST", "/lalert/publish", sender.envelope(EVAC, wsse.make_token(USER, PASSWORD, created=CREATED))
+    )
     assert status.startswith("500") and "storage_error" in out
     status, out = call(receiver, "GET", "/healthz")
     assert status.startswith("503") and "No space left" in out
@@ -205,8 +213,9 @@ def test_health_fails_after_a_publish_could_not_be_stored(receiver, monkeypatch)
 
 # 4. metrics injection
 def test_a_category_cannot_forge_a_metrics_line(receiver):
-    evil = variant(EVAC).replace(b"<commons:category>EvacuationOrder<",
-                                 b'<commons:category>x",status="Actual"} 99\nforged_metric 1\n#<')
+    evil = variant(EVAC).replace(
+        b"<commons:category>EvacuationOrder<", b'<commons:category>x",status="Actual"} 99\nforged_metric 1\n#<'
+    )
     # the payload is unknown to the table, so the category names the series
     evil = evil.replace("<Title>避難情報</Title>".encode(), b"<Title>unknown</Title>", 1)
     assert publish(receiver, evil) == "stored"
@@ -218,11 +227,14 @@ def test_a_category_cannot_forge_a_metrics_line(receiver):
 
 
 # 5. every bad input a Fault, never a bare 500
-@pytest.mark.parametrize("body,reason", [
-    (b'<?xml version="1.0" encoding="no-such-codec"?><a/>', "bad_encoding"),
-    (b'<?xml version="1.0" encoding="base64"?><a/>', "bad_encoding"),
-    (b'<?xml version="1.0" encoding="UTF-8"?><a>\xff\xfe</a>', "bad_encoding"),
-])
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (b'<?xml version="1.0" encoding="no-such-codec"?><a/>', "bad_encoding"),
+        (b'<?xml version="1.0" encoding="base64"?><a/>', "bad_encoding"),
+        (b'<?xml version="1.0" encoding="UTF-8"?><a>\xff\xfe</a>', "bad_encoding"),
+    ],
+)
 def test_unknown_or_broken_encodings_get_a_fault(receiver, body, reason):
     status, out = call(receiver, "POST", "/lalert/publish", body)
     assert status.startswith("500") and f">{reason}<" in out and "<soap:Fault>" in out
@@ -271,8 +283,9 @@ def test_full_width_revision_and_an_nfd_document_id_are_one_document(receiver):
 def test_same_id_and_revision_with_other_content_is_recorded_as_a_conflict(receiver):
     assert publish(receiver, EVAC) == "stored"
     other = EVAC.replace("徳島市に避難指示を発令しました。".encode(), "鳴門市に避難指示を発令しました。".encode())
-    status, out = call(receiver, "POST", "/lalert/publish",
-                       sender.envelope(other, wsse.make_token(USER, PASSWORD, created=CREATED)))
+    status, out = call(
+        receiver, "POST", "/lalert/publish", sender.envelope(other, wsse.make_token(USER, PASSWORD, created=CREATED))
+    )
     assert status.startswith("200")  # acknowledged: the sender must not loop
     assert rows(receiver, "SELECT headline FROM messages") == [("徳島市に避難指示を発令しました。",)]
     ((document_id, revision, raw),) = rows(receiver, "SELECT document_id, revision, raw FROM conflicts")
@@ -329,25 +342,32 @@ def test_purge_keeps_current_real_and_what_the_backup_has_not_taken(receiver, tm
         retention.purge(cfg, now=clock[0])  # no backup evidence: nothing goes
     assert rows(receiver, "SELECT COUNT(*) FROM messages") == [(4,)]
     # the backup last succeeded on day 5: only rows of before day 4 (a day's margin) may go
-    metrics.write_text("# TYPE anshin_backup_last_success_timestamp_seconds gauge\n"
-                       f"anshin_backup_last_success_timestamp_seconds {1_000_000 + 5 * 86400}\n")
+    metrics.write_text(
+        "# TYPE anshin_backup_last_success_timestamp_seconds gauge\n"
+        f"anshin_backup_last_success_timestamp_seconds {1_000_000 + 5 * 86400}\n"
+    )
     deleted = retention.purge(cfg, now=clock[0])
     assert deleted["messages"] == 2 and deleted["spool_files"] == 2
     assert rows(receiver, "SELECT document_id, revision, is_real FROM messages ORDER BY id") == [
-        ("TKS-EVAC-0001", 1, 1), ("OLD-1", 1, 1)]
+        ("TKS-EVAC-0001", 1, 1),
+        ("OLD-1", 1, 1),
+    ]
     metrics.write_text(f"anshin_backup_last_success_timestamp_seconds {clock[0]}\n")
     assert retention.purge(cfg, now=clock[0])["messages"] == 1  # the cancelled one; the current one stays
     assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
     assert len(spool_files(receiver)) == 1
-    sizes = {s.name: s.value for f in text_string_to_metric_families(call(receiver, "GET", "/metrics")[1])
-             for s in f.samples}
+    sizes = {
+        s.name: s.value for f in text_string_to_metric_families(call(receiver, "GET", "/metrics")[1]) for s in f.samples
+    }
     assert sizes["lalert_spool_files"] == 1 and sizes["lalert_database_bytes"] > 0 and sizes["lalert_spool_bytes"] > 0
 
 
 def test_retention_waits_for_every_backup_repository(tmp_path):
     metrics = tmp_path / "anshin_backup.prom"
-    metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
-                       'anshin_backup_last_success_timestamp_seconds{repository="store"} 1000\n')
+    metrics.write_text(
+        'anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
+        'anshin_backup_last_success_timestamp_seconds{repository="store"} 1000\n'
+    )
     assert retention.backed_up_until(str(metrics), "anshin_backup_last_success_timestamp_seconds") == 1000
     metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="store"} 0\n')
     with pytest.raises(retention.RetentionError, match="never succeeded"):
@@ -367,8 +387,13 @@ def test_database_files_are_0640_whatever_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
         (tmp_path / "spool").mkdir()
-        cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
-                                spool_dir=str(tmp_path / "spool"), min_free_mb=0)
+        cfg = config_mod.Config(
+            username=USER,
+            password=PASSWORD,
+            database=str(tmp_path / "r.sqlite3"),
+            spool_dir=str(tmp_path / "spool"),
+            min_free_mb=0,
+        )
         rcv = Receiver(cfg, clock=lambda: NOW)
         assert publish(rcv, EVAC) == "stored"
     finally:
@@ -408,10 +433,15 @@ def test_a_second_store_on_the_same_database_leaves_the_first_ones_writes_visibl
     import sys
 
     def rows_seen_by_another_process():
-        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()")
-        return int(subprocess.run([sys.executable, "-c", code, receiver.config.database], check=True,
-                                  capture_output=True, text=True).stdout)
+        code = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()"
+        )
+        return int(
+            subprocess.run(
+                [sys.executable, "-c", code, receiver.config.database], check=True, capture_output=True, text=True
+            ).stdout
+        )
 
     assert publish(receiver, variant(EVAC, document_id="LOCK-1")) == "stored"
     Store(receiver.config.database, receiver.config.spool_dir)  # as a restart or the purge does
@@ -507,8 +537,9 @@ def test_a_repeat_too_deep_for_the_digest_is_kept_as_a_conflict_and_fails_nobody
 def test_a_drill_marker_behind_another_element_still_makes_it_non_real(receiver):
     assert publish(receiver, SEISMIC) == "stored"
     cancel = variant(SEISMIC, dist_type="Cancel", revision=2, payload_status="訓練")
-    cancel = cancel.replace(b"<edxlde:embeddedXMLContent>",
-                            b'<edxlde:embeddedXMLContent><note xmlns="urn:x-other">first</note>', 1)
+    cancel = cancel.replace(
+        b"<edxlde:embeddedXMLContent>", b'<edxlde:embeddedXMLContent><note xmlns="urn:x-other">first</note>', 1
+    )
     assert publish(receiver, cancel) == "stored"
     assert rows(receiver, "SELECT revision, is_real FROM messages ORDER BY revision") == [(1, 1), (2, 0)]
     assert current(receiver) == [("TKS-JMA-VXSE51-0001", 1, "Report")]
@@ -524,12 +555,16 @@ def test_the_migration_normalises_ids_and_gives_old_drill_files_their_own_names(
             category TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL, headline TEXT NOT NULL,
             areas TEXT NOT NULL, area_codes TEXT NOT NULL, cancelled INTEGER NOT NULL DEFAULT 0,
             spool_file TEXT NOT NULL, raw BLOB NOT NULL, UNIQUE (document_id, revision));""")
-        conn.execute("INSERT INTO messages VALUES (1,'ﾄｸｼﾏ-1',1,'d','s','t',1.0,'Exercise','Report',0,'c','k','','',"
-                     "'[]','362018',0,'D-abc-r1.json',x'00')")
+        conn.execute(
+            "INSERT INTO messages VALUES (1,'ﾄｸｼﾏ-1',1,'d','s','t',1.0,'Exercise','Report',0,'c','k','','',"
+            "'[]','362018',0,'D-abc-r1.json',x'00')"
+        )
     (spool / "D-abc-r1.json").write_text("{}")
     Store(str(database), str(spool))
     with sqlite3.connect(database) as conn:
-        assert conn.execute("SELECT document_id, spool_file FROM messages").fetchall() == [("トクシマ-1", "D-abc-drill-r1.json")]
+        assert conn.execute("SELECT document_id, spool_file FROM messages").fetchall() == [
+            ("トクシマ-1", "D-abc-drill-r1.json")
+        ]
     assert sorted(p.name for p in spool.iterdir()) == ["D-abc-drill-r1.json"]
 
 
@@ -546,9 +581,11 @@ def test_a_purged_document_resent_late_stays_older(receiver, tmp_path, monkeypat
 
 def test_retention_waits_for_a_repository_that_never_succeeded(tmp_path):
     metrics = tmp_path / "anshin_backup.prom"
-    metrics.write_text('anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
-                       'anshin_backup_last_run_timestamp_seconds{repository="store"} 1500\n'
-                       'anshin_backup_last_result{repository="store"} 0\n')
+    metrics.write_text(
+        'anshin_backup_last_success_timestamp_seconds{repository="local"} 2000\n'
+        'anshin_backup_last_run_timestamp_seconds{repository="store"} 1500\n'
+        'anshin_backup_last_result{repository="store"} 0\n'
+    )
     with pytest.raises(retention.RetentionError, match="store"):
         retention.backed_up_until(str(metrics), "anshin_backup_last_success_timestamp_seconds")
 
@@ -556,10 +593,12 @@ def test_retention_waits_for_a_repository_that_never_succeeded(tmp_path):
 def test_repair_goes_on_past_an_unreadable_old_row(receiver):
     assert publish(receiver, EVAC) == "stored"
     with sqlite3.connect(receiver.config.database) as conn:
-        conn.execute("INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
-                     " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
-                     " VALUES ('OLD',3,'d','s','t',9e9,'Actual','Report',1,'c','k','','','[]','362018','old.json',"
-                     " x'3c6e6f742078'||x'6d6c')")
+        conn.execute(
+            "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at, received_at,"
+            " status, dist_type, is_real, category, kind, code, headline, areas, area_codes, spool_file, raw)"
+            " VALUES ('OLD',3,'d','s','t',9e9,'Actual','Report',1,'c','k','','','[]','362018','old.json',"
+            " x'3c6e6f742078'||x'6d6c')"
+        )
     (spooled,) = spool_files(receiver)
     os.unlink(os.path.join(receiver.config.spool_dir, spooled))
     assert receiver.store.repair_spool() == {"rewritten": 1, "removed": 0, "failed": 1}

@@ -3,6 +3,7 @@
 Every fixture under fixtures/ is published; every bad-input case must be
 refused with a Fault and leave nothing behind (no row, no spool file).
 """
+
 import datetime
 import io
 import json
@@ -27,8 +28,9 @@ CREATED = "2026-11-28T00:00:00Z"
 def receiver(tmp_path):
     spool = tmp_path / "spool"
     spool.mkdir()
-    cfg = config_mod.Config(username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"),
-                            spool_dir=str(spool))
+    cfg = config_mod.Config(
+        username=USER, password=PASSWORD, database=str(tmp_path / "r.sqlite3"), spool_dir=str(spool)
+    )
     return Receiver(cfg, clock=lambda: NOW)
 
 
@@ -46,8 +48,11 @@ def spool_files(rcv):
     return sorted(p for p in os.listdir(rcv.config.spool_dir))
 
 
-GOOD = sorted(p.name for p in FIXTURES.glob("*.xml") if p.name not in
-              {"other_area.xml", "evacuation_order_r2.xml", "evacuation_cancel.xml"})
+GOOD = sorted(
+    p.name
+    for p in FIXTURES.glob("*.xml")
+    if p.name not in {"other_area.xml", "evacuation_order_r2.xml", "evacuation_cancel.xml"}
+)
 
 
 @pytest.mark.parametrize("name", GOOD)
@@ -60,18 +65,21 @@ def test_every_fixture_is_stored_with_its_spool_file(receiver, name):
     assert "<edxlde:EDXLDistribution" in record["raw_xml"]
 
 
-@pytest.mark.parametrize("name,kind,code,areas", [
-    ("weather_vpww53.xml", "weather", "VPWW53", ["徳島市", "鳴門市"]),
-    ("weather_vpww54.xml", "weather", "VPWW54", ["阿南市", "美波町"]),
-    ("landslide_vxww50.xml", "landslide", "VXWW50", ["那賀町"]),
-    ("seismic_vxse51.xml", "seismic", "VXSE51", ["徳島県北部", "徳島県南部"]),
-    ("seismic_vxse52.xml", "seismic", "VXSE52", ["徳島県北部"]),
-    ("seismic_vxse53.xml", "seismic", "VXSE53", ["徳島県北部", "徳島県南部"]),
-    ("tsunami_vtse41.xml", "tsunami", "VTSE41", ["徳島県"]),
-    ("tsunami_vtse51.xml", "tsunami", "VTSE51", ["徳島県"]),
-    ("evacuation_order.xml", "evacuation", "PC-EVAC", ["徳島市"]),
-    ("shelter.xml", "shelter", "PC-SHELTER", ["徳島市"]),
-])
+@pytest.mark.parametrize(
+    "name,kind,code,areas",
+    [
+        ("weather_vpww53.xml", "weather", "VPWW53", ["徳島市", "鳴門市"]),
+        ("weather_vpww54.xml", "weather", "VPWW54", ["阿南市", "美波町"]),
+        ("landslide_vxww50.xml", "landslide", "VXWW50", ["那賀町"]),
+        ("seismic_vxse51.xml", "seismic", "VXSE51", ["徳島県北部", "徳島県南部"]),
+        ("seismic_vxse52.xml", "seismic", "VXSE52", ["徳島県北部"]),
+        ("seismic_vxse53.xml", "seismic", "VXSE53", ["徳島県北部", "徳島県南部"]),
+        ("tsunami_vtse41.xml", "tsunami", "VTSE41", ["徳島県"]),
+        ("tsunami_vtse51.xml", "tsunami", "VTSE51", ["徳島県"]),
+        ("evacuation_order.xml", "evacuation", "PC-EVAC", ["徳島市"]),
+        ("shelter.xml", "shelter", "PC-SHELTER", ["徳島市"]),
+    ],
+)
 def test_payloads_are_summarised_from_the_data_table(receiver, name, kind, code, areas):
     receiver.handle(request(name))
     ((got_kind, got_code, headline, got_areas),) = rows(receiver, "SELECT kind, code, headline, areas FROM messages")
@@ -110,15 +118,23 @@ BAD = {
     "XXE": (lambda: (FIXTURES / "bad" / "xxe_request.xml").read_bytes(), "forbidden_dtd"),
     "billion laughs": (lambda: (FIXTURES / "bad" / "billion_laughs_request.xml").read_bytes(), "forbidden_dtd"),
     "wrong EDXL namespace": (lambda: request("wrong_namespace.xml", folder=FIXTURES / "bad"), "wrong_namespace"),
-    "wrong operation namespace": (lambda: (FIXTURES / "bad" / "wrong_operation_namespace_request.xml").read_bytes(),
-                                  "wrong_namespace"),
+    "wrong operation namespace": (
+        lambda: (FIXTURES / "bad" / "wrong_operation_namespace_request.xml").read_bytes(),
+        "wrong_namespace",
+    ),
     "SOAP 1.2 envelope": (lambda: (FIXTURES / "bad" / "soap12_request.xml").read_bytes(), "wrong_namespace"),
     "missing documentID": (lambda: request("missing_document_id.xml", folder=FIXTURES / "bad"), "missing_field"),
     "bad digest": (lambda: request("evacuation_order.xml", password="wrong"), "bad_digest"),
     "stale timestamp": (lambda: request("evacuation_order.xml", created="2026-11-27T23:50:00Z"), "stale_timestamp"),
     "future timestamp": (lambda: request("evacuation_order.xml", created="2026-11-28T00:10:00Z"), "stale_timestamp"),
-    "no security header": (lambda: request("evacuation_order.xml").replace(
-        b"<soap:Header>", b"<soap:Header><x/>").replace(b"wsse:UsernameToken>", b"wsse:Other>"), "missing_security"),
+    "no security header": (
+        lambda: (
+            request("evacuation_order.xml")
+            .replace(b"<soap:Header>", b"<soap:Header><x/>")
+            .replace(b"wsse:UsernameToken>", b"wsse:Other>")
+        ),
+        "missing_security",
+    ),
 }
 
 
@@ -142,8 +158,11 @@ def test_replayed_nonce_is_refused(receiver):
 
 def samples(text):
     """{(name, sorted labels): value} of an exposition, read by prometheus_client's parser."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def call(rcv, method, path, body=b""):
@@ -152,8 +171,13 @@ def call(rcv, method, path, body=b""):
     def start_response(status, headers):
         captured["status"], captured["headers"] = status, dict(headers)
 
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "REMOTE_ADDR": "127.0.0.1",
+    }
     out = b"".join(rcv(environ, start_response)).decode("utf-8")
     return captured["status"], out
 
@@ -234,13 +258,14 @@ def test_concurrent_publishers_lose_and_duplicate_nothing(receiver):
 
     def worker(part):
         for doc in part:
-            body = sender.envelope(template.replace(b"TKS-SHEL-0001", doc.encode()),
-                                   wsse.make_token(USER, PASSWORD, created=CREATED))
+            body = sender.envelope(
+                template.replace(b"TKS-SHEL-0001", doc.encode()), wsse.make_token(USER, PASSWORD, created=CREATED)
+            )
             result = receiver.handle(body)
             with lock:
                 outcomes.append(result)
 
-    threads = [threading.Thread(target=worker, args=(docs[i::8] + docs[(i + 1) % 8::8],)) for i in range(8)]
+    threads = [threading.Thread(target=worker, args=(docs[i::8] + docs[(i + 1) % 8 :: 8],)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:

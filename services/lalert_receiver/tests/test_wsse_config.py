@@ -1,4 +1,5 @@
 """UsernameToken digests and the settings file."""
+
 import base64
 import datetime
 import hashlib
@@ -20,8 +21,11 @@ def test_digest_follows_the_username_token_profile():
 def test_token_round_trip_and_tampering():
     token = wsse.make_token("u", "pw", created="2026-11-28T00:00:00Z")
     assert wsse.verify(token, "u", "pw", NOW, 300)
-    for key, value in (("username", "v"), ("created", "2026-11-28T00:00:01Z"),
-                       ("nonce", base64.b64encode(b"x" * 16).decode())):
+    for key, value in (
+        ("username", "v"),
+        ("created", "2026-11-28T00:00:01Z"),
+        ("nonce", base64.b64encode(b"x" * 16).decode()),
+    ):
         with pytest.raises(Reject) as err:
             wsse.verify(dict(token, **{key: value}), "u", "pw", NOW, 300)
         assert err.value.reason == "bad_digest"
@@ -42,20 +46,24 @@ def write(tmp_path, text):
 
 def test_config_reads_password_file(tmp_path):
     (tmp_path / "pw").write_text("secret\n")
-    cfg = config_mod.load(write(tmp_path, f"[auth]\nusername = r\npassword_file = {tmp_path}/pw\n"
-                                          "[filter]\narea_prefixes = 36, 37\n"))
+    cfg = config_mod.load(
+        write(tmp_path, f"[auth]\nusername = r\npassword_file = {tmp_path}/pw\n[filter]\narea_prefixes = 36, 37\n")
+    )
     assert cfg.password == "secret" and cfg.area_prefixes == ("36", "37")
     assert "secret" not in repr(cfg)
 
 
-@pytest.mark.parametrize("text,key", [
-    ("[auth]\nusername = r\n", "password"),
-    ("[auth]\nusername = r\npassword = p\n[server]\nlisten = nowhere\n", "listen"),
-    ("[auth]\nusername = r\npassword = p\n[server]\nthreads = many\n", "threads"),
-    ("[auth]\nusername = r\npassword = p\n[filter]\narea_prefixes = Tokushima\n", "area_prefixes"),
-    ("[auth]\nusername = r\npassword = p\n[storage]\ndatabase = relative.db\n", "database"),
-    ("[auth]\npassword = p\n", "username"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("[auth]\nusername = r\n", "password"),
+        ("[auth]\nusername = r\npassword = p\n[server]\nlisten = nowhere\n", "listen"),
+        ("[auth]\nusername = r\npassword = p\n[server]\nthreads = many\n", "threads"),
+        ("[auth]\nusername = r\npassword = p\n[filter]\narea_prefixes = Tokushima\n", "area_prefixes"),
+        ("[auth]\nusername = r\npassword = p\n[storage]\ndatabase = relative.db\n", "database"),
+        ("[auth]\npassword = p\n", "username"),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path, text, key):
     with pytest.raises(config_mod.ConfigError) as err:
         config_mod.load(write(tmp_path, text))

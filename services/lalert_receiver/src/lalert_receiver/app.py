@@ -1,4 +1,5 @@
 """WSGI application: POST publish (SOAP 1.1), GET /healthz, GET /metrics."""
+
 import datetime
 import json
 import logging
@@ -21,7 +22,7 @@ RESPONSE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     f'<soap:Envelope xmlns:soap="{edxl.SOAP11_NS}"><soap:Body>'
     f'<pcs:publishResponse xmlns:pcs="{edxl.PCS_NS}"><code>0</code></pcs:publishResponse>'
-    '</soap:Body></soap:Envelope>\n'
+    "</soap:Body></soap:Envelope>\n"
 )
 
 
@@ -30,9 +31,9 @@ def fault(reject):
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<soap:Envelope xmlns:soap="{edxl.SOAP11_NS}"><soap:Body><soap:Fault>'
-        f'<faultcode>soap:{side}</faultcode><faultstring>{escape(reject.message)}</faultstring>'
+        f"<faultcode>soap:{side}</faultcode><faultstring>{escape(reject.message)}</faultstring>"
         f'<detail><pcs:reason xmlns:pcs="{edxl.PCS_NS}">{escape(reject.reason)}</pcs:reason></detail>'
-        '</soap:Fault></soap:Body></soap:Envelope>\n'
+        "</soap:Fault></soap:Body></soap:Envelope>\n"
     )
 
 
@@ -68,29 +69,36 @@ class Metrics:
     def collect(self):
         with self._lock:
             outcomes, rejects = dict(self.outcomes), dict(self.rejects)
-        published = CounterMetricFamily("lalert_publish", "Publish requests answered, by outcome.",
-                                        labels=["outcome"])
+        published = CounterMetricFamily("lalert_publish", "Publish requests answered, by outcome.", labels=["outcome"])
         for name in self.OUTCOMES:
             published.add_metric([name], outcomes.get(name, 0))
         yield published
-        refused = CounterMetricFamily("lalert_rejects", "Requests refused with a SOAP Fault, by reason.",
-                                      labels=["reason"])
+        refused = CounterMetricFamily(
+            "lalert_rejects", "Requests refused with a SOAP Fault, by reason.", labels=["reason"]
+        )
         for reason, count in sorted(rejects.items()):
             refused.add_metric([reason], count)
         yield refused
-        stored = GaugeMetricFamily("lalert_messages_stored", "Messages in the database, by category and status.",
-                                   labels=["category", "status"])
+        stored = GaugeMetricFamily(
+            "lalert_messages_stored", "Messages in the database, by category and status.", labels=["category", "status"]
+        )
         for category, status, count in self.store.counts():
             stored.add_metric([category, status], count)
         yield stored
-        yield GaugeMetricFamily("lalert_conflicts_stored",
-                                "Messages that repeated a documentID and revision with other content (kept apart).",
-                                value=self.store.conflict_count())
-        yield GaugeMetricFamily("lalert_last_real_message_timestamp_seconds",
-                                "When the last real (Actual) message arrived.", value=self.store.last_real_received())
+        yield GaugeMetricFamily(
+            "lalert_conflicts_stored",
+            "Messages that repeated a documentID and revision with other content (kept apart).",
+            value=self.store.conflict_count(),
+        )
+        yield GaugeMetricFamily(
+            "lalert_last_real_message_timestamp_seconds",
+            "When the last real (Actual) message arrived.",
+            value=self.store.last_real_received(),
+        )
         sizes = self.store.sizes()
-        yield GaugeMetricFamily("lalert_database_bytes", "Size of the database and its WAL.",
-                                value=sizes["database_bytes"])
+        yield GaugeMetricFamily(
+            "lalert_database_bytes", "Size of the database and its WAL.", value=sizes["database_bytes"]
+        )
         yield GaugeMetricFamily("lalert_spool_bytes", "Size of the spool files.", value=sizes["spool_bytes"])
         yield GaugeMetricFamily("lalert_spool_files", "Spool files.", value=sizes["spool_files"])
 
@@ -161,8 +169,12 @@ class Receiver:
         when, what = self._storage_error
         problems += storage_problems(self.config, what if time.time() - when < 60 else None)
         status = "200 OK" if not problems else "503 Service Unavailable"
-        return self._reply(start_response, status, "application/json", json.dumps(
-            {"status": "ok" if not problems else "fail", "problems": problems, "data": data}) + "\n")
+        return self._reply(
+            start_response,
+            status,
+            "application/json",
+            json.dumps({"status": "ok" if not problems else "fail", "problems": problems, "data": data}) + "\n",
+        )
 
     def _read_body(self, environ):
         limit = self.config.max_body_bytes
@@ -197,8 +209,9 @@ class Receiver:
     def handle(self, body):
         """Check and store one publish request body. Returns the outcome; raises Reject."""
         token, edxl_root, text = edxl.parse_request(body)
-        nonce = wsse.verify(token, self.config.username, self.config.password, self.clock(),
-                            self.config.created_window_seconds)
+        nonce = wsse.verify(
+            token, self.config.username, self.config.password, self.clock(), self.config.created_window_seconds
+        )
         replay_key = wsse.replay_key(nonce)
         msg = edxl.parse_edxl(edxl_root)
         window = self.config.created_window_seconds
@@ -213,8 +226,9 @@ class Receiver:
         if any(status not in real_statuses for status in msg.control_statuses):
             summary = dict(summary, real=False)
         try:
-            outcome = self.store.accept(msg, summary, body, replay_key, window, text=text,
-                                        digest=lambda: edxl.content_digest(edxl_root))
+            outcome = self.store.accept(
+                msg, summary, body, replay_key, window, text=text, digest=lambda: edxl.content_digest(edxl_root)
+            )
         except Exception as exc:  # whatever failed, the message is not stored and health says so
             log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
             self._storage_error = (time.time(), str(exc))
@@ -222,9 +236,21 @@ class Receiver:
         if outcome == "replayed_nonce":
             raise replayed()
         if outcome == "conflict":
-            log.warning("conflict: %s r%d came again with other content; the first is kept, this one "
-                        "recorded in the conflicts table", msg.document_id, msg.revision)
+            log.warning(
+                "conflict: %s r%d came again with other content; the first is kept, this one "
+                "recorded in the conflicts table",
+                msg.document_id,
+                msg.revision,
+            )
         else:
-            log.info("%s %s r%d %s/%s %s %s", outcome, msg.document_id, msg.revision, msg.status,
-                     msg.dist_type, summary["kind"], summary["headline"])
+            log.info(
+                "%s %s r%d %s/%s %s %s",
+                outcome,
+                msg.document_id,
+                msg.revision,
+                msg.status,
+                msg.dist_type,
+                summary["kind"],
+                summary["headline"],
+            )
         return outcome

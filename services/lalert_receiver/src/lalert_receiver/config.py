@@ -1,4 +1,5 @@
 """Settings file of the receiver (INI), read once at start-up."""
+
 import configparser
 import dataclasses
 import os

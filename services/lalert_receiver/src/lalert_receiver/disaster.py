@@ -6,6 +6,7 @@ latest revision) of one of the given kinds received within the last hours. The d
 is opened read-only. When it cannot be read (missing, not a receiver database, locked,
 damaged) the caller is told so, never "no disaster": the gate fails closed.
 """
+
 import sqlite3
 import time
 import urllib.parse
@@ -30,7 +31,8 @@ def disaster_messages(database, kinds, hours, now=None):
         marks = ",".join("?" * len(kinds))
         found = conn.execute(
             f"SELECT kind, COUNT(*) FROM current_real WHERE kind IN ({marks}) AND received_at > ? GROUP BY kind",
-            [*kinds, now - hours * 3600]).fetchall()
+            [*kinds, now - hours * 3600],
+        ).fetchall()
     except sqlite3.Error as exc:  # no such file (mode=ro opens lazily), no view, locked, not a database
         raise Unreadable(f"cannot read {database}: {exc}") from None
     finally:

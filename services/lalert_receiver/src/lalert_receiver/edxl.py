@@ -4,6 +4,7 @@ The one parser of this format in the repo: the receiver and any job that
 reads stored messages use it. XML is parsed with defusedxml: DTDs, entity
 declarations and external references are refused outright.
 """
+
 import codecs
 import dataclasses
 import hashlib
@@ -30,10 +31,19 @@ JIS_X0402 = re.compile(r"[0-9]{6}")
 REVISION = re.compile(r"[0-9]{1,18}")  # fits SQLite's 64-bit INTEGER
 XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
 # byte order marks and the BOM-less UTF-16/32 openings of '<?' (XML 1.0 appendix F)
-BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-OPENINGS = ((b"<\x00\x00\x00", "utf-32-le"), (b"\x00\x00\x00<", "utf-32-be"),
-            (b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+OPENINGS = (
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
 
 
 @dataclasses.dataclass
@@ -81,7 +91,7 @@ def decode_document(body):
     encoding = None
     for bom, name in BOMS:
         if body.startswith(bom):
-            body, encoding = body[len(bom):], name
+            body, encoding = body[len(bom) :], name
             break
     else:
         encoding = next((name for opening, name in OPENINGS if body.startswith(opening)), None)
@@ -205,8 +215,9 @@ def parse_edxl(edxl):
     raw_revision = _required(content, "documentRevision")
     # 0 is some senders' first issue; revisions must still increase (store.py)
     if not REVISION.fullmatch(raw_revision):
-        raise Reject("bad_field", f"documentRevision must be a whole number of up to 18 digits, "
-                                  f"got {raw_revision[:40]!r}")
+        raise Reject(
+            "bad_field", f"documentRevision must be a whole number of up to 18 digits, got {raw_revision[:40]!r}"
+        )
 
     return Message(
         distribution_id=_required(edxl, "distributionID"),

@@ -3,6 +3,7 @@
 Which telegram a document is, and how it is labelled, comes from
 data/titles.json (keyed by namespace and Control/Title), not from code.
 """
+
 import functools
 import json
 from importlib import resources
@@ -38,8 +39,17 @@ def _text(el, *path):
 
 def summarise(payload):
     """dict(kind, code, label, title, headline, info_type, areas, status, real) of a payload."""
-    empty = {"kind": "unknown", "code": "", "label": "", "title": "", "headline": "",
-             "info_type": "", "areas": [], "status": "", "real": True}
+    empty = {
+        "kind": "unknown",
+        "code": "",
+        "label": "",
+        "title": "",
+        "headline": "",
+        "info_type": "",
+        "areas": [],
+        "status": "",
+        "real": True,
+    }
     if payload is None or _local(payload.tag) != "Report":
         return empty
     table = titles()

@@ -32,8 +32,10 @@ def backed_up_until(path, metric):
     repositories = {s.labels["repository"] for s in samples if "repository" in s.labels} | set(successes)
     missing = sorted(r for r in repositories if not successes.get(r, 0) > 0)
     if not successes or missing:
-        raise RetentionError(f"{path}: no {metric} for {', '.join(missing) or 'any repository'}: "
-                             "a backup has never succeeded there; nothing removed")
+        raise RetentionError(
+            f"{path}: no {metric} for {', '.join(missing) or 'any repository'}: "
+            "a backup has never succeeded there; nothing removed"
+        )
     return min(successes.values())
 
 

@@ -3,6 +3,7 @@
 Used by tests, by `bin/run` (so the demo receives real traffic) and by
 monitoring drills. Prints one JSON line per message; exits 1 if any failed.
 """
+
 import argparse
 import base64
 import json
@@ -55,8 +56,9 @@ def envelope(message, token):
 
 def post(url, body, context=None, timeout=30):
     """POST a SOAP body; returns (http status, code or None, fault reason or None)."""
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             status, text = resp.status, resp.read().decode("utf-8", "replace")
@@ -87,8 +89,9 @@ def main(argv=None):
     parser.add_argument("--raw", action="store_true", help="send files unchanged (no envelope, no signing)")
     parser.add_argument("--nonce", help="Base64 nonce to use (tests of replay protection)")
     parser.add_argument("--created", help="wsu:Created to use (tests of the time window)")
-    parser.add_argument("--expect", choices=["ok", "fault"], default="ok",
-                        help="what counts as success for the exit status")
+    parser.add_argument(
+        "--expect", choices=["ok", "fault"], default="ok", help="what counts as success for the exit status"
+    )
     args = parser.parse_args(argv)
     with open(args.password_file, encoding="utf-8") as fh:
         password = fh.read().strip()

@@ -1,5 +1,6 @@
 """`lalert-receiver`: serve the receiver with waitress, check a settings file, purge, or say
 whether a disaster is in progress (the maintenance run's gate)."""
+
 import argparse
 import json
 import logging
@@ -13,15 +14,21 @@ from . import __version__, config as config_mod
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lalert-receiver", description=__doc__)
     parser.add_argument("--config", default="/etc/lalert-receiver/receiver.ini", help="settings file")
-    parser.add_argument("--check-config", action="store_true",
-                        help="check the settings file and exit (0 when good)")
-    parser.add_argument("--purge", action="store_true",
-                        help="remove messages past [retention] days that the backup has taken, and exit")
-    parser.add_argument("--disaster-check", action="store_true",
-                        help="print the real messages of --kinds received in the last --hours as JSON, and exit "
-                             "(0: read, whatever the count; 3: the database cannot be read)")
-    parser.add_argument("--kinds", default="weather,tsunami,evacuation,landslide",
-                        help="--disaster-check: message kinds, comma-separated")
+    parser.add_argument("--check-config", action="store_true", help="check the settings file and exit (0 when good)")
+    parser.add_argument(
+        "--purge", action="store_true", help="remove messages past [retention] days that the backup has taken, and exit"
+    )
+    parser.add_argument(
+        "--disaster-check",
+        action="store_true",
+        help="print the real messages of --kinds received in the last --hours as JSON, and exit "
+        "(0: read, whatever the count; 3: the database cannot be read)",
+    )
+    parser.add_argument(
+        "--kinds",
+        default="weather,tsunami,evacuation,landslide",
+        help="--disaster-check: message kinds, comma-separated",
+    )
     parser.add_argument("--hours", type=float, default=6, help="--disaster-check: how far back")
     parser.add_argument("--version", action="version", version=__version__)
     args = parser.parse_args(argv)
@@ -43,8 +50,17 @@ def main(argv=None):
         except (disaster.Unreadable, ValueError) as exc:
             print(f"lalert-receiver: disaster state unreadable: {exc}", file=sys.stderr)
             return 3
-        print(json.dumps({"database": cfg.database, "kinds": kinds, "hours": args.hours,
-                          "disaster_messages": sum(found.values()), "by_kind": found}))
+        print(
+            json.dumps(
+                {
+                    "database": cfg.database,
+                    "kinds": kinds,
+                    "hours": args.hours,
+                    "disaster_messages": sum(found.values()),
+                    "by_kind": found,
+                }
+            )
+        )
         return 0
 
     if args.purge:
@@ -74,13 +90,21 @@ def main(argv=None):
     repaired = app.store.repair_spool()  # before the first request: the spool matches the database
     if repaired["rewritten"] or repaired["removed"]:
         logging.getLogger("lalert_receiver").warning("spool repaired at start-up: %s", repaired)
-    waitress.serve(app, host=cfg.listen_host, port=cfg.listen_port, threads=cfg.threads,
-                   ident="lalert-receiver", trusted_proxy="127.0.0.1",
-                   trusted_proxy_headers={"x-forwarded-for"}, clear_untrusted_proxy_headers=True,
-                   max_request_body_size=cfg.max_body_bytes * 2,  # ours faults first
-                   # slow or idle clients cannot hold the server: bounded count, closed when idle
-                   connection_limit=cfg.connection_limit, channel_timeout=cfg.channel_timeout,
-                   cleanup_interval=max(1, cfg.channel_timeout // 3))
+    waitress.serve(
+        app,
+        host=cfg.listen_host,
+        port=cfg.listen_port,
+        threads=cfg.threads,
+        ident="lalert-receiver",
+        trusted_proxy="127.0.0.1",
+        trusted_proxy_headers={"x-forwarded-for"},
+        clear_untrusted_proxy_headers=True,
+        max_request_body_size=cfg.max_body_bytes * 2,  # ours faults first
+        # slow or idle clients cannot hold the server: bounded count, closed when idle
+        connection_limit=cfg.connection_limit,
+        channel_timeout=cfg.channel_timeout,
+        cleanup_interval=max(1, cfg.channel_timeout // 3),
+    )
     listener.stop()
     return 0
 

@@ -255,7 +255,9 @@ class Store:
     def _rename_drill_spool_files(self, conn):
         """Version 0 named a drill's spool file like a real one's: give it the drill track's name,
         so a real message of the same documentID and revision never shares (or overwrites) it."""
-        rows = conn.execute("SELECT id, spool_file FROM messages WHERE is_real = 0 AND spool_file NOT LIKE '%-drill-r%'")
+        rows = conn.execute(
+            "SELECT id, spool_file FROM messages WHERE is_real = 0 AND spool_file NOT LIKE '%-drill-r%'"
+        )
         for row_id, name in rows.fetchall():
             new = re.sub(r"-r(\d+)\.json$", r"-drill-r\1.json", name)
             if new == name:
@@ -474,7 +476,8 @@ class Store:
                     "INSERT INTO purged (document_id, is_real, revision) SELECT document_id, is_real, revision"
                     " FROM messages WHERE id = ? ON CONFLICT (document_id, is_real)"
                     " DO UPDATE SET revision = MAX(revision, excluded.revision)",
-                    [(row[0],) for row in rows])
+                    [(row[0],) for row in rows],
+                )
                 conn.executemany("DELETE FROM messages WHERE id = ?", [(row[0],) for row in rows])
                 conn.execute("COMMIT")
             except BaseException:
@@ -507,10 +510,14 @@ class Store:
         }
 
     def counts(self):
-        rows = self._conn().execute(
-            "SELECT CASE WHEN kind = 'unknown' THEN category ELSE kind END, status, COUNT(*)"
-            " FROM messages GROUP BY 1, 2"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT CASE WHEN kind = 'unknown' THEN category ELSE kind END, status, COUNT(*)"
+                " FROM messages GROUP BY 1, 2"
+            )
+            .fetchall()
+        )
         return rows
 
     def conflict_count(self):

@@ -4,6 +4,7 @@ PasswordDigest = Base64(SHA1(nonce + created + password)), where nonce is
 the decoded bytes of the Base64 Nonce element and created the literal text
 of wsu:Created.
 """
+
 import base64
 import binascii
 import datetime
@@ -15,10 +16,8 @@ from .errors import Reject
 
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-PASSWORD_DIGEST = ("http://docs.oasis-open.org/wss/2004/01/"
-                   "oasis-200401-wss-username-token-profile-1.0#PasswordDigest")
-BASE64_BINARY = ("http://docs.oasis-open.org/wss/2004/01/"
-                 "oasis-200401-wss-soap-message-security-1.0#Base64Binary")
+PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 
 def password_digest(nonce, created, password):
@@ -89,7 +88,9 @@ def verify(token, username, password, now, window_seconds):
     created = parse_created(token["created"])
     skew = abs((now - created).total_seconds())
     if skew > window_seconds:
-        raise Reject("stale_timestamp",
-                     f"wsu:Created {token['created']} is {int(skew)} s away from the receiver's clock "
-                     f"(window {window_seconds} s)")
+        raise Reject(
+            "stale_timestamp",
+            f"wsu:Created {token['created']} is {int(skew)} s away from the receiver's clock "
+            f"(window {window_seconds} s)",
+        )
     return nonce
