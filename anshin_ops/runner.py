@@ -113,7 +113,7 @@ def load_log(log_dir):
 def draft_incident(directory, job, failure, started, who):
     """A draft 障害管理表 record from the failing task; the operator completes it (incident update/close)."""
     occurred = (
-        datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.timezone.utc).astimezone(cal.JST)
+        datetime.datetime.fromisoformat(failure["time"]).replace(tzinfo=datetime.UTC).astimezone(cal.JST)
         if failure.get("time")
         else started
     )

@@ -1,10 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 """Log audit of one host for a period (contract clause 9(2))."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -229,7 +224,6 @@ import re
 import subprocess
 import zlib
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.anshin_logs import (
     SSHD_IDENTS,
     classify_receiver,
@@ -240,6 +234,7 @@ from ansible.module_utils.anshin_logs import (
     parse_nginx_error,
     parse_syslog,
 )
+from ansible.module_utils.basic import AnsibleModule
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 

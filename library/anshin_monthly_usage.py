@@ -1,10 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 """Monthly usage counts on the L-Alert VM (contract clause 9(1)ウエ)."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -80,8 +75,8 @@ import glob
 import os
 import sqlite3
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.anshin_logs import open_log, parse_combined
+from ansible.module_utils.basic import AnsibleModule
 
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLASSES = ("2xx", "3xx", "4xx", "5xx")

@@ -1,10 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 """Pending package updates of a Debian host, security ones marked (contract clause 9(4))."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -111,7 +106,6 @@ restart_needed_now:
 import json
 import os
 import re
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule

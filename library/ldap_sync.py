@@ -1,10 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 """Sync people and departments from the prefecture's directory into the system's LDAP (clause 9(9))."""
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -130,8 +125,8 @@ target_count:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils import anshin_ldap_io as io
+from ansible.module_utils.basic import AnsibleModule
 
 
 def diff_text(result):

@@ -1,12 +1,9 @@
-# -*- coding: utf-8 -*-
 """The LDAP half of the sync (ldap3): read the source and the target, apply a plan to the target.
 
 Shared by library/ldap_sync.py and the scheduled sync on the VM (roles/ldap_sync/files/anshin-ldap-sync),
 so both do exactly the same. Every failure is raised as SyncError with a one-line cause, before any change
 when it comes from reading.
 """
-
-from __future__ import absolute_import, division, print_function
 
 import datetime
 
@@ -15,7 +12,6 @@ try:
 except ImportError:  # the scheduled sync on the VM runs without Ansible, next to that file
     import anshin_ldap_sync as plan_lib
 
-__metaclass__ = type
 
 try:
     import ldap3

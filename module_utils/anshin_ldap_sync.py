@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """The planning half of the LDAP sync: pure functions, no LDAP connection.
 
     check_attribute_map(attribute_map)              errors in the map (unknown target attributes)
@@ -11,11 +10,7 @@ Library/ldap_sync.py reads both directories, calls these, then applies the plan.
 as sorted lists of strings, so the order a server returns values in never shows as a change.
 """
 
-from __future__ import absolute_import, division, print_function
-
 import re
-
-__metaclass__ = type
 
 # inetOrgPerson attributes the target directory is given (departmentNumber carries the department)
 TARGET_ATTRIBUTES = (

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """One parser per log format, shared by every job that reads that format.
 
 Pure functions over one line each; a line that does not fit returns None so
@@ -15,15 +14,11 @@ epoch seconds (UTC-based), so files in different zones compare.
     classify_receiver(message) L-Alert receiver reject or error
 """
 
-from __future__ import absolute_import, division, print_function
-
 import bz2
 import calendar
 import gzip
 import lzma
 import re
-
-__metaclass__ = type
 
 MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
@@ -46,7 +41,7 @@ def open_log(path):
         return lzma.open(path, "rt", encoding="utf-8", errors="replace")
     if path.endswith(".bz2"):
         return bz2.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, "r", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def clf_time(stamp):

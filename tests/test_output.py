@@ -7,10 +7,9 @@ from anshin_ops import output
 
 def test_a_failure_while_drawing_leaves_nothing(tmp_path):
     (tmp_path / "old.md").write_text("kept", encoding="utf-8")
-    with pytest.raises(RuntimeError):
-        with output.drawing(str(tmp_path)) as (scratch, written):
-            output.write_text(f"{scratch}/report.md", "half")
-            raise RuntimeError("chart failed")
+    with pytest.raises(RuntimeError), output.drawing(str(tmp_path)) as (scratch, written):
+        output.write_text(f"{scratch}/report.md", "half")
+        raise RuntimeError("chart failed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.md"] and written == []
 
 

@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+
 from test_receiver import DB, SEND, SPOOL, count, fx, send, sql  # noqa: F401 (fx: a fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -100,9 +100,9 @@ def test_people_and_departments_arrive_with_their_names():
     assert len(target) == 60 and set(target) == set(source)
     for uid, entry in source.items():
         assert target[uid]["cn"] == entry["cn"] and target[uid]["departmentNumber"] == entry["ou"]
-    assert {name: len(members) for name, members in groups(host_vm()).items()} == {
-        d: 10 for d in {e["ou"][0] for e in source.values()}
-    }
+    assert {name: len(members) for name, members in groups(host_vm()).items()} == dict.fromkeys(
+        {e["ou"][0] for e in source.values()}, 10
+    )
 
 
 def host_vm():

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 """Molecule's podman connection with pipelining: one `podman exec -i` per task.
 
 Molecule's podman driver names the connection `podman`; this plugin of the same

@@ -6,10 +6,9 @@ import tempfile
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from lalert_receiver import config as config_mod
-from lalert_receiver import edxl, sender, wsse
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from lalert_receiver import config as config_mod, edxl, sender, wsse
 from lalert_receiver.app import Receiver
 from lalert_receiver.errors import Reject
 from test_receiver import CREATED, FIXTURES, NOW, PASSWORD, USER

@@ -13,13 +13,12 @@ import stat
 import unicodedata
 
 import pytest
-from lalert_receiver import app as app_mod
-from lalert_receiver import config as config_mod
-from lalert_receiver import retention, sender, wsse
+from prometheus_client.parser import text_string_to_metric_families
+
+from lalert_receiver import app as app_mod, config as config_mod, retention, sender, wsse
 from lalert_receiver.app import Receiver
 from lalert_receiver.errors import Reject
 from lalert_receiver.store import Store
-from prometheus_client.parser import text_string_to_metric_families
 from test_receiver import (
     CREATED,
     FIXTURES,
@@ -528,7 +527,7 @@ def test_a_failed_commit_whose_cleanup_fails_too_acknowledges_nobody(receiver, m
 def test_a_repeat_too_deep_for_the_digest_is_kept_as_a_conflict_and_fails_nobody(receiver):
     assert publish(receiver, EVAC) == "stored"
     deep = "<x>" * 1500 + "</x>" * 1500
-    nested = EVAC.replace("<Body/>".encode(), f"<Body>{deep}</Body>".encode())
+    nested = EVAC.replace(b"<Body/>", f"<Body>{deep}</Body>".encode())
     assert publish(receiver, nested) == "conflict"
     assert rows(receiver, "SELECT content_sha256 FROM conflicts") == [("unreadable",)]
     assert publish(receiver, SEISMIC) == "stored"

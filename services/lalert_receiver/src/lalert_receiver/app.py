@@ -4,7 +4,6 @@ import datetime
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from xml.sax.saxutils import escape

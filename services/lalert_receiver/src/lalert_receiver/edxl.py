@@ -16,8 +16,8 @@ from xml.etree.ElementTree import ParseError
 import defusedxml
 from defusedxml import ElementTree as SafeET
 
-from .errors import Reject
 from . import wsse
+from .errors import Reject
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 PCS_NS = "http://soap.publiccommons.ne.jp/"
