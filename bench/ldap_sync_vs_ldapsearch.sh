@@ -3,7 +3,7 @@
 # the VM's anshin-ldap-sync program) against a source of PEOPLE people in
 # GROUPS departments, next to `ldapsearch` dumping the same source with the same
 # paging as the read baseline, in one run. Two throw-away containers: a stand-in
-# source (playbooks/ldap_directory_standin.yml) and a VM with the target
+# source (playbooks/local/ldap_directory_standin.yml) and a VM with the target
 # (role ldap_sync). Prints seconds and ratios for: initial sync, no-op resync,
 # resync after 5 % of the people changed.
 #
@@ -28,6 +28,8 @@ password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 cat > "$work/hosts.yml" <<YAML
 all:
   vars:
+    # throw-away containers: playbooks/local/ may run against them
+    anshin_standin_inventory: true
     ansible_connection: containers.podman.podman
     ansible_python_interpreter: /usr/bin/python3
   children:
@@ -51,7 +53,7 @@ all:
             timeout: 120
 YAML
 log "setting up the source ($people people, $groups departments) and the VM's target directory"
-ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i "$work/hosts.yml" playbooks/ldap_directory_standin.yml \
+ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i "$work/hosts.yml" playbooks/local/ldap_directory_standin.yml \
   -e ldap_directory_people="$people" -e ldap_directory_departments="$groups" > "$work/setup.log" 2>&1 \
   || { tail -30 "$work/setup.log"; die "source set-up failed"; }
 ANSIBLE_CONFIG=ansible.cfg ansible-playbook -i "$work/hosts.yml" playbooks/ldap_sync.yml >> "$work/setup.log" 2>&1 \
