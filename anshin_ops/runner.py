@@ -149,6 +149,15 @@ def needs_approval(job_spec, inventory_name_or_path, check):
     return bool(job_spec.get("changes")) and not check and records.is_versioned(inventory_name_or_path)
 
 
+def standin_inventory(inventory_name_or_path):
+    """Whether a local-only job (its playbook in playbooks/local/) may run there: an inventory that declares its
+    machines stand-ins (anshin_standin_inventory: true) and is not staging or production; the playbook's own
+    gate (playbooks/local/standins_only.yml) applies the same rule when it runs."""
+    if records.is_versioned(inventory_name_or_path):
+        return False
+    return inventory.load(inventory_name_or_path)["vars"].get("anshin_standin_inventory") is True
+
+
 def run_job(
     job,
     inventory_name_or_path=inventory.DEFAULT,
@@ -170,6 +179,11 @@ def run_job(
     for pair in extra_vars:
         if "=" not in pair:
             raise incidents.RecordError(f"-e needs NAME=VALUE, got {pair!r}")
+    if known[job].get("local_only") and not standin_inventory(inventory_name_or_path):
+        raise incidents.RecordError(
+            f"{job} is for the stand-ins only (playbooks/local/): {inventory_name_or_path} is staging or production "
+            "or does not declare anshin_standin_inventory: true"
+        )
     approval = (approval or "").strip()
     if needs_approval(known[job], inventory_name_or_path, check) and not approval:
         raise incidents.RecordError(
