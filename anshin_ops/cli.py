@@ -190,7 +190,7 @@ def cmd_inquiry(args):
         print(f"  回答までの時間 (問合せ対応時間内) {inquiries.answer_minutes(answered, **kw)} 分")
         return 0
     if args.action == "list":
-        for record, cells in zip(loaded, inquiries.rows(loaded, **kw)):
+        for record, cells in zip(loaded, inquiries.rows(loaded, **kw), strict=True):
             minutes = cells[7] or "未回答"
             print(
                 f"{record['id']}  {record['status']}  {record['received']}  {record['requester']}  "

@@ -104,7 +104,9 @@ def contact_tables(inv, today):
             day = datetime.date.fromisoformat(checked)
         except ValueError:
             if PLACEHOLDER not in checked:
-                raise incidents.RecordError(f"緊急連絡窓口一覧表[{i}]: last_checked {checked!r} is not YYYY-MM-DD")
+                raise incidents.RecordError(
+                    f"緊急連絡窓口一覧表[{i}]: last_checked {checked!r} is not YYYY-MM-DD"
+                ) from None
             continue
         if (today - day).days > STALE_DAYS:
             problems.append(

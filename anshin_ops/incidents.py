@@ -57,7 +57,7 @@ def parse_time(value, field):
     try:
         moment = datetime.datetime.fromisoformat(str(value))
     except ValueError:
-        raise RecordError(f"{field}: {value!r} is not a date and time like 2026-11-28T09:30")
+        raise RecordError(f"{field}: {value!r} is not a date and time like 2026-11-28T09:30") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=cal.JST)
 
 

@@ -85,7 +85,7 @@ def office_calendar(inv):
         closed = [datetime.date.fromisoformat(str(d)) for d in settings["extra_closed_days"] or []]
         target = float(settings["availability_target"])
     except (ValueError, TypeError) as exc:
-        raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: {exc}")
+        raise incidents.RecordError(f"inventory {inv['name']}: anshin_office_calendar: {exc}") from exc
     if hours[0] >= hours[1] or inquiry_hours[0] >= inquiry_hours[1] or not 0 < target < 100:
         raise incidents.RecordError(
             f"inventory {inv['name']}: anshin_office_calendar: start before end, "

@@ -28,7 +28,7 @@ def check_month(month, today=None):
     try:
         first = datetime.datetime.strptime(month, "%Y-%m").date()
     except ValueError:
-        raise incidents.RecordError(f"month: {month!r} is not YYYY-MM")
+        raise incidents.RecordError(f"month: {month!r} is not YYYY-MM") from None
     today = today or datetime.datetime.now(cal.JST).date()
     if first > today:
         raise incidents.RecordError(f"month {month} has not started yet (today is {today})")
@@ -41,7 +41,7 @@ def load_counts(path):
         try:
             data = json.load(fh)
         except json.JSONDecodeError as exc:
-            raise incidents.RecordError(f"{path}: not JSON ({exc})")
+            raise incidents.RecordError(f"{path}: not JSON ({exc})") from exc
     for key in ("month", "access", "posts", "registered"):
         if key not in data:
             raise incidents.RecordError(f"{path}: no {key!r} (not written by playbooks/monthly_usage.yml)")
@@ -61,7 +61,7 @@ def _charts(data, directory, prefix):
     for cls in CLASSES:
         values = [d[cls] for d in days]
         ax.bar([d["day"][-2:] for d in days], values, bottom=bottom, label=cls)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_title(f"Requests per day ({data['month']}, JST)")
     ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()

@@ -74,17 +74,20 @@ class Progress:
             else:
                 self.stream.write(line + "\n")
             self.stream.flush()
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            if self.failure is None:
-                res = data.get("res", {}) or {}
-                self.failure = {
-                    "host": data.get("host", ""),
-                    "task": data.get("task", ""),
-                    "play": data.get("play", ""),
-                    "unreachable": kind == "runner_on_unreachable",
-                    "message": _failure_message(res),
-                    "time": event.get("created"),
-                }
+        elif (
+            kind in ("runner_on_failed", "runner_on_unreachable")
+            and not data.get("ignore_errors")
+            and self.failure is None
+        ):
+            res = data.get("res", {}) or {}
+            self.failure = {
+                "host": data.get("host", ""),
+                "task": data.get("task", ""),
+                "play": data.get("play", ""),
+                "unreachable": kind == "runner_on_unreachable",
+                "message": _failure_message(res),
+                "time": event.get("created"),
+            }
         return True
 
     def finish(self):

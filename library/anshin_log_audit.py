@@ -283,7 +283,7 @@ def ranked(counter, key_names, top):
     out = []
     for key, count in rows:
         key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(key_names, key))
+        row = dict(zip(key_names, key, strict=True))
         row["count"] = count
         out.append(row)
     return out
@@ -298,7 +298,7 @@ class Audit:
         self.thresholds = dict(DEFAULT_THRESHOLDS, **(params["thresholds"] or {}))
         patterns = params["attack_patterns"] or DEFAULT_ATTACK_PATTERNS
         self.patterns = [(p["name"], re.compile(p["regex"], re.IGNORECASE)) for p in patterns]
-        self.attack_any = re.compile("|".join("(?:%s)" % p["regex"] for p in patterns), re.IGNORECASE)
+        self.attack_any = re.compile("|".join(f"(?:{p['regex']})" for p in patterns), re.IGNORECASE)
         self.ranges = [ipaddress.ip_network(r, strict=False) for r in params["approved_ranges"]]
         self.sources = []
         self.unparsable = {}
@@ -357,7 +357,7 @@ class Audit:
             with open_log(path) as lines:
                 reader(lines, entry)
         except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-            entry["error"] = "%s: %s" % (type(exc).__name__, exc)
+            entry["error"] = f"{type(exc).__name__}: {exc}"
         self.in_period += entry["in_period"]
 
     # -- nginx --------------------------------------------------------------
@@ -430,7 +430,7 @@ class Audit:
                         }
                     )
                 return
-            invalid = kind == "invalid_user" or message.startswith("Failed %s for invalid user" % method)
+            invalid = kind == "invalid_user" or message.startswith(f"Failed {method} for invalid user")
             if kind == "failed":
                 self.ssh_failed += 1
             else:
@@ -472,11 +472,11 @@ class Audit:
             "-o",
             "json",
             "--since",
-            "@%d" % int(self.since.timestamp()),
+            f"@{int(self.since.timestamp())}",
             "--until",
-            "@%d" % int(self.until.timestamp()),
+            f"@{int(self.until.timestamp())}",
         ]
-        cmd += ["SYSLOG_IDENTIFIER=%s" % i for i in idents]
+        cmd += [f"SYSLOG_IDENTIFIER={i}" for i in idents]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         since, until = self.since.timestamp(), self.until.timestamp()
         for raw in proc.stdout:
@@ -498,7 +498,7 @@ class Audit:
             self.record(epoch, ident, message)
         stderr = proc.stderr.read().decode("utf-8", "replace")
         if proc.wait() != 0:
-            raise RuntimeError("journalctl failed (%d): %s" % (proc.returncode, stderr.strip()))
+            raise RuntimeError(f"journalctl failed ({proc.returncode}): {stderr.strip()}")
         self.in_period += entry["in_period"]
 
     def read_auth(self, lines, entry):
@@ -624,7 +624,7 @@ def run(params, which=None):
     until = parse_time(params["until"]) if params.get("until") else datetime.datetime.now(JST).replace(microsecond=0)
     since = parse_time(params["since"]) if params.get("since") else until - datetime.timedelta(hours=params["hours"])
     if since >= until:
-        raise ValueError("since (%s) must be before until (%s)" % (since.isoformat(), until.isoformat()))
+        raise ValueError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")
     audit = Audit(since, until, params)
     for path in audit._files(params["access_logs"], "access"):
         audit.read_file(path, "access", audit.read_access)
@@ -670,19 +670,19 @@ def main():
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            problems.append("approved_ranges: %r is not a CIDR" % cidr)
+            problems.append(f"approved_ranges: {cidr!r} is not a CIDR")
     unknown = set(params["thresholds"]) - set(DEFAULT_THRESHOLDS)
     if unknown:
-        problems.append("thresholds: unknown keys %s (known: %s)" % (sorted(unknown), sorted(DEFAULT_THRESHOLDS)))
+        problems.append(f"thresholds: unknown keys {sorted(unknown)} (known: {sorted(DEFAULT_THRESHOLDS)})")
     for key, value in params["thresholds"].items():
         if key in DEFAULT_THRESHOLDS and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            problems.append("thresholds.%s: a whole number >= 0, got %r" % (key, value))
+            problems.append(f"thresholds.{key}: a whole number >= 0, got {value!r}")
     for pattern in params["attack_patterns"] or []:
         try:
             re.compile(pattern["regex"])
             pattern["name"]
         except (KeyError, TypeError, re.error) as exc:
-            problems.append("attack_patterns: %r: needs name and a valid regex (%s)" % (pattern, exc))
+            problems.append(f"attack_patterns: {pattern!r}: needs name and a valid regex ({exc})")
     if params["hours"] < 1 or params["top"] < 1 or params["samples"] < 0:
         problems.append("hours and top must be >= 1, samples >= 0")
     for key in ("since", "until"):
@@ -690,7 +690,7 @@ def main():
             try:
                 parse_time(params[key])
             except ValueError:
-                problems.append("%s: %r is not an ISO 8601 date or time" % (key, params[key]))
+                problems.append(f"{key}: {params[key]!r} is not an ISO 8601 date or time")
     if problems:
         module.fail_json(msg="; ".join(problems))
     try:

@@ -119,13 +119,13 @@ def count_access(month, globs, top):
                     # JST has no daylight saving: day N of the month starts N * 86400 s after the first
                     slot = slots[int((rec["time"] - start) // 86400)]
                     slot["requests"] += 1
-                    cls = "%dxx" % (rec["status"] // 100)
+                    cls = f"{rec['status'] // 100}xx"
                     if cls in slot:
                         slot[cls] += 1
                     page = rec["path"].split("?", 1)[0] or "/"
                     pages[page] = pages.get(page, 0) + 1
         except (OSError, EOFError, ValueError) as exc:
-            entry["error"] = "%s: %s" % (type(exc).__name__, exc)
+            entry["error"] = f"{type(exc).__name__}: {exc}"
         files.append(entry)
     ranked = sorted(pages.items(), key=lambda kv: (-kv[1], kv[0]))
     by_page = [{"page": p, "requests": n} for p, n in ranked[:top]]
@@ -149,11 +149,11 @@ def count_database(month, database):
     if not database:
         return [], {"by_category_status": [], "current_real": []}
     if not os.path.exists(database):
-        raise ValueError("database %s does not exist" % database)
-    conn = sqlite3.connect("file:%s?mode=ro" % database, uri=True)
+        raise ValueError(f"database {database} does not exist")
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         posts = [
-            dict(zip(("category", "received", "published", "exercise_or_test", "cancels"), row))
+            dict(zip(("category", "received", "published", "exercise_or_test", "cancels"), row, strict=True))
             for row in conn.execute(
                 "SELECT category, COUNT(*),"
                 " SUM(is_real = 1 AND dist_type != 'Cancel'), SUM(is_real = 0), SUM(dist_type = 'Cancel')"
@@ -162,7 +162,7 @@ def count_database(month, database):
             )
         ]
         by_status = [
-            dict(zip(("category", "status", "rows"), row))
+            dict(zip(("category", "status", "rows"), row, strict=True))
             for row in conn.execute(
                 "SELECT category, status, COUNT(*) FROM messages WHERE received_at < ?"
                 " GROUP BY category, status ORDER BY category, status",
@@ -171,7 +171,7 @@ def count_database(month, database):
         ]
         # what the web side presents as real at the end of the month (store.py's current_real, as of then)
         current = [
-            dict(zip(("category", "documents"), row))
+            dict(zip(("category", "documents"), row, strict=True))
             for row in conn.execute(
                 "SELECT m.category, COUNT(*) FROM messages m WHERE m.received_at < :end AND m.is_real = 1"
                 " AND m.dist_type != 'Cancel' AND m.revision = (SELECT MAX(revision)"
@@ -211,13 +211,13 @@ def main():
     try:
         month_bounds(module.params["month"])
     except ValueError:
-        module.fail_json(msg="month: %r is not YYYY-MM" % module.params["month"])
+        module.fail_json(msg=f"month: {module.params['month']!r} is not YYYY-MM")
     if module.params["top_pages"] < 1:
         module.fail_json(msg="top_pages: must be at least 1")
     try:
         result = collect(module.params)
     except (ValueError, sqlite3.Error) as exc:
-        module.fail_json(msg="database %s: %s" % (module.params["database"], exc))
+        module.fail_json(msg=f"database {module.params['database']}: {exc}")
     module.exit_json(changed=False, **result)
 
 

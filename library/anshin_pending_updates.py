@@ -103,6 +103,7 @@ restart_needed_now:
   type: list
 """
 
+import contextlib
 import json
 import os
 import re
@@ -137,10 +138,8 @@ def running_units():
                 continue
             unit = units[-1]
             paths = set()
-            try:
+            with contextlib.suppress(OSError):
                 paths.add(os.readlink(f"/proc/{pid}/exe"))
-            except OSError:
-                pass
             with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     parts = line.split(None, 5)

@@ -158,7 +158,7 @@ def summarise(entry):
 def analyse(series, thresholds):
     """Figures per metric, findings, and Japanese proposals."""
     figures, findings, missing = {}, [], []
-    for key, heading, unit, threshold_key in METRICS:
+    for key, _heading, _unit, threshold_key in METRICS:
         rows = [s for s in (summarise(e) for e in series.get(key) or []) if s]
         if not rows:
             missing.append(key)

@@ -90,7 +90,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 operations:
-  description: People operations, in order - create, enable, modify (with before and after of the changed attributes), disable, delete.
+  description: People operations, in order - create, enable, modify (with before and after of the changed
+    attributes), disable, delete.
   returned: success
   type: list
   elements: dict

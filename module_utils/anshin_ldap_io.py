@@ -34,7 +34,7 @@ def check_dn(value, what):
     try:
         parse_dn(value)
     except Exception:  # ldap3 raises several kinds for a malformed DN
-        raise SyncError(f"{what}: {value!r} is not a valid DN")
+        raise SyncError(f"{what}: {value!r} is not a valid DN") from None
     if not value:
         raise SyncError(f"{what}: empty DN")
 
@@ -68,9 +68,9 @@ def connect(settings, what):
             conn.start_tls()
         conn.bind()
     except ldap_errors.LDAPInvalidCredentialsResult:
-        raise SyncError(f"{what}: bind as {settings.get('bind_dn')!r} refused (invalid credentials)")
+        raise SyncError(f"{what}: bind as {settings.get('bind_dn')!r} refused (invalid credentials)") from None
     except ldap_errors.LDAPException as exc:
-        raise SyncError(f"{what}: cannot reach or bind {url}: {exc.__class__.__name__}: {exc}")
+        raise SyncError(f"{what}: cannot reach or bind {url}: {exc.__class__.__name__}: {exc}") from exc
     return conn
 
 
@@ -93,9 +93,9 @@ def read_source(conn, settings, attribute_map):
             generator=False,
         )
     except ldap_errors.LDAPSizeLimitExceededResult:
-        raise SyncError(TRUNCATED)
+        raise SyncError(TRUNCATED) from None
     except ldap_errors.LDAPException as exc:
-        raise SyncError(f"source: search failed: {exc.__class__.__name__}: {exc}")
+        raise SyncError(f"source: search failed: {exc.__class__.__name__}: {exc}") from exc
     # ldap3 hands back what arrived before a size or time limit without raising: the last result says so
     code = (conn.result or {}).get("result")
     if code == 4:
@@ -259,7 +259,7 @@ def sync(
             branches = ensure_branches(target_conn, target_settings["base_dn"])
             applied = apply(target_conn, target_settings["base_dn"], ops, group_ops)
     except ldap_errors.LDAPException as exc:
-        raise SyncError(f"target: {exc.__class__.__name__}: {exc}")
+        raise SyncError(f"target: {exc.__class__.__name__}: {exc}") from exc
     finally:
         target_conn.unbind()
     return {

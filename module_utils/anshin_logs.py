@@ -112,7 +112,7 @@ class W3CParser:
         values = line.split(" ")
         if len(values) != len(self.fields):
             return None
-        row = dict(zip(self.fields, values))
+        row = dict(zip(self.fields, values, strict=True))
         try:
             year, month, day = (int(x) for x in row["date"].split("-"))
             hh, mm, ss = (int(float(x)) for x in row["time"].split(":"))

@@ -59,9 +59,11 @@ def render(closed_days):
 
 
 def _in_ranges(value, ranges, names=None):
+    def to_int(v):
+        return names.index(v) if names else int(v)
+
     for item in ranges:
         low, _, high = str(item).partition(":")
-        to_int = lambda v: names.index(v) if names else int(v)
         if to_int(low) <= value <= to_int(high or low):
             return True
     return False

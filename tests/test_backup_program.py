@@ -5,6 +5,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import pathlib
 import sqlite3
 import threading
 
@@ -193,10 +194,10 @@ def test_metrics_keep_the_last_success_through_a_failure(tmp_path):
     settings = make_settings(tmp_path)
     ab.update_state(settings, backup_result={"store": 1}, backup_success={"store": 1700000000})
     ab.update_state(settings, backup_result={"store": 0})
-    text = open(settings["textfile"]).read()
+    text = pathlib.Path(settings["textfile"]).read_text()
     assert 'anshin_backup_last_result{repository="store"} 0' in text
     assert 'anshin_backup_last_success_timestamp_seconds{repository="store"} 1700000000' in text
-    assert json.load(open(settings["state_file"]))["backup_result"] == {"store": 0}
+    assert json.loads(pathlib.Path(settings["state_file"]).read_text())["backup_result"] == {"store": 0}
 
 
 def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
@@ -205,7 +206,9 @@ def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
     settings = make_settings(tmp_path)
     evil = 'x"} 1\nanshin_forged 1\n#'
     ab.update_state(settings, backup_success={evil: 1700000000})
-    samples = [s for f in text_string_to_metric_families(open(settings["textfile"]).read()) for s in f.samples]
+    samples = [
+        s for f in text_string_to_metric_families(pathlib.Path(settings["textfile"]).read_text()) for s in f.samples
+    ]
     assert [(s.name, s.labels, s.value) for s in samples] == [
         ("anshin_backup_last_success_timestamp_seconds", {"repository": evil}, 1700000000)
     ]
@@ -265,7 +268,7 @@ def test_a_dump_is_taken_counted_and_verified(tmp_path):
     add_dump(tmp_path, settings)
     manifest = ab.write_manifest(settings)
     facts = manifest["dumps"]["directory"]
-    assert facts["entries"] == 3 and open(facts["copy"], encoding="utf-8").read() == LDIF_A
+    assert facts["entries"] == 3 and pathlib.Path(facts["copy"]).read_text(encoding="utf-8") == LDIF_A
     assert os.stat(facts["copy"]).st_mode & 0o777 == 0o600  # an LDAP export holds password hashes
     root = str(tmp_path / "restored")
     extract_like_borg(settings, root)

@@ -101,7 +101,7 @@ def test_written_atomically_in_the_text_format_node_exporter_reads(store, tmp_pa
     assert oct(os.stat(store["textfile"]).st_mode & 0o777) == "0o644"
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(open(store["textfile"], encoding="utf-8").read())
+        for family in text_string_to_metric_families(Path(store["textfile"]).read_text(encoding="utf-8"))
         for s in family.samples
     }
     assert samples[("anshin_backup_repository_last_change_timestamp_seconds", (("repository", 'odd"name'),))] == 2000

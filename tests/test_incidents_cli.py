@@ -139,7 +139,7 @@ def test_an_incident_from_new_to_closed_and_exported(tmp_path, capsys):
     sheet = openpyxl.load_workbook(xlsx)["障害管理表"]
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["管理番号", "発生日時", "検知日時"] and "開庁時間内停止時間(分)" in header
-    first = {h: c.value for h, c in zip(header, sheet[2])}
+    first = {h: c.value for h, c in zip(header, sheet[2], strict=True)}
     # Friday 16:00 - Monday 10:00: 75 + 90 minutes in office hours, the rest outside
     assert first["開庁時間内停止時間(分)"] == 165 and first["開庁時間外停止時間(分)"] == 66 * 60 - 165
     assert first["ステータス"] == "完了" and first["県への報告日時"] == "2026-11-27T16:30"

@@ -45,8 +45,8 @@ PLAYBOOK = """
 STANDINS = {
     "clear": '#!/bin/sh\necho "$@" > "$0.args"\necho \'{"disaster_messages": 0, "by_kind": {}}\'\n',
     "disaster": '#!/bin/sh\necho \'{"disaster_messages": 2, "by_kind": {"weather": 2}}\'\n',
-    "unreadable": "#!/bin/sh\necho 'lalert-receiver: disaster state unreadable: cannot open /var/lib/lalert/receiver.sqlite3'"
-    " >&2\nexit 3\n",
+    "unreadable": "#!/bin/sh\necho 'lalert-receiver: disaster state unreadable: "
+    "cannot open /var/lib/lalert/receiver.sqlite3' >&2\nexit 3\n",
     "garbage": "#!/bin/sh\necho 'hello'\n",
 }
 

@@ -54,7 +54,8 @@ def test_draft_incident_from_the_failure(tmp_path):
     for event in events():
         progress(event)
     path = runner.draft_incident(str(tmp_path), "restore_drill", progress.failure, None, "保守 太郎")
-    record = yaml.safe_load(open(path, encoding="utf-8"))
+    with open(path, encoding="utf-8") as fh:
+        record = yaml.safe_load(fh)
     assert record["id"].startswith("INC-20261127-1605-") and record["status"] == "下書き"
     assert record["occurred"] == "2026-11-27T16:05:00+09:00"  # runner times are UTC
     assert record["target"] == "lalert-vm" and "Start the drill" in record["summary"]
@@ -140,7 +141,8 @@ def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
         types.SimpleNamespace(run=lambda **kwargs: (calls.append(kwargs), fake)[1]),
     )
     monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
-    rc, entry = runner.run_job("patch", "production", approval="徳危第123号 (2026-11-30)", stream=open(os.devnull, "w"))
+    with open(os.devnull, "w") as devnull:
+        rc, entry = runner.run_job("patch", "production", approval="徳危第123号 (2026-11-30)", stream=devnull)
     assert rc == 0 and entry["approval"] == "徳危第123号 (2026-11-30)"
     (logged,) = runner.load_log(str(tmp_path / "records" / "maintenance"))
     assert logged["approval"] == "徳危第123号 (2026-11-30)" and logged["inventory"] == "production"

@@ -56,8 +56,8 @@ FAILED = """\
 2100.000 fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}
 an unstamped line
 2100.500 \x1b[31mERROR   \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: \x1b[31mExecuted: Failed\x1b[0m
-2100.500 \x1b[31mWARNING \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: An error occurred during the test sequence \
-action: 'converge'. Cleaning up.
+2100.500 \x1b[31mWARNING \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: An error occurred during the \
+test sequence action: 'converge'. Cleaning up.
 2101.000 \x1b[36mINFO    \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mdestroy\x1b[0m: \x1b[36mExecuting\x1b[0m
 2110.000 \x1b[36mINFO    \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mdestroy\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m
 2111.000000 bin/test: molecule exit code 1

@@ -1,6 +1,7 @@
 """What the prefecture relies on: a nightly archive that restores the state of a chosen time byte for
-byte (the receiver's rows and spool, and the LDAP directory's people and groups), a drill that proves it weekly, metrics for monitoring, and loud, harmless failures (backup host
-down, its disk full, a wrong passphrase) that never touch earlier archives."""
+byte (the receiver's rows and spool, and the LDAP directory's people and groups), a drill that proves it
+weekly, metrics for monitoring, and loud, harmless failures (backup host down, its disk full, a wrong
+passphrase) that never touch earlier archives."""
 
 import base64
 import json

@@ -93,7 +93,7 @@ def test_cron_directories_are_root_only(host):
 
 
 def test_the_assembler_is_root_only_now_or_when_it_arrives(host):
-    real = "/usr/bin/%s-linux-gnu-as" % host.system_info.arch
+    real = f"/usr/bin/{host.system_info.arch}-linux-gnu-as"
     assert f"root root 700 {real}" in host.check_output("dpkg-statoverride --list")  # kept across upgrades
     # binutils arrives later (with needrestart, role patching): dpkg applies the override as it unpacks
     host.check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends binutils")

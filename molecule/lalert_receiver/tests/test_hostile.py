@@ -7,7 +7,10 @@ import time
 
 import pytest
 
-from test_receiver import DB, SEND, SPOOL, count, fx, send, sql  # noqa: F401 (fx: a fixture)
+import test_receiver
+from test_receiver import DB, SEND, SPOOL, count, send, sql
+
+fx = test_receiver.fx  # the fixture, shared with test_receiver.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECEIVER_ONLY = os.path.join(os.path.dirname(HERE), "receiver_only.yml")

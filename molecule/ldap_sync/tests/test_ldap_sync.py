@@ -5,6 +5,7 @@ unreachable source changes nothing, and the scheduled sync does the same as the 
 import base64
 import glob
 import os
+import pathlib
 
 import testinfra
 
@@ -29,10 +30,7 @@ def ldif_entries(text):
             current = None
             continue
         attr, _, value = line.partition(":")
-        if value.startswith(":"):
-            value = base64.b64decode(value[1:].strip()).decode()
-        else:
-            value = value.strip()
+        value = base64.b64decode(value[1:].strip()).decode() if value.startswith(":") else value.strip()
         if attr == "dn":
             current = {"dn": [value]}
             entries.append(current)
@@ -124,13 +122,13 @@ def test_a_reorganisation_is_reviewed_as_a_dry_run_then_applied(run_playbook):
     assert rc == 0 and "dry run" in out, out
     assert people(host_vm()) == before
     report = sorted(glob.glob(os.path.join(EPHEMERAL, "reports", "ldap_sync_ldap-vm_*.md")))[-1]
-    text = open(report, encoding="utf-8").read()
+    text = pathlib.Path(report).read_text(encoding="utf-8")
     assert "# LDAP同期 差分報告書" in text and "予行 (dry run: 変更なし)" in text
     moved = [uid for uid, e in before.items() if e["departmentNumber"] == [RENAMED]]
     assert f"| {moved[0]} | {RENAMED} | 危機管理部危機管理課 | 名称変更 |" in text
     assert "| 変更 | 10 |" in text
     csv = report[:-3] + ".csv"
-    assert open(csv, encoding="utf-8").read().startswith("\ufeff区分,uid,属性,変更前,変更後")
+    assert pathlib.Path(csv).read_text(encoding="utf-8").startswith("\ufeff区分,uid,属性,変更前,変更後")
 
     # effective later than as_of: nothing happens
     rc, out = run_playbook(PLAYBOOK, dict(REORG, ldap_sync_as_of="2027-03-31"))

@@ -14,7 +14,8 @@ from conftest import PROJECT
 
 SERVER = testinfra.get_host("podman://monitoring-server")
 VM = testinfra.get_host("podman://monitoring-vm")
-ADDRESSES = json.load(open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "addresses.json")))
+with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "addresses.json")) as _fh:
+    ADDRESSES = json.load(_fh)
 RECEIVER_CERT = "/etc/lalert-receiver/tls/receiver.crt"
 
 

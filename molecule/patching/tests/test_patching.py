@@ -36,6 +36,11 @@ def newest(pattern):
     return found[-1]
 
 
+def read(path):
+    with open(path) as fh:
+        return fh.read()
+
+
 def test_tooling_is_set_up(host):
     assert "anshin-demo-held" in host.check_output("apt-mark showhold")
     auto = host.file("/etc/apt/apt.conf.d/20auto-upgrades").content_string
@@ -47,13 +52,13 @@ def test_report_shows_the_pending_updates(host, run_playbook):
     before = versions(host)
     rc, out = run_playbook(REPORT, {})
     assert rc == 0, out
-    report = json.load(open(newest("reports/*.json")))
+    report = json.loads(read(newest("reports/*.json")))
     pending = {p["name"]: p for p in report["packages"] if p["name"].startswith("anshin-demo")}
     assert set(pending) == {"anshin-demo-lib", "anshin-demo-held", "anshin-demo-tool"}
     assert pending["anshin-demo-lib"]["security"] and pending["anshin-demo-held"]["security"]
     assert not pending["anshin-demo-tool"]["security"]
     assert pending["anshin-demo-lib"]["installed"] == "1.0" and pending["anshin-demo-lib"]["candidate"] == "1.1"
-    markdown = open(newest("reports/*.md")).read()
+    markdown = read(newest("reports/*.md"))
     assert "# 更新プログラム適用状況報告書" in markdown and "## 未適用の更新" in markdown
     assert "| anshin-demo-held | 1.0 | 1.1 | ○ |" in markdown and "保留" in markdown
     prom = host.file("/var/lib/prometheus/node-exporter/anshin_patching.prom").content_string
@@ -95,13 +100,13 @@ def test_the_real_security_suite_is_read_and_its_update_reported_as_security(hos
     assert f"http://deb.debian.org/debian-security {codename}-security" in policy, policy
     rc, out = run_playbook(REPORT, {})
     assert rc == 0, out
-    report = json.load(open(newest("reports/*.json")))
+    report = json.loads(read(newest("reports/*.json")))
     entry = {p["name"]: p for p in report["packages"]}[name]
     # the origin names the suite as the archive calls it now (oldstable-security for bookworm in 2026)
     assert (
         entry["security"] and entry["origin"].startswith("Debian-Security ") and entry["origin"].endswith("-security")
     ), entry
-    assert f"| {name} |" in open(newest("reports/*.md")).read()
+    assert f"| {name} |" in read(newest("reports/*.md"))
 
 
 def test_outside_the_agreed_dates_nothing_happens(host, run_playbook):
@@ -109,7 +114,7 @@ def test_outside_the_agreed_dates_nothing_happens(host, run_playbook):
     rc, out = run_playbook(PATCH, dict(ALL_DAY, patching_window_dates=["2020-01-01"]))
     assert rc != 0 and "outside the maintenance window" in out, out
     assert versions(host) == before
-    record = json.load(open(newest("records/*.json")))
+    record = json.loads(read(newest("records/*.json")))
     assert record["result"] == "failed" and record["failed_step"] == "window" and record["changes"] == []
 
 
@@ -117,15 +122,15 @@ def test_patch_applies_security_updates_backs_up_first_and_keeps_holds(host, run
     rc, out = run_playbook(PATCH, ALL_DAY)
     assert rc == 0, out
     assert versions(host) == {"anshin-demo-lib": "1.1", "anshin-demo-held": "1.0", "anshin-demo-tool": "1.0"}
-    record = json.load(open(newest("records/*.json")))
+    record = json.loads(read(newest("records/*.json")))
     assert record["result"] == "ok" and record["failed_step"] == ""
     assert {"name": "anshin-demo-lib", "before": "1.0", "after": "1.1"} in record["changes"]
     assert not [c for c in record["changes"] if c["name"] in ("anshin-demo-held", "anshin-demo-tool")]
     archive = record["pre_change_archive"]
     assert archive and archive in host.check_output("anshin-backup list")
-    markdown = open(newest("records/*.md")).read()
+    markdown = read(newest("records/*.md"))
     assert "# パッチ適用記録" in markdown and "正常終了" in markdown and archive in markdown
-    log = open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read()
+    log = read(os.path.join(EPHEMERAL, "records", "maintenance.log"))
     assert f"{host.backend.get_hostname()} patch ok" in log and f"archive={archive}" in log
 
 
@@ -134,7 +139,7 @@ def test_a_disaster_in_progress_stops_the_run(host, run_playbook):
     host.check_output(f"{SEND} /tmp/fx/weather_vpww53.xml")  # a real weather warning, received now
     rc, out = run_playbook(PATCH, ALL_DAY)
     assert rc != 0 and "a disaster is in progress" in out, out
-    assert json.load(open(newest("records/*.json")))["failed_step"] == "disaster"
+    assert json.loads(read(newest("records/*.json")))["failed_step"] == "disaster"
 
 
 def test_an_unreadable_receiver_state_stops_the_run_even_when_forced(host, run_playbook):
@@ -157,16 +162,16 @@ def test_an_unreadable_receiver_state_stops_the_run_even_when_forced(host, run_p
     rc, out = run_playbook(PATCH, dict(unreadable, patching_force=True))
     assert rc != 0 and "disaster state unreadable" in out and "missing.sqlite3" in out, out
     assert versions(host) == before
-    record = json.load(open(newest("records/*.json")))
+    record = json.loads(read(newest("records/*.json")))
     assert record["failed_step"] == "disaster" and record["disaster_check"]["state"] == "unreadable"
     assert record["pre_change_archive"] == ""  # stopped before the backup: nothing was changed
 
     rc, out = run_playbook(PATCH, dict(unreadable, patching_disaster_check_override=True))
     assert rc == 0, out
-    record = json.load(open(newest("records/*.json")))
+    record = json.loads(read(newest("records/*.json")))
     assert record["result"] == "ok" and record["forced"] == ["disaster state unreadable"]
-    assert "受信データを読めず" in open(newest("records/*.md")).read()
-    log = open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read().splitlines()
+    assert "受信データを読めず" in read(newest("records/*.md"))
+    log = read(os.path.join(EPHEMERAL, "records", "maintenance.log")).splitlines()
     assert "forced=disaster_state_unreadable" in log[-1]
     assert not host.file("/var/lib/lalert/missing.sqlite3").exists  # read-only: nothing created
 
@@ -177,10 +182,10 @@ def test_a_failing_post_check_is_detected_and_recorded(host, run_playbook):
         rc, out = run_playbook(PATCH, dict(ALL_DAY, patching_force=True))
         assert rc != 0, out
         assert "restore.yml" in out and "restore_confirm=yes" in out  # how to get back
-        record = json.load(open(newest("records/*.json")))
+        record = json.loads(read(newest("records/*.json")))
         assert record["result"] == "failed" and record["failed_step"] == "postcheck"
         assert "nginx -t -q fails" in record["error"] and record["forced"] == ["during a disaster"]
         assert {"name": "anshin-demo-breaker", "before": "1.0", "after": "1.1"} in record["changes"]
-        assert "step=postcheck" in open(os.path.join(EPHEMERAL, "records", "maintenance.log")).read()
+        assert "step=postcheck" in read(os.path.join(EPHEMERAL, "records", "maintenance.log"))
     finally:
         host.check_output("rm -f /etc/nginx/conf.d/zz-anshin-broken.conf")

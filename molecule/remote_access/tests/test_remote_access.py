@@ -240,7 +240,7 @@ def test_a_client_that_keeps_failing_is_banned_by_fail2ban(host, server, allowed
 def test_new_connections_are_rate_limited(server, allowed):
     """Runs last: it uses up the approved client's connection budget for a while."""
     burst = allowed.check_output(
-        "for i in $(seq 20); do (timeout 3 bash -c '</dev/tcp/%s/22' && echo ok || echo dropped) & done; wait" % server
+        f"for i in $(seq 20); do (timeout 3 bash -c '</dev/tcp/{server}/22' && echo ok || echo dropped) & done; wait"
     )
     outcomes = burst.split()
     assert outcomes.count("dropped") >= 5 and outcomes.count("ok") >= 1, outcomes

@@ -8,8 +8,11 @@ import time
 
 import pytest
 
+import test_receiver
 from lalert_receiver import disaster, server
-from test_receiver import PASSWORD, USER, receiver, request  # noqa: F401 (the fixture, shared with the receiver's tests)
+from test_receiver import PASSWORD, USER, request
+
+receiver = test_receiver.receiver  # the fixture, shared with the receiver's tests
 
 KINDS = ["weather", "tsunami", "evacuation", "landslide"]
 

@@ -37,4 +37,4 @@ def disaster_messages(database, kinds, hours, now=None):
         raise Unreadable(f"cannot read {database}: {exc}") from None
     finally:
         conn.close()
-    return {kind: count for kind, count in found}
+    return dict(found)

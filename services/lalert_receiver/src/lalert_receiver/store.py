@@ -26,6 +26,7 @@ than the Cancel arrives later: it is the sender's latest word and is shown
 again (current_real takes the highest revision of the real track).
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -226,15 +227,11 @@ class Store:
         """0640 whatever the umask of whoever creates the database (SQLite gives the
         -wal and -shm files the database file's mode). By path only: closing any
         descriptor of the database file would drop this process's SQLite locks on it."""
-        try:
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(self.database, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
-        except FileExistsError:
-            pass
         for suffix in ("", "-wal", "-shm"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.chmod(self.database + suffix, FILE_MODE)
-            except FileNotFoundError:
-                pass
 
     def _migrate(self, conn):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -262,10 +259,8 @@ class Store:
             new = re.sub(r"-r(\d+)\.json$", r"-drill-r\1.json", name)
             if new == name:
                 continue
-            try:
+            with contextlib.suppress(FileNotFoundError):  # repair_spool writes it again
                 os.replace(os.path.join(self.spool_dir, name), os.path.join(self.spool_dir, new))
-            except FileNotFoundError:
-                pass  # repair_spool writes it again
             conn.execute("UPDATE messages SET spool_file = ? WHERE id = ?", (new, row_id))
 
     def _conn(self):
