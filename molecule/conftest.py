@@ -43,7 +43,7 @@ def run_playbook(host):
     any change: callers pass a canary change alongside the bad value.
     """
 
-    def run(playbook, extra_vars, check=False, limit=True):
+    def run(playbook, extra_vars, check=False, limit=True, timeout=600):
         cmd = [
             "ansible-playbook",
             "-i",
@@ -66,7 +66,7 @@ def run_playbook(host):
             # the pipelined podman connection, as molecule's own steps use it
             ANSIBLE_CONNECTION_PLUGINS=os.path.join(PROJECT, "molecule", "shared", "connection_plugins"),
         )
-        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         return proc.returncode, proc.stdout + proc.stderr
 
     return run

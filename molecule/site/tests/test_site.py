@@ -1,6 +1,7 @@
 """The whole site on fresh Debian 12 and 13 VMs, as a user relies on it: the receiver receives, the backup
 runs and a restore brings the archived state back, and a stopped receiver raises the alert on the monitoring
 host."""
+
 import json
 import os
 import shlex
@@ -10,9 +11,11 @@ import testinfra
 
 from conftest import PROJECT, host_name
 
-SEND = ("/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
-        "--username tokushima-test --password-file /etc/lalert-receiver/password "
-        "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok")
+SEND = (
+    "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
+    "--username tokushima-test --password-file /etc/lalert-receiver/password "
+    "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok"
+)
 FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
 PLAYBOOKS = os.path.join(PROJECT, "playbooks")
 MONITORING = testinfra.get_host("podman://site-monitoring")
@@ -25,18 +28,26 @@ def health(host):
 
 def firing(alertname):
     """Labels of the active alerts of that name in the monitoring host's Alertmanager."""
-    out = MONITORING.check_output("python3 -c " + shlex.quote(
-        "import urllib.request; print(urllib.request.urlopen("
-        "'http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10).read().decode())"))
+    out = MONITORING.check_output(
+        "python3 -c "
+        + shlex.quote(
+            "import urllib.request; print(urllib.request.urlopen("
+            "'http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10).read().decode())"
+        )
+    )
     return [a["labels"] for a in json.loads(out) if a["labels"]["alertname"] == alertname]
 
 
 def series(expr):
     """Instant query on the monitoring host's Prometheus: [(labels, value)]."""
-    out = MONITORING.check_output("python3 -c " + shlex.quote(
-        "import json, urllib.parse, urllib.request\n"
-        f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
-        "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"))
+    out = MONITORING.check_output(
+        "python3 -c "
+        + shlex.quote(
+            "import json, urllib.parse, urllib.request\n"
+            f"q = urllib.parse.urlencode({{'query': {expr!r}}})\n"
+            "print(urllib.request.urlopen('http://127.0.0.1:9090/api/v1/query?' + q, timeout=10).read().decode())"
+        )
+    )
     return [(r["metric"], float(r["value"][1])) for r in json.loads(out)["data"]["result"]]
 
 
@@ -72,8 +83,13 @@ def test_the_backup_runs_and_a_restore_brings_the_archived_state_back(host, copy
     assert host.service("slapd").is_running
     with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
         password = fh.read().split()[0]
-    assert host.check_output(f"ldapsearch -x -LLL -H ldap://127.0.0.1 -D cn=admin,dc=anshin,dc=local -w '{password}' "
-                             "-b dc=anshin,dc=local -s base dn") == "dn: dc=anshin,dc=local"
+    assert (
+        host.check_output(
+            f"ldapsearch -x -LLL -H ldap://127.0.0.1 -D cn=admin,dc=anshin,dc=local -w '{password}' "
+            "-b dc=anshin,dc=local -s base dn"
+        )
+        == "dn: dc=anshin,dc=local"
+    )
     assert host_name(host) in host.check_output("anshin-backup list")
 
 
