@@ -2,6 +2,7 @@
 logs to log retention, ...) with the owner's default as the fallback: `{{ lalert_receiver_database |
 default('/var/lib/lalert/receiver.sqlite3') }}`. That fallback must be the owner's own default, or a VM
 whose inventory does not set the variable would back up, check or open the wrong thing."""
+
 import ast
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import ROOT, load_yaml
 
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
-USE = re.compile(r"\b((?:%s)_[a-z0-9_]+)\s*\|\s*default\(([^()]*)\)" % "|".join(ROLES))
+USE = re.compile(rf"\b((?:{'|'.join(ROLES)})_[a-z0-9_]+)\s*\|\s*default\(([^()]*)\)")
 FILES = sorted([ROOT / "site.yml"] + list((ROOT / "playbooks").rglob("*.yml")))
 
 
@@ -38,8 +39,14 @@ def fallbacks():
 
 def test_playbooks_pass_the_owners_variables_with_fallbacks():
     names = {name for _, name, _ in fallbacks()}
-    for expected in ("lalert_receiver_database", "lalert_receiver_spool_dir", "remote_access_sudo_iolog_dir",
-                     "ldap_sync_target_domain", "lalert_receiver_install_dir", "lalert_receiver_config_dir"):
+    for expected in (
+        "lalert_receiver_database",
+        "lalert_receiver_spool_dir",
+        "remote_access_sudo_iolog_dir",
+        "ldap_sync_target_domain",
+        "lalert_receiver_install_dir",
+        "lalert_receiver_config_dir",
+    ):
         assert expected in names
 
 
