@@ -8,7 +8,6 @@ import datetime
 import os
 import re
 import secrets
-import tempfile
 
 import yaml
 
@@ -52,13 +51,13 @@ class RecordError(Exception):
 
 
 def parse_time(value, field):
+    """A record's time (cal.parse_time: one without a zone is JST); None when empty, RecordError naming FIELD."""
     if value in (None, ""):
         return None
     try:
-        moment = datetime.datetime.fromisoformat(str(value))
+        return cal.parse_time(value)
     except ValueError:
         raise RecordError(f"{field}: {value!r} is not a date and time like 2026-11-28T09:30") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=cal.JST)
 
 
 def field_problems(record, id_pattern, id_form, required, choices):
@@ -184,7 +183,4 @@ def export_xlsx(records, path, **kw):
     for cells in rows(records, **kw):
         sheet.append([float(c) if i in (9, 10) else c for i, c in enumerate(cells)])
     sheet.freeze_panes = "B2"
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
-    book.save(tmp)
-    os.replace(tmp, path)
+    output.save_workbook(book, path)

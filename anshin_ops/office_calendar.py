@@ -9,7 +9,10 @@ import datetime
 
 import holidays
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
+# module_utils/anshin_common.py, on the path through anshin_ops/__init__.py (or filter_plugins/office_calendar.py);
+# the rest of anshin_ops reads the clock from here: office_calendar.JST, .now_jst(), .parse_time()
+from anshin_common import JST, now_jst, parse_time  # noqa: F401
+
 YEAR_END = {(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)}
 
 

@@ -1,6 +1,8 @@
 """How the CLI writes files: whole or not at all.
 
-write_text(path, text) / write_yaml(path, data)   temporary file in the same directory, then rename
+write_text(path, text) / write_yaml(path, data)   PATH.partial in the same directory, synced, then renamed
+save_workbook(book, path)                         an openpyxl workbook, the same way
+                                                  (both: anshin_common.replacing, the one such helper)
 drawing(out_dir)                                  a scratch directory whose files move into out_dir
                                                   only when the block finished without an error
 markdown_table(header, rows)                      a Markdown table with | and newlines escaped
@@ -11,16 +13,13 @@ import os
 import shutil
 import tempfile
 
+import anshin_common  # module_utils/ (anshin_ops/__init__.py)
 import yaml
 
 
 def write_text(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    anshin_common.write_file(path, text)
 
 
 def write_yaml(path, data):
@@ -71,4 +70,10 @@ def write_xlsx(path, title, header, rows, note=None):
         for cell in column:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A4"
-    book.save(path)
+    save_workbook(book, path)
+
+
+def save_workbook(book, path):
+    """An openpyxl workbook written whole (anshin_common.replacing)."""
+    with anshin_common.replacing(path) as partial:
+        book.save(partial)

@@ -10,10 +10,13 @@ give the same file.
 """
 
 import datetime
+import os
 import random
 import sys
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils"))
+from anshin_common import JST  # noqa: E402
+
 DAY = datetime.datetime(2026, 11, 27, tzinfo=JST)
 PATHS = [
     "/",

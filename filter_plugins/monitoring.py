@@ -7,11 +7,16 @@
 {{ epoch | anshin_jst_time }}
 """
 
-import datetime
+import os
 import re
+import sys
+
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _SHARED not in sys.path:  # the one home of the JST clock (module_utils/anshin_common.py)
+    sys.path.append(_SHARED)
+from anshin_common import from_epoch  # noqa: E402
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
-JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
 def anshin_scrape_targets(names, hostvars, port_variable, default_port):
@@ -59,7 +64,7 @@ def anshin_prometheus_samples(text):
 
 def anshin_jst_time(epoch):
     """Epoch seconds as 'YYYY-MM-DD HH:MM' in JST; '' for none or 0 (never)."""
-    return datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M") if epoch else ""
+    return from_epoch(epoch).strftime("%Y-%m-%d %H:%M") if epoch else ""
 
 
 def anshin_integration_results(probes, pages, last_success, now, warning_days):

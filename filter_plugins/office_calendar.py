@@ -11,7 +11,11 @@ outside its office-hours interval already. Stable within a fiscal year, so a re-
 import datetime
 import importlib.util
 import os
+import sys
 
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _SHARED not in sys.path:  # the rule reads the JST clock from module_utils/anshin_common.py
+    sys.path.append(_SHARED)
 _path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "anshin_ops", "office_calendar.py")
 _spec = importlib.util.spec_from_file_location("anshin_office_calendar_rule", _path)
 _cal = importlib.util.module_from_spec(_spec)

@@ -5,18 +5,23 @@
 """
 
 import datetime
+import os
+import sys
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _SHARED not in sys.path:  # the one home of the JST clock (module_utils/anshin_common.py)
+    sys.path.append(_SHARED)
+from anshin_common import from_epoch  # noqa: E402
 
 
 def anshin_jst_month(epoch):
     """The month (YYYY-MM) of an epoch time in JST."""
-    return datetime.datetime.fromtimestamp(float(epoch), JST).strftime("%Y-%m")
+    return from_epoch(epoch).strftime("%Y-%m")
 
 
 def anshin_previous_month(epoch):
     """The month before the JST month of an epoch time, as YYYY-MM."""
-    first = datetime.datetime.fromtimestamp(float(epoch), JST).replace(day=1)
+    first = from_epoch(epoch).replace(day=1)
     return (first - datetime.timedelta(days=1)).strftime("%Y-%m")
 
 

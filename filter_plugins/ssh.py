@@ -8,7 +8,14 @@
 import base64
 import binascii
 import datetime
+import os
 import struct
+import sys
+
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _SHARED not in sys.path:  # the one home of the JST clock (module_utils/anshin_common.py)
+    sys.path.append(_SHARED)
+from anshin_common import JST  # noqa: E402
 
 KEY_TYPES = {
     "ssh-ed25519",
@@ -19,7 +26,6 @@ KEY_TYPES = {
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 }
-JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
 def _valid_key(line):

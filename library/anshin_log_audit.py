@@ -224,6 +224,7 @@ import re
 import subprocess
 import zlib
 
+from ansible.module_utils.anshin_common import JST, from_epoch, now_jst, parse_time
 from ansible.module_utils.anshin_logs import (
     SSHD_IDENTS,
     classify_receiver,
@@ -235,8 +236,6 @@ from ansible.module_utils.anshin_logs import (
     parse_syslog,
 )
 from ansible.module_utils.basic import AnsibleModule
-
-JST = datetime.timezone(datetime.timedelta(hours=9))
 
 DEFAULT_THRESHOLDS = {
     "ssh_failures_per_source": 10,
@@ -264,17 +263,8 @@ DEFAULT_ATTACK_PATTERNS = [
 HTTP_ERROR_LEVELS = ("error", "crit", "alert", "emerg")
 
 
-def parse_time(text, default_tz=JST):
-    """ISO 8601 string to an aware datetime; a bare date or time without offset is JST."""
-    text = text.strip().replace("Z", "+00:00")
-    if len(text) == 10:
-        text += "T00:00:00"
-    value = datetime.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=default_tz)
-
-
 def hour_of(epoch):
-    return datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H")
+    return from_epoch(epoch).strftime("%Y-%m-%d %H")
 
 
 def ranked(counter, key_names, top):
@@ -423,7 +413,7 @@ class Audit:
                 if self.ranges and not self._approved(source):
                     self.outside.append(
                         {
-                            "time": datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M:%S"),
+                            "time": from_epoch(epoch).strftime("%Y-%m-%d %H:%M:%S"),
                             "user": user,
                             "source": source,
                             "method": method,
@@ -506,7 +496,7 @@ class Audit:
         December read in January belongs to the year before)."""
         since, until = self.since.timestamp(), self.until.timestamp()
         wanted = set(SSHD_IDENTS) | {"sudo", self.params["receiver_identifier"]}
-        last = datetime.datetime.fromtimestamp(os.path.getmtime(entry["name"]), JST)
+        last = from_epoch(os.path.getmtime(entry["name"]))
         for line in lines:
             entry["lines"] += 1
             rec = parse_syslog(line, last.year, self.offset)
@@ -621,7 +611,7 @@ class Audit:
 
 def run(params, which=None):
     """The audit as a plain function (the module's body; benchmarks and tests call it too)."""
-    until = parse_time(params["until"]) if params.get("until") else datetime.datetime.now(JST).replace(microsecond=0)
+    until = parse_time(params["until"]) if params.get("until") else now_jst().replace(microsecond=0)
     since = parse_time(params["since"]) if params.get("since") else until - datetime.timedelta(hours=params["hours"])
     if since >= until:
         raise ValueError(f"since ({since.isoformat()}) must be before until ({until.isoformat()})")

@@ -75,10 +75,10 @@ import glob
 import os
 import sqlite3
 
+from ansible.module_utils.anshin_common import JST
 from ansible.module_utils.anshin_logs import open_log, parse_combined
 from ansible.module_utils.basic import AnsibleModule
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
 DEFAULT_ACCESS_LOGS = ["/var/log/nginx/*access.log*", "/var/log/anshin-archive/var/log/nginx/*access.log*"]
 

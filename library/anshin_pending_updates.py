@@ -109,7 +109,15 @@ import os
 import re
 import time
 
+from ansible.module_utils.anshin_common import write_file, write_textfile
 from ansible.module_utils.basic import AnsibleModule
+
+try:  # Debian's python3-prometheus-client (role patching installs it): for the textfile only
+    from prometheus_client import CollectorRegistry, Gauge
+
+    HAS_PROMETHEUS_CLIENT = True
+except ImportError:
+    HAS_PROMETHEUS_CLIENT = False
 
 LIB_OR_BIN = re.compile(r"(\.so(\.[0-9.]+)?$|/s?bin/)")
 
@@ -183,6 +191,8 @@ def main():
         reboot = [re.compile(p) for p in module.params["reboot_packages"]]
     except re.error as exc:
         module.fail_json(msg=f"security_patterns / reboot_packages: bad regular expression: {exc}")
+    if module.params["textfile"] and not HAS_PROMETHEUS_CLIENT:
+        module.fail_json(msg="python3-prometheus-client is not installed: it writes the textfile (role patching)")
 
     if module.params["update_cache"]:
         rc, _out, err = module.run_command(["apt-get", "update", "-q"])
@@ -231,9 +241,7 @@ def main():
         )
     packages.sort(key=lambda p: p["name"])
     os.makedirs(os.path.dirname(state_file), exist_ok=True)
-    with open(state_file + ".partial", "w", encoding="utf-8") as fh:
-        json.dump(seen, fh, indent=1, sort_keys=True)
-    os.replace(state_file + ".partial", state_file)
+    write_file(state_file, json.dumps(seen, indent=1, sort_keys=True))
 
     oldest = max([now - p["first_seen"] for p in packages] or [0])
     result = {
@@ -248,26 +256,25 @@ def main():
         "restart_needed_now": needrestart_now(module),
     }
     if module.params["textfile"]:
-        lines = [
-            "# HELP anshin_patch_pending_updates Upgradable packages.",
-            "# TYPE anshin_patch_pending_updates gauge",
-            f"anshin_patch_pending_updates {result['pending']}",
-            "# HELP anshin_patch_pending_security_updates Upgradable packages from a security archive.",
-            "# TYPE anshin_patch_pending_security_updates gauge",
-            f"anshin_patch_pending_security_updates {result['pending_security']}",
-            "# HELP anshin_patch_oldest_pending_seconds Age of the update pending longest.",
-            "# TYPE anshin_patch_oldest_pending_seconds gauge",
-            f"anshin_patch_oldest_pending_seconds {oldest}",
-            "# HELP anshin_patch_reboot_required 1 when an installed update needs a reboot.",
-            "# TYPE anshin_patch_reboot_required gauge",
-            f"anshin_patch_reboot_required {int(result['reboot_required_now'])}",
-        ]
+        registry = CollectorRegistry()
+        for name, help_text, value in (
+            ("anshin_patch_pending_updates", "Upgradable packages.", result["pending"]),
+            (
+                "anshin_patch_pending_security_updates",
+                "Upgradable packages from a security archive.",
+                result["pending_security"],
+            ),
+            ("anshin_patch_oldest_pending_seconds", "Age of the update pending longest.", oldest),
+            (
+                "anshin_patch_reboot_required",
+                "1 when an installed update needs a reboot.",
+                int(result["reboot_required_now"]),
+            ),
+        ):
+            Gauge(name, help_text, registry=registry).set(value)
         path = module.params["textfile"]
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".partial", "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.chmod(path + ".partial", 0o644)
-        os.replace(path + ".partial", path)
+        write_textfile(path, registry)
     module.exit_json(changed=False, **result)
 
 

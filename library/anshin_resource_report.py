@@ -91,14 +91,13 @@ missing:
   elements: str
 """
 
-import datetime
 import html
 import json
 import os
 
+from ansible.module_utils.anshin_common import from_epoch
 from ansible.module_utils.basic import AnsibleModule
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 METRICS = [
     # key, Japanese heading, unit, threshold key
     ("cpu", "CPU 使用率", "%", "cpu_percent"),
@@ -207,7 +206,7 @@ def analyse(series, thresholds):
 
 
 def jst(epoch):
-    return datetime.datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")
+    return from_epoch(epoch).strftime("%Y-%m-%d %H:%M")
 
 
 def chart(path, heading_en, rows, unit, limit):
@@ -219,7 +218,7 @@ def chart(path, heading_en, rows, unit, limit):
     fig, ax = plt.subplots(figsize=(9, 3.2), dpi=100)
     for row in rows:
         ax.plot(
-            [datetime.datetime.fromtimestamp(t, JST) for t, _ in row["points"]],
+            [from_epoch(t) for t, _ in row["points"]],
             [v for _, v in row["points"]],
             label=row["series"],
             linewidth=1.2,

@@ -5,12 +5,12 @@ so both do exactly the same. Every failure is raised as SyncError with a one-lin
 when it comes from reading.
 """
 
-import datetime
-
 try:
     from ansible.module_utils import anshin_ldap_sync as plan_lib
-except ImportError:  # the scheduled sync on the VM runs without Ansible, next to that file
+    from ansible.module_utils.anshin_common import now_jst
+except ImportError:  # the scheduled sync on the VM runs without Ansible: next to that file, and the base role's
     import anshin_ldap_sync as plan_lib
+    from anshin_common import now_jst
 
 
 try:
@@ -22,7 +22,6 @@ try:
 except ImportError:  # reported by the caller
     HAS_LDAP3 = False
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 OBJECT_CLASSES = ["top", "person", "organizationalPerson", "inetOrgPerson"]
 
 
@@ -214,7 +213,7 @@ def apply(conn, base_dn, ops, group_ops):
 
 
 def today_jst():
-    return datetime.datetime.now(JST).strftime("%Y-%m-%d")
+    return now_jst().strftime("%Y-%m-%d")
 
 
 def sync(

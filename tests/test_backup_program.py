@@ -10,6 +10,7 @@ import sqlite3
 import threading
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT
 
@@ -190,26 +191,31 @@ def test_restore_plan_lists_what_would_change(tmp_path):
     assert plan["databases"]["receiver"]["archive_rows"] == {"messages": 50}
 
 
+def samples(path):
+    """[(name, labels, value)] of a textfile, read as node_exporter reads it."""
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    return [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+
+
 def test_metrics_keep_the_last_success_through_a_failure(tmp_path):
     settings = make_settings(tmp_path)
     ab.update_state(settings, backup_result={"store": 1}, backup_success={"store": 1700000000})
     ab.update_state(settings, backup_result={"store": 0})
+    assert samples(settings["textfile"]) == [
+        ("anshin_backup_last_success_timestamp_seconds", {"repository": "store"}, 1700000000),
+        ("anshin_backup_last_result", {"repository": "store"}, 0),
+    ]
     text = pathlib.Path(settings["textfile"]).read_text()
-    assert 'anshin_backup_last_result{repository="store"} 0' in text
-    assert 'anshin_backup_last_success_timestamp_seconds{repository="store"} 1700000000' in text
+    assert "# HELP anshin_backup_last_result 1 when the last backup succeeded, 0 when it failed.\n" in text
+    assert oct(os.stat(settings["textfile"]).st_mode & 0o777) == "0o644"
     assert json.loads(pathlib.Path(settings["state_file"]).read_text())["backup_result"] == {"store": 0}
 
 
 def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
-    from prometheus_client.parser import text_string_to_metric_families
-
     settings = make_settings(tmp_path)
-    evil = 'x"} 1\nanshin_forged 1\n#'
+    evil = 'x"} 1\nanshin_forged 1\n#\\'
     ab.update_state(settings, backup_success={evil: 1700000000})
-    samples = [
-        s for f in text_string_to_metric_families(pathlib.Path(settings["textfile"]).read_text()) for s in f.samples
-    ]
-    assert [(s.name, s.labels, s.value) for s in samples] == [
+    assert samples(settings["textfile"]) == [
         ("anshin_backup_last_success_timestamp_seconds", {"repository": evil}, 1700000000)
     ]
 

@@ -6,6 +6,7 @@ import gzip
 import importlib.util
 
 import pytest
+from anshin_common import JST
 
 from conftest import ROOT, load_module
 
@@ -14,7 +15,6 @@ spec = importlib.util.spec_from_file_location("plant", ROOT / "tests/fixtures/lo
 plant = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(plant)
 
-JST = datetime.timezone(datetime.timedelta(hours=9))
 BASE = int(datetime.datetime(2026, 11, 28, 9, 0, tzinfo=JST).timestamp())
 
 

@@ -6,6 +6,7 @@ import sys
 import types
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import load_module
 
@@ -85,7 +86,14 @@ def test_lists_marks_and_predicts(fake_apt, run_module, tmp_path):
     assert r["restart_units"] == ["lalert-receiver.service", "nginx.service"]  # libraries only, not docs
     assert r["reboot_after"] is True and r["restart_needed_now"] == ["ssh.service"]
     prom = (tmp_path / "p.prom").read_text()
-    assert "anshin_patch_pending_security_updates 2" in prom and "anshin_patch_pending_updates 3" in prom
+    values = {s.name: s.value for f in text_string_to_metric_families(prom) for s in f.samples}
+    assert values == {
+        "anshin_patch_pending_updates": 3,
+        "anshin_patch_pending_security_updates": 2,
+        "anshin_patch_oldest_pending_seconds": 0,
+        "anshin_patch_reboot_required": values["anshin_patch_reboot_required"],  # the test machine's own
+    }
+    assert "# HELP anshin_patch_oldest_pending_seconds Age of the update pending longest.\n" in prom
 
 
 def test_age_counts_from_first_sight_and_forgets_applied_updates(fake_apt, run_module, tmp_path):

@@ -8,13 +8,13 @@ import sqlite3
 
 import openpyxl
 import pytest
+from anshin_common import JST
 
 from anshin_ops import cli, incidents, monthly
 from conftest import load_module
 from lalert_receiver.store import SCHEMA
 
 usage = load_module("anshin_monthly_usage")
-JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
 def clf(day, hour, month=11, year=2026):

@@ -7,11 +7,9 @@ import pytest
 
 from anshin_ops import office_calendar as cal
 
-JST = cal.JST
-
 
 def at(*args):
-    return datetime.datetime(*args, tzinfo=JST)
+    return datetime.datetime(*args, tzinfo=cal.JST)
 
 
 def test_2026_has_240_office_days_and_2100_office_hours():

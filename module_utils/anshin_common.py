@@ -1,0 +1,1 @@
+../roles/base/files/anshin_common.py
