@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 
 import pytest
+from prometheus_client import generate_latest
 
 from conftest import ROOT
 
@@ -122,16 +123,30 @@ def test_written_atomically_and_read_back_by_get(certificate, database, shadow, 
     (tmp_path / "prom" / "other.prom").write_text('anshin_backup_last_result{repository="store"} 1\n')
     assert am.get(str(tmp_path / "prom"), "anshin_lalert_last_real_message_timestamp_seconds", {}) == "250.5"
     assert am.get(str(tmp_path / "prom"), "anshin_account_expiry_timestamp_seconds", {"account": "alice"}) == str(
-        float(20000 * 86400)
+        20000 * 86400
     )
     assert am.get(str(tmp_path / "prom"), "anshin_tls_certificate_days_left", {"path": certificate}) is not None
     assert am.get(str(tmp_path / "prom"), "anshin_backup_last_result", {"repository": "store"}) == "1"
     assert am.get(str(tmp_path / "prom"), "anshin_backup_last_result", {"repository": "local"}) is None
 
 
-def test_infinity_and_label_escaping_in_the_text_format():
-    text = am.render([("m", "h", "gauge", [({"path": 'a"b\\c'}, float("inf"))])])
-    assert 'm{path="a\\"b\\\\c"} +Inf' in text
+def test_infinity_and_label_escaping_in_the_text_format(tmp_path):
+    path = 'a"b\\c\nd'  # a quote, a backslash, a newline: prometheus_client escapes each
+    text = generate_latest(am.registry_of([("m", "h", "gauge", [({"path": path}, float("inf"))])])).decode()
+    assert 'm{path="a\\"b\\\\c\\nd"} +Inf\n' in text
+    (tmp_path / "m.prom").write_text(text, encoding="utf-8")
+    assert am.get(str(tmp_path), "m", {"path": path}) == "+Inf"
+
+
+def test_a_family_without_samples_writes_no_series():
+    text = generate_latest(am.registry_of([("m", "h", "gauge", []), ("n", "h", "gauge", [({}, 2.5)])])).decode()
+    assert text == "# HELP n h\n# TYPE n gauge\nn 2.5\n"
+
+
+def test_a_file_that_is_not_the_text_format_is_passed_over(tmp_path):
+    (tmp_path / "a.prom").write_text("this is not { the format\n", encoding="utf-8")
+    (tmp_path / "b.prom").write_text('x{k="v"} 12.5\n', encoding="utf-8")
+    assert am.get(str(tmp_path), "x", {"k": "v"}) == "12.5"
 
 
 def test_selectors_must_be_label_value_and_empty_ones_are_ignored():
