@@ -1,13 +1,12 @@
 """月次報告書: the monthly usage report (clause 9(1)ウエ) drawn from the counts of
-playbooks/monthly_usage.yml (library/anshin_monthly_usage.py): an HTML page with PNG charts and an xlsx
-workbook with the same tables. Headings are Japanese; chart labels stay ASCII (the controller has no
-Japanese font, and a chart of empty boxes helps nobody).
+playbooks/monthly_usage.yml (library/anshin_monthly_usage.py): an HTML page with PNG charts
+(templates/monthly.html.j2) and an xlsx workbook with the same tables. Headings are Japanese; chart labels stay
+ASCII (the controller has no Japanese font, and a chart of empty boxes helps nobody).
 
 Files are drawn in a scratch directory and moved into place only when all of them exist (output.drawing).
 """
 
 import datetime
-import html
 import json
 import os
 
@@ -139,41 +138,23 @@ def _tables(data):
 
 
 def _html(data, host, charts, finished):
-    title = f"月次報告書 {data['month']} ({host})"
-    parts = [
-        f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
-        "<style>body{font-family:sans-serif} table{border-collapse:collapse} "
-        "td,th{border:1px solid #999;padding:2px 8px} td.n{text-align:right}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if not finished:
-        parts.append("<p>注: 当月の途中集計です。</p>")
-    parts.append(
-        f"<p>作成日時: {datetime.datetime.now(cal.JST):%Y-%m-%d %H:%M} JST。アクセス件数は nginx の"
-        f"アクセスログ、電文件数・登録データ件数は受信サービスのデータベースから集計。"
-        f"解析できなかった行: {data['access']['unparsable']} 行。</p>"
-    )
+    """The page, from templates/monthly.html.j2 (Jinja2, every value escaped)."""
     chart_after = {
         "アクセス件数 (日別)": "access_by_day",
         "アクセス件数 (ページ別)": "access_by_page",
         "電文受信件数 (分類別)": "posts",
     }
-    for heading, header, rows in _tables(data):
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if heading in chart_after:
-            parts.append(f'<img src="{charts[chart_after[heading]]}" alt="{html.escape(heading)}">')
-        parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-        for row in rows:
-            parts.append(
-                "<tr>"
-                + "".join(
-                    f'<td class="n">{v}</td>' if isinstance(v, int) else f"<td>{html.escape(str(v))}</td>" for v in row
-                )
-                + "</tr>"
-            )
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return output.render_html(
+        "monthly.html.j2",
+        title=f"月次報告書 {data['month']} ({host})",
+        finished=finished,
+        created=f"{cal.now_jst():%Y-%m-%d %H:%M}",
+        unparsable=data["access"]["unparsable"],
+        tables=[
+            (heading, header, rows, charts[chart_after[heading]] if heading in chart_after else None)
+            for heading, header, rows in _tables(data)
+        ],
+    )
 
 
 def _xlsx(data, path):

@@ -6,6 +6,7 @@ save_workbook(book, path)                         an openpyxl workbook, the same
 drawing(out_dir)                                  a scratch directory whose files move into out_dir
                                                   only when the block finished without an error
 markdown_table(header, rows)                      a Markdown table with | and newlines escaped
+render_html(template, **values)                   an HTML page from anshin_ops/templates (Jinja2, escaped)
 """
 
 import contextlib
@@ -14,7 +15,10 @@ import shutil
 import tempfile
 
 import anshin_common  # module_utils/ (anshin_ops/__init__.py)
+import jinja2
 import yaml
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 
 def write_text(path, text):
@@ -77,3 +81,15 @@ def save_workbook(book, path):
     """An openpyxl workbook written whole (anshin_common.replacing)."""
     with anshin_common.replacing(path) as partial:
         book.save(partial)
+
+
+def render_html(template, **values):
+    """TEMPLATE of anshin_ops/templates rendered with VALUES, every value HTML-escaped (autoescape)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template(template).render(**values)

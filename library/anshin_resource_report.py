@@ -91,11 +91,10 @@ missing:
   elements: str
 """
 
-import html
 import json
 import os
 
-from ansible.module_utils.anshin_common import from_epoch
+from ansible.module_utils.anshin_common import from_epoch, write_file
 from ansible.module_utils.basic import AnsibleModule
 
 METRICS = [
@@ -254,26 +253,43 @@ def table_rows(key, rows):
     return out
 
 
+# the page, a Jinja2 template with every value escaped (autoescape); in the module, which Ansible ships alone
+PAGE = (
+    '<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>リソース使用状況報告書</title>'
+    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;"
+    "padding:2px 8px;text-align:right}th{background:#eee}img{display:block;margin:1em 0}</style></head><body>"
+    "<h1>リソース使用状況報告書</h1><p>対象期間: {{ period }}</p>"
+    "<h2>チューニング提案</h2><ul>{% for p in proposals %}<li>{{ p }}</li>{% endfor %}</ul>"
+    "{% if note %}<p><strong>{{ note }}</strong></p>{% endif %}"
+    "{% for s in sections %}<h2>{{ s.heading }}</h2><p>基準: {{ s.threshold }}{{ s.unit }}</p>"
+    "{% if not s.rows %}<p>データなし</p>{% else %}"
+    '<img src="{{ s.png }}" alt="{{ s.heading }}">'
+    "<table><tr>{% for c in s.columns %}<th>{{ c }}</th>{% endfor %}</tr>"
+    "{% for cells in s.rows %}<tr>{% for c in cells %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>"
+    "{% endif %}{% endfor %}"
+    "<h2>上位プロセス (報告作成時点)</h2>"
+    "{% for host, lines in top %}<h3>{{ host }}</h3><pre>{{ lines | join('\\n') }}</pre>{% endfor %}"
+    "</body></html>\n"
+)
+
+
 def write_report(params, figures, proposals, missing):
     dest, name = params["dest"], params["name"]
     os.makedirs(dest, exist_ok=True)
     period = f"{jst(params['period_start'])} 〜 {jst(params['period_end'])} (JST)"
-    files, md, body = [], [f"# リソース使用状況報告書\n\n- 対象期間: {period}\n"], []
-    body.append(f"<h1>リソース使用状況報告書</h1><p>対象期間: {html.escape(period)}</p>")
+    files, md, sections = [], [f"# リソース使用状況報告書\n\n- 対象期間: {period}\n"], []
     md.append("\n## チューニング提案\n\n" + "\n".join(f"- {p}" for p in proposals) + "\n")
-    body.append("<h2>チューニング提案</h2><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in proposals) + "</ul>")
-    if missing:
-        note = "データなし: " + ", ".join(missing) + " (監視対象が期間中に取得されていません)"
+    note = "データなし: " + ", ".join(missing) + " (監視対象が期間中に取得されていません)" if missing else ""
+    if note:
         md.append(f"\n> {note}\n")
-        body.append(f"<p><strong>{html.escape(note)}</strong></p>")
     for key, heading, unit, threshold_key in METRICS:
         rows = figures[key]
         columns = COLUMNS + (["満杯まで(日)"] if key == "disk" else [])
+        section = {"heading": heading, "threshold": params["thresholds"][threshold_key], "unit": unit, "rows": []}
+        sections.append(section)
         md.append(f"\n## {heading}\n\n基準: {params['thresholds'][threshold_key]}{unit}\n\n")
-        body.append(f"<h2>{html.escape(heading)}</h2><p>基準: {params['thresholds'][threshold_key]}{unit}</p>")
         if not rows:
             md.append("データなし\n")
-            body.append("<p>データなし</p>")
             continue
         md.append("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
         md.extend("| " + " | ".join(cells) + " |\n" for cells in table_rows(key, rows))
@@ -281,34 +297,21 @@ def write_report(params, figures, proposals, missing):
         chart(os.path.join(dest, png), TITLES_EN[key], rows, unit, params["thresholds"][threshold_key])
         files.append(os.path.join(dest, png))
         md.append(f"\n![{heading}]({png})\n")
-        body.append(f'<img src="{png}" alt="{html.escape(heading)}">')
-        body.append(
-            "<table><tr>"
-            + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-            + "</tr>"
-            + "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-                for cells in table_rows(key, rows)
-            )
-            + "</table>"
-        )
+        section.update(png=png, columns=columns, rows=table_rows(key, rows))
     md.append("\n## 上位プロセス (報告作成時点)\n")
-    body.append("<h2>上位プロセス (報告作成時点)</h2>")
-    for host, lines in sorted((params.get("top_processes") or {}).items()):
+    top = sorted((params.get("top_processes") or {}).items())
+    for host, lines in top:
         md.append(f"\n### {host}\n\n```\n" + "\n".join(lines) + "\n```\n")
-        body.append(f"<h3>{html.escape(host)}</h3><pre>" + html.escape("\n".join(lines)) + "</pre>")
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;"
-        "padding:2px 8px;text-align:right}th{background:#eee}img{display:block;margin:1em 0}"
-    )
+    import jinja2  # Ansible's own dependency: the module runs on the controller
+
     page = (
-        f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>リソース使用状況報告書</title>'
-        f"<style>{style}</style></head><body>" + "".join(body) + "</body></html>\n"
+        jinja2.Environment(autoescape=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+        .from_string(PAGE)
+        .render(period=period, proposals=proposals, note=note, sections=sections, top=top)
     )
     for ext, text in (("html", page), ("md", "".join(md))):
         path = os.path.join(dest, f"{name}.{ext}")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_file(path, text)
         files.append(path)
     data = {
         "period_start": params["period_start"],
@@ -318,8 +321,7 @@ def write_report(params, figures, proposals, missing):
         "figures": {k: [{c: v for c, v in r.items() if c != "points"} for r in rows] for k, rows in figures.items()},
     }
     path = os.path.join(dest, f"{name}.json")
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2)
+    write_file(path, json.dumps(data, ensure_ascii=False, indent=2))
     files.append(path)
     return sorted(files)
 

@@ -139,3 +139,20 @@ def test_bad_input_fails_clearly(run_module, tmp_path):
     )
     assert failed and "days_to_full" in result["msg"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_page_is_a_template_that_escapes_every_value(tmp_path):
+    figures, proposals, missing = mod.analyse(quiet_series(), THRESHOLDS)
+    params = {
+        "dest": str(tmp_path),
+        "name": 'r"<x>',
+        "period_start": START,
+        "period_end": START + DAY,
+        "thresholds": THRESHOLDS,
+        "top_processes": {"vm<script>": ["1 root </pre><script>alert(1)</script>"]},
+    }
+    mod.write_report(params, figures, proposals + ['<img src=x onerror="y">'], missing)
+    page = (tmp_path / 'r"<x>.html').read_text(encoding="utf-8")
+    assert "<script>" not in page and "<img src=x" not in page
+    assert "<h3>vm&lt;script&gt;</h3><pre>1 root &lt;/pre&gt;&lt;script&gt;" in page
+    assert '<img src="r&#34;&lt;x&gt;_cpu.png"' in page  # the chart's file name too (was not escaped)

@@ -220,3 +220,24 @@ def test_damaged_counts_are_refused_and_nothing_is_drawn(tmp_path, content, mess
     with pytest.raises(incidents.RecordError, match=message):
         monthly.render(str(tmp_path / "usage-lalert-vm.json"), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_page_is_a_template_that_escapes_every_value():
+    """A requested path is anyone's text: the page (templates/monthly.html.j2) escapes it."""
+    data = {
+        "month": "2026-11",
+        "access": {
+            "by_day": [{"day": "2026-11-01", "requests": 1, "2xx": 1, "3xx": 0, "4xx": 0, "5xx": 0}],
+            "total": 1,
+            "by_status": {"2xx": 1, "3xx": 0, "4xx": 0, "5xx": 0},
+            "by_page": [{"page": '/"><script>alert(1)</script>', "requests": 1}],
+            "unparsable": 0,
+        },
+        "posts": [],
+        "registered": {"by_category_status": [], "current_real": []},
+    }
+    charts = {"access_by_day": "a.png", "access_by_page": 'b".png', "posts": "c.png"}
+    page = monthly._html(data, "vm<1>", charts, finished=False)
+    assert "<script>" not in page and "<title>月次報告書 2026-11 (vm&lt;1&gt;)</title>" in page
+    assert '<td>/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</td><td class="n">1</td>' in page
+    assert '<img src="b&#34;.png"' in page and "<p>注: 当月の途中集計です。</p>" in page
