@@ -2,13 +2,18 @@
 Markdown and xlsx with the downtime split into office-hours and outside-hours minutes.
 
 A record is written whole to a temporary file and renamed, so a failed command never leaves half a file.
+What a record must hold is its JSON Schema (schemas/incident.schema.json, inquiries: inquiry.schema.json);
+the checks between two of its times are here.
 """
 
+import contextlib
 import datetime
+import json
 import os
 import re
 import secrets
 
+import jsonschema
 import yaml
 
 from anshin_ops import office_calendar as cal, output
@@ -37,13 +42,22 @@ COLUMNS = [
     ("handler", "対応者"),
     ("status", "ステータス"),
 ]
+SCHEMAS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+
+
+def load_schema(kind):
+    with open(os.path.join(SCHEMAS, f"{kind}.schema.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+SCHEMA = load_schema("incident")
 # 下書き: drafted by `anshin run` from a failed job, not yet confirmed as an incident by an operator
-STATUSES = ("下書き", "対応中", "暫定復旧", "完了")
-SEVERITIES = ("重大", "中", "軽微")
+STATUSES = tuple(SCHEMA["properties"]["status"]["enum"])
+SEVERITIES = tuple(SCHEMA["properties"]["severity"]["enum"])
 TIMES = ("occurred", "detected", "recovered", "reported_to_pref", "down_start", "down_end")
 # INC-<occurred YYYYMMDD-HHMM>-<6 random hex>: two clones recording at once never pick the same id
 # (older records numbered per clone, INC-YYYY-NNN, stay valid)
-ID = re.compile(r"^INC-(\d{4})(?:-(\d{3})|(\d{4})-\d{4}-[0-9a-f]{6})$")
+ID = re.compile(SCHEMA["properties"]["id"]["pattern"])
 
 
 class RecordError(Exception):
@@ -60,38 +74,56 @@ def parse_time(value, field):
         raise RecordError(f"{field}: {value!r} is not a date and time like 2026-11-28T09:30") from None
 
 
-def field_problems(record, id_pattern, id_form, required, choices):
-    """The checks every record kind shares: its id, required fields, fields with a fixed set of values."""
+# "format": "anshin-time" of the schemas: a time parse_time reads (empty is the absence of one)
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("anshin-time", raises=ValueError)
+def _is_time(value):
+    return value in (None, "") or cal.parse_time(value) is not None
+
+
+def schema_problems(record, schema):
+    """The record's problems against its JSON Schema, one line each, FIELD: what is wrong (x-message)."""
+    if not isinstance(record, dict):
+        return [f"the record is not a mapping of fields: {record!r}"]
     problems = []
-    if not id_pattern.match(str(record.get("id", ""))):
-        problems.append(f"id: {record.get('id')!r} is not {id_form}")
-    problems += [f"{field}: required" for field in required if not record.get(field)]
-    for field, allowed in choices.items():
-        if record.get(field) not in allowed:
-            problems.append(f"{field}: one of {', '.join(allowed)}, got {record.get(field)!r}")
-    return problems
+    for error in jsonschema.Draft202012Validator(schema, format_checker=FORMATS).iter_errors(record):
+        field = "/".join(str(p) for p in error.path) or "record"
+        said = error.schema.get("x-message")
+        if error.validator == "required":
+            messages = error.schema.get("x-messages", {})
+            problems += [
+                f"{f}: {messages.get(f, said or 'required')}" for f in error.validator_value if f not in record
+            ]
+        elif error.validator == "not":
+            problems.append(f"{field}: {said or 'required'}")
+        elif error.validator == "enum":
+            problems.append(f"{field}: one of {', '.join(error.validator_value)}, got {error.instance!r}")
+        elif error.validator == "format":
+            problems.append(f"{field}: {error.instance!r} is not a date and time like 2026-11-28T09:30")
+        else:
+            problems.append(f"{field}: {error.instance!r} {said}" if said else f"{field}: {error.message}")
+    return list(dict.fromkeys(problems))  # a required list names every missing field in each of its errors
+
+
+def readable_times(record, fields):
+    """{field: time} of the fields that hold a time parse_time reads (the schema reports the others)."""
+    times = {}
+    for field in fields:
+        with contextlib.suppress(RecordError):
+            times[field] = parse_time(record.get(field), field)
+    return times
 
 
 def validate(record):
-    """The record's problems, one line each (empty when sound)."""
-    problems = field_problems(
-        record, ID, "INC-YYYY-NNN", ("occurred", "summary", "target"), {"status": STATUSES, "severity": SEVERITIES}
-    )
-    times = {}
-    for field in TIMES:
-        try:
-            times[field] = parse_time(record.get(field), field)
-        except RecordError as exc:
-            problems.append(str(exc))
+    """The record's problems, one line each (empty when sound): the schema's, then its times in order."""
+    problems = schema_problems(record, SCHEMA)
+    if not isinstance(record, dict):
+        return problems
+    times = readable_times(record, TIMES)
     if times.get("down_start") and times.get("down_end") and times["down_end"] <= times["down_start"]:
         problems.append("down_end: must be after down_start")
-    if record.get("status") == "完了":
-        for field in ("recovered", "cause", "remedy", "prevention", "reported_to_pref"):
-            if not record.get(field):
-                problems.append(
-                    f"{field}: required to close the incident"
-                    + (" (when it was reported to the prefecture, 8(1)イ)" if field == "reported_to_pref" else "")
-                )
     if times.get("occurred") and times.get("recovered") and times["recovered"] < times["occurred"]:
         problems.append("recovered: must not be before occurred")
     if times.get("occurred") and times.get("reported_to_pref") and times["reported_to_pref"] < times["occurred"]:

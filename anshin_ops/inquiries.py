@@ -6,9 +6,10 @@ import secrets
 
 from anshin_ops import incidents, office_calendar as cal
 
-CHANNELS = ("電話", "メール", "窓口", "打合せ", "その他")
-STATUSES = ("受付", "回答済")
-ID = re.compile(r"^INQ-\d{8}-\d{4}-[0-9a-f]{6}$")
+SCHEMA = incidents.load_schema("inquiry")  # what a record must hold: schemas/inquiry.schema.json
+CHANNELS = tuple(SCHEMA["properties"]["channel"]["enum"])
+STATUSES = tuple(SCHEMA["properties"]["status"]["enum"])
+ID = re.compile(SCHEMA["properties"]["id"]["pattern"])
 COLUMNS = [
     ("id", "管理番号"),
     ("received", "受付日時"),
@@ -28,21 +29,11 @@ def new_id(received):
 
 
 def validate(record):
-    problems = incidents.field_problems(
-        record,
-        ID,
-        "INQ-YYYYMMDD-HHMM-xxxxxx",
-        ("received", "requester", "subject"),
-        {"channel": CHANNELS, "status": STATUSES},
-    )
-    times = {}
-    for field in ("received", "answered"):
-        try:
-            times[field] = incidents.parse_time(record.get(field), field)
-        except incidents.RecordError as exc:
-            problems.append(str(exc))
-    if record.get("status") == "回答済" and not (record.get("answered") and record.get("answer")):
-        problems.append("answered and answer: required once the inquiry is answered")
+    """The record's problems, one line each (empty when sound): the schema's, then its times in order."""
+    problems = incidents.schema_problems(record, SCHEMA)
+    if not isinstance(record, dict):
+        return problems
+    times = incidents.readable_times(record, ("received", "answered"))
     if times.get("received") and times.get("answered") and times["answered"] < times["received"]:
         problems.append("answered: must not be before received")
     return problems
