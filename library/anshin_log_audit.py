@@ -64,17 +64,60 @@ options:
     default: []
   thresholds:
     description:
-      - Counts that flag the result when exceeded (a value of 0 flags any occurrence). Keys
-        C(ssh_failures_per_source), C(logins_outside_ranges), C(sudo_refusals), C(http_5xx_per_hour),
-        C(attack_requests), C(receiver_rejects), C(nginx_errors), C(unparsable_lines), C(damaged_files)
-        (files that could not be read to the end, such as a cut-off archive); missing keys use
-        the defaults shown in RETURN's C(thresholds).
+      - Counts that flag the result when exceeded (a value of 0 flags any occurrence), whole numbers >= 0;
+        a key left out keeps its default.
     type: dict
     default: {}
+    suboptions:
+      ssh_failures_per_source:
+        description: Failed SSH logins from one source.
+        type: int
+        default: 10
+      logins_outside_ranges:
+        description: Logins from outside O(approved_ranges).
+        type: int
+        default: 0
+      sudo_refusals:
+        description: Refused sudo commands.
+        type: int
+        default: 0
+      http_5xx_per_hour:
+        description: Server errors in one hour.
+        type: int
+        default: 20
+      attack_requests:
+        description: Requests that match O(attack_patterns).
+        type: int
+        default: 50
+      receiver_rejects:
+        description: Messages the L-Alert receiver rejected.
+        type: int
+        default: 20
+      nginx_errors:
+        description: Lines of nginx's error log at level error or above.
+        type: int
+        default: 100
+      unparsable_lines:
+        description: Lines no parser could read.
+        type: int
+        default: 100
+      damaged_files:
+        description: Files that could not be read to the end, such as a cut-off archive.
+        type: int
+        default: 0
   attack_patterns:
     description: Named regular expressions matched against the request path (case-insensitive); default a built-in list.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: The pattern's name in the result.
+        type: str
+        required: true
+      regex:
+        description: A Python regular expression.
+        type: str
+        required: true
   utc_offset_hours:
     description: Offset of the host's local time, for log formats that carry no zone (nginx error log, RFC 3164 syslog).
     type: int
@@ -646,8 +689,16 @@ def main():
             auth_files=dict(type="list", elements="str", default=["/var/log/auth.log*", "/var/log/secure*"]),
             receiver_identifier=dict(type="str", default="lalert-receiver"),
             approved_ranges=dict(type="list", elements="str", default=[]),
-            thresholds=dict(type="dict", default={}),
-            attack_patterns=dict(type="list", elements="dict"),
+            thresholds=dict(
+                type="dict",
+                default={},
+                options={key: dict(type="int", default=value) for key, value in DEFAULT_THRESHOLDS.items()},
+            ),
+            attack_patterns=dict(
+                type="list",
+                elements="dict",
+                options=dict(name=dict(type="str", required=True), regex=dict(type="str", required=True)),
+            ),
             utc_offset_hours=dict(type="int", default=9),
             top=dict(type="int", default=20),
             samples=dict(type="int", default=5),
@@ -661,18 +712,17 @@ def main():
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             problems.append(f"approved_ranges: {cidr!r} is not a CIDR")
-    unknown = set(params["thresholds"]) - set(DEFAULT_THRESHOLDS)
-    if unknown:
-        problems.append(f"thresholds: unknown keys {sorted(unknown)} (known: {sorted(DEFAULT_THRESHOLDS)})")
-    for key, value in params["thresholds"].items():
-        if key in DEFAULT_THRESHOLDS and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            problems.append(f"thresholds.{key}: a whole number >= 0, got {value!r}")
+    # the keys, the types and the defaults are the argument spec's (suboptions); what no type says, here
+    problems += [
+        f"thresholds.{key}: a whole number >= 0, got {value!r}"
+        for key, value in params["thresholds"].items()
+        if value is None or value < 0
+    ]
     for pattern in params["attack_patterns"] or []:
         try:
             re.compile(pattern["regex"])
-            pattern["name"]
-        except (KeyError, TypeError, re.error) as exc:
-            problems.append(f"attack_patterns: {pattern!r}: needs name and a valid regex ({exc})")
+        except re.error as exc:
+            problems.append(f"attack_patterns: {pattern['name']}: {pattern['regex']!r} is not a valid regex ({exc})")
     if params["hours"] < 1 or params["top"] < 1 or params["samples"] < 0:
         problems.append("hours and top must be >= 1, samples >= 0")
     for key in ("since", "until"):

@@ -37,10 +37,34 @@ options:
     type: float
     required: true
   thresholds:
-    description:
-      - 'Keys: C(cpu_percent), C(memory_percent), C(disk_percent), C(inode_percent), C(load_per_core), C(days_to_full).'
+    description: The limits a finding is measured against; every key is required.
     type: dict
     required: true
+    suboptions:
+      cpu_percent:
+        description: CPU use, percent.
+        type: float
+        required: true
+      memory_percent:
+        description: Memory use, percent.
+        type: float
+        required: true
+      disk_percent:
+        description: Disk use, percent.
+        type: float
+        required: true
+      inode_percent:
+        description: Inode use, percent.
+        type: float
+        required: true
+      load_per_core:
+        description: 15-minute load average per core.
+        type: float
+        required: true
+      days_to_full:
+        description: A disk that fills up within this many days at its current pace is a finding.
+        type: float
+        required: true
   dest:
     description: Directory to write the report into (created).
     type: path
@@ -105,6 +129,7 @@ METRICS = [
     ("inodes", "inode 使用率", "%", "inode_percent"),
     ("load", "負荷 (15分平均 / コア)", "", "load_per_core"),
 ]
+THRESHOLD_KEYS = [t for _, _, _, t in METRICS] + ["days_to_full"]
 
 
 def series_name(labels):
@@ -333,17 +358,17 @@ def main():
             top_processes=dict(type="dict", default={}),
             period_start=dict(type="float", required=True),
             period_end=dict(type="float", required=True),
-            thresholds=dict(type="dict", required=True),
+            thresholds=dict(
+                type="dict",
+                required=True,
+                options={key: dict(type="float", required=True) for key in THRESHOLD_KEYS},
+            ),
             dest=dict(type="path", required=True),
             name=dict(type="str", default="resource_report"),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    needed = {t for _, _, _, t in METRICS} | {"days_to_full"}
-    absent = sorted(needed - set(params["thresholds"]))
-    if absent:
-        module.fail_json(msg=f"thresholds: missing {', '.join(absent)}")
     if params["period_end"] <= params["period_start"]:
         module.fail_json(msg="period_end must be after period_start")
     figures, proposals, missing = analyse(params["series"], params["thresholds"])

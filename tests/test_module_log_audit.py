@@ -198,11 +198,13 @@ def test_binary_and_truncated_files_do_not_crash(planted, run_module):
     "bad, words",
     [
         ({"approved_ranges": ["10.0.0.0/33"]}, "approved_ranges"),
-        ({"thresholds": {"ssh_failure": 1}}, "unknown keys"),
+        ({"thresholds": {"ssh_failure": 1}}, "thresholds.ssh_failure"),  # the argument spec's suboptions
         ({"thresholds": {"attack_requests": -1}}, "thresholds.attack_requests"),
+        ({"thresholds": {"attack_requests": "many"}}, "attack_requests"),
         ({"since": "yesterday"}, "since"),
         ({"since": "2026-11-28", "until": "2026-11-27"}, "must be before"),
         ({"attack_patterns": [{"name": "x", "regex": "("}]}, "attack_patterns"),
+        ({"attack_patterns": [{"regex": "x"}]}, "name found in attack_patterns"),
     ],
 )
 def test_bad_input_is_refused_with_the_parameter_named(planted, run_module, bad, words):
@@ -229,3 +231,10 @@ def test_journal_is_read_when_asked(monkeypatch, planted, run_module, tmp_path):
     fake.write_text("#!/bin/sh\necho 'No journal files were found.' >&2\nexit 1\n")
     failed, r = run_module(audit, args(planted, auth_source="journal"))
     assert failed and "journalctl failed" in r["msg"]
+
+
+def test_the_documented_threshold_defaults_are_the_ones_applied():
+    import yaml
+
+    documented = yaml.safe_load(audit.DOCUMENTATION)["options"]["thresholds"]["suboptions"]
+    assert {key: option["default"] for key, option in documented.items()} == audit.DEFAULT_THRESHOLDS
