@@ -53,6 +53,22 @@ def _failure_message(res):
     return message[:500]
 
 
+def failure_of(event):
+    """A failed or unreachable host in a runner event, as {host, task, play, unreachable, message, time}; None for
+    any other event and for a failure the task ignores (ignore_errors)."""
+    kind, data = event.get("event", ""), event.get("event_data", {})
+    if kind not in ("runner_on_failed", "runner_on_unreachable") or data.get("ignore_errors"):
+        return None
+    return {
+        "host": data.get("host", ""),
+        "task": data.get("task", ""),
+        "play": data.get("play", ""),
+        "unreachable": kind == "runner_on_unreachable",
+        "message": _failure_message(data.get("res", {}) or {}),
+        "time": event.get("created"),
+    }
+
+
 class Progress:
     """Follows runner events: tasks started, the current host and task, and the first real failure."""
 
@@ -74,20 +90,8 @@ class Progress:
             else:
                 self.stream.write(line + "\n")
             self.stream.flush()
-        elif (
-            kind in ("runner_on_failed", "runner_on_unreachable")
-            and not data.get("ignore_errors")
-            and self.failure is None
-        ):
-            res = data.get("res", {}) or {}
-            self.failure = {
-                "host": data.get("host", ""),
-                "task": data.get("task", ""),
-                "play": data.get("play", ""),
-                "unreachable": kind == "runner_on_unreachable",
-                "message": _failure_message(res),
-                "time": event.get("created"),
-            }
+        elif self.failure is None:
+            self.failure = failure_of(event)
         return True
 
     def finish(self):
