@@ -167,13 +167,9 @@ def run_playbook(run_dir, playbook, args, log_fh, interrupted, show=False):
         quiet=not show,
         event_handler=recorder,
         cancel_callback=lambda: bool(interrupted),
-        # ansible-runner turns host key checking off unless told: keep ansible's default (the stand-ins' keys are
-        # pinned in .local/ssh/known_hosts)
-        envvars={
-            "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
-            "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
-        },
+        envvars=runner.runner_envvars(),
     )
+    runner.scrub_runner_env(run_dir, os.path.splitext(os.path.basename(playbook))[0])
     return (130 if interrupted else result.rc), recorder.events
 
 

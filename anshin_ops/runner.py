@@ -7,6 +7,7 @@ stand-ins' runs are not maintenance of the real system and stay out of git).
 
 import datetime
 import getpass
+import json
 import os
 import re
 import shlex
@@ -232,8 +233,9 @@ def run_job(
         quiet=True,
         event_handler=progress,
         cancel_callback=lambda: bool(interrupted),
-        envvars={"ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg")},
+        envvars=runner_envvars(),
     )
+    scrub_runner_env(run_dir, "run")
     signal.signal(signal.SIGINT, previous_handler)
     progress.finish()
     stats = result.stats or {}
@@ -272,6 +274,31 @@ def logged_extra_vars(extra_vars):
         f"{name}=(秘匿)" if SECRET_NAME.search(name) else f"{name}={value}"
         for name, value in (pair.split("=", 1) for pair in extra_vars)
     ]
+
+
+def runner_envvars():
+    """The environment ansible-runner adds for a run: the repository's ansible.cfg, and host key checking as
+    ansible has it (ansible-runner turns it off unless told: a changed host key of staging or production must
+    stop the run; the stand-ins' keys are pinned in .local/ssh/known_hosts)."""
+    return {
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+    }
+
+
+def scrub_runner_env(run_dir, ident):
+    """ansible-runner keeps the whole environment of ansible-playbook in artifacts/<ident>/command, the vault
+    password of ANSIBLE_VAULT_PASSWORD (bin/vault-password-from-env) among it: keep the command and its folder
+    only, so no secret stays on disk after the run."""
+    path = os.path.join(run_dir, "artifacts", ident, "command")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            kept = json.load(fh)
+    except (FileNotFoundError, ValueError):
+        return
+    kept.pop("env", None)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(kept, fh, ensure_ascii=False)
 
 
 def _new_run_dir(base):

@@ -148,3 +148,52 @@ def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
     assert logged["approval"] == "徳危第123号 (2026-11-30)" and logged["inventory"] == "production"
     # the playbook writes its reports where bin/anshin reads them: the records folder is passed down
     assert f"anshin_records_dir={tmp_path / 'records'}" in calls[0]["cmdline"]
+
+
+def _files_holding(root, secret):
+    found = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as fh:
+                if secret.encode() in fh.read():
+                    found.append(os.path.relpath(os.path.join(folder, name), root))
+    return found
+
+
+def test_no_secret_of_the_environment_stays_in_the_run_artifacts(tmp_path, monkeypatch):
+    """A real ansible-runner run (one debug task on the controller): it writes the whole environment of
+    ansible-playbook into artifacts/<ident>/command; after scrub_runner_env no file of the run holds the vault
+    password given through ANSIBLE_VAULT_PASSWORD, and the command is still recorded."""
+    import ansible_runner
+
+    secret = "vault-Secret-7f3a9c"
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD", secret)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "noop.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: hello\n"
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = ansible_runner.run(
+        private_data_dir=str(run_dir),
+        project_dir=str(project),
+        playbook="noop.yml",
+        inventory="localhost,",
+        ident="run",
+        quiet=True,
+        envvars=runner.runner_envvars(),
+    )
+    assert result.rc == 0
+    assert _files_holding(run_dir, secret) == ["artifacts/run/command"]  # what ansible-runner leaves
+    runner.scrub_runner_env(str(run_dir), "run")
+    assert _files_holding(run_dir, secret) == []
+    with open(run_dir / "artifacts" / "run" / "command", encoding="utf-8") as fh:
+        assert "ansible-playbook" in fh.read()
+
+
+def test_host_keys_are_checked_unless_the_operator_says_otherwise(monkeypatch):
+    monkeypatch.delenv("ANSIBLE_HOST_KEY_CHECKING", raising=False)
+    assert runner.runner_envvars()["ANSIBLE_HOST_KEY_CHECKING"] == "True"  # ansible-runner's own default: False
+    monkeypatch.setenv("ANSIBLE_HOST_KEY_CHECKING", "False")
+    assert runner.runner_envvars()["ANSIBLE_HOST_KEY_CHECKING"] == "False"
