@@ -1,5 +1,6 @@
 """Shared helpers of the unit tests and quality gates."""
 
+import functools
 import pathlib
 
 import pytest
@@ -14,6 +15,40 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def load_yaml(path):
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
+
+
+@functools.cache
+def role_entries():
+    """(role, tasks file) for every way a play or a role enters a role: roles: lists, include/import_role, in
+    site.yml, the playbooks (the stand-ins' too), the scenarios and the roles' tasks."""
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ROLE_CALLS:
+                if isinstance(node.get(key), dict) and "name" in node[key]:
+                    found.add((node[key]["name"], node[key].get("tasks_from", "main")))
+            roles = node.get("roles")
+            for entry in roles if isinstance(roles, list) else []:
+                found.add((entry if isinstance(entry, str) else entry.get("role", entry.get("name")), "main"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    paths = [
+        ROOT / "site.yml",
+        *(ROOT / "playbooks").rglob("*.yml"),
+        *(ROOT / "molecule").rglob("*.yml"),
+        *(ROOT / "roles").glob("*/tasks/**/*.yml"),
+    ]
+    for path in paths:
+        walk(load_yaml(path))
+    return frozenset(found)
 
 
 @pytest.fixture(scope="session")

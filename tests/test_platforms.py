@@ -7,7 +7,7 @@ import re
 import pytest
 from ansible.template import Templar, trust_as_template
 
-from conftest import ROOT, load_yaml
+from conftest import ROOT, load_yaml, role_entries
 
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 PLATFORMS = {"Debian": {"12": "bookworm", "13": "trixie"}}
@@ -19,7 +19,6 @@ IMPORT_PLATFORM = {
     "name": "Refuse an untested platform before any change",
     "ansible.builtin.import_tasks": "platform.yml",
 }
-ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
 
 
 def _tasks(role, name):
@@ -28,35 +27,6 @@ def _tasks(role, name):
 
 def _platform_assert(role):
     return _tasks(role, "platform")[1]["ansible.builtin.assert"]
-
-
-def _entry_points():
-    """(role, tasks file) for every way a play or role enters a role: roles: lists, include/import_role."""
-    found = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ROLE_CALLS:
-                if isinstance(node.get(key), dict) and "name" in node[key]:
-                    found.add((node[key]["name"], node[key].get("tasks_from", "main")))
-            roles = node.get("roles")
-            for entry in roles if isinstance(roles, list) else []:
-                found.add((entry if isinstance(entry, str) else entry.get("role", entry.get("name")), "main"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    paths = [
-        ROOT / "site.yml",
-        *(ROOT / "playbooks").glob("*.yml"),
-        *(ROOT / "molecule").rglob("*.yml"),
-        *(ROOT / "roles").rglob("tasks/*.yml"),
-    ]
-    for path in paths:
-        walk(load_yaml(path))
-    return found
 
 
 def test_there_are_roles():
@@ -114,7 +84,7 @@ def test_main_checks_the_platform_first(role):
 
 
 def test_every_entry_point_checks_the_platform_first():
-    entries = _entry_points()
+    entries = role_entries()
     assert ("backup", "now") in entries and ("monitoring_server", "resource_report") in entries
     for role, tasks_from in sorted(entries):
         first = _tasks(role, tasks_from)[0]

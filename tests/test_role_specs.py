@@ -13,10 +13,9 @@ import pytest
 import yaml
 from ansible.template import Templar, trust_as_template
 
-from conftest import ROOT, load_yaml
+from conftest import ROOT, load_yaml, role_entries
 
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
-ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
 TASK_CALLS = ("ansible.builtin.import_tasks", "ansible.builtin.include_tasks", "import_tasks", "include_tasks")
 # what an option must say the same way in every entry point (the description may say it for that entry point)
 SAME = ("type", "elements", "default", "choices", "required", "no_log")
@@ -40,36 +39,6 @@ def _defaults(role):
 
 def _entry_points():
     return [(role, name) for role in ROLES for name in _specs(role)]
-
-
-@functools.cache
-def _entered():
-    """(role, tasks file) for every way a play or a role enters a role: roles: lists, include/import_role."""
-    found = set()
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ROLE_CALLS:
-                if isinstance(node.get(key), dict) and "name" in node[key]:
-                    found.add((node[key]["name"], node[key].get("tasks_from", "main")))
-            roles = node.get("roles")
-            for entry in roles if isinstance(roles, list) else []:
-                found.add((entry if isinstance(entry, str) else entry.get("role", entry.get("name")), "main"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    paths = [
-        ROOT / "site.yml",
-        *(ROOT / "playbooks").rglob("*.yml"),
-        *(ROOT / "molecule").rglob("*.yml"),
-        *(ROOT / "roles").glob("*/tasks/**/*.yml"),
-    ]
-    for path in paths:
-        walk(load_yaml(path))
-    return found
 
 
 @functools.cache
@@ -189,7 +158,7 @@ def test_an_entry_point_declares_what_it_reads(role, entry_point):
 
 
 def test_every_way_into_a_role_has_an_entry_point():
-    entered = _entered()
+    entered = role_entries()
     assert ("backup", "now") in entered and ("monitoring_server", "probe_history") in entered
     assert ("ldap_sync", "sync") in entered and ("base", "main") in entered
     for role, name in sorted(entered):
@@ -202,13 +171,13 @@ def test_tests_enter_a_role_by_an_entry_point_or_test_a_file_alone():
     assert entered >= TESTED_DIRECTLY, "TESTED_DIRECTLY names a file no test includes any more"
     for role, name in sorted(entered):
         assert name in _specs(role) or (role, name) in TESTED_DIRECTLY, f"a test enters {role} by {name}"
-    assert not TESTED_DIRECTLY & _entered(), "a playbook or role enters a file only a test should include"
+    assert not TESTED_DIRECTLY & role_entries(), "a playbook or role enters a file only a test should include"
 
 
 @pytest.mark.parametrize("role, entry_point", _entry_points())
 def test_every_entry_point_has_its_tasks_file_and_is_used(role, entry_point):
     assert (ROOT / "roles" / role / "tasks" / f"{entry_point}.yml").is_file(), f"{role}: no tasks/{entry_point}.yml"
-    assert (role, entry_point) in _entered(), f"{role}: nothing enters by {entry_point}"
+    assert (role, entry_point) in role_entries(), f"{role}: nothing enters by {entry_point}"
 
 
 def _readme_entry_points(role):
