@@ -81,28 +81,21 @@ def cmd_incident(args):
     directory = incidents_dir(args)
     if args.action == "new":
         occurred = incidents.parse_time(args.occurred, "occurred")
-        record = {
-            "id": incidents.new_id(occurred),
-            "occurred": occurred.isoformat(),
-            "detected": args.detected or occurred.isoformat(),
-            "detection": args.detection,
-            "target": args.target,
-            "category": args.category,
-            "severity": args.severity,
-            "summary": args.summary,
-            "impact": args.impact or "",
-            "down_start": args.down_start,
-            "down_end": args.down_end,
-            "planned": False,
-            "workaround": "",
-            "cause": "",
-            "remedy": "",
-            "prevention": "",
-            "recovered": None,
-            "reported_to_pref": None,
-            "handler": args.handler or "",
-            "status": "対応中",
-        }
+        record = incidents.new_record(
+            occurred,
+            occurred=occurred.isoformat(),
+            detected=args.detected or occurred.isoformat(),
+            detection=args.detection,
+            target=args.target,
+            category=args.category,
+            severity=args.severity,
+            summary=args.summary,
+            impact=args.impact or "",
+            down_start=args.down_start,
+            down_end=args.down_end,
+            handler=args.handler or "",
+            status="対応中",
+        )
         print(incidents.save(directory, record))
         return 0
     if args.action == "list":

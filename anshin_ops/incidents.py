@@ -165,6 +165,27 @@ def load(directory, check=None):
     return records
 
 
+# a new record's keys in the order its file shows them, and what is not known when it is opened
+RECORD_KEYS = (
+    "id", "occurred", "detected", "detection", "target", "category", "severity", "summary", "impact",
+    "down_start", "down_end", "planned", "workaround", "cause", "remedy", "prevention", "recovered",
+    "reported_to_pref", "handler", "status",
+)  # fmt: skip
+NOT_YET_KNOWN = {
+    "impact": "", "down_start": None, "down_end": None, "planned": False, "workaround": "", "cause": "",
+    "remedy": "", "prevention": "", "recovered": None, "reported_to_pref": None, "handler": "",
+}  # fmt: skip
+
+
+def new_record(occurred, /, **known):
+    """A new 障害管理表 record: its id from when it occurred, what is known, the rest empty (NOT_YET_KNOWN)."""
+    values = {"id": new_id(occurred), **NOT_YET_KNOWN, **known}
+    missing, unknown = set(RECORD_KEYS) - set(values), set(values) - set(RECORD_KEYS)
+    if missing or unknown:
+        raise ValueError(f"a new record misses {sorted(missing)}, not fields of a record: {sorted(unknown)}")
+    return {key: values[key] for key in RECORD_KEYS}
+
+
 def new_id(occurred):
     """An id no other clone picks: the time it occurred and six random hex digits."""
     return f"INC-{occurred.astimezone(cal.JST):%Y%m%d-%H%M}-{secrets.token_hex(3)}"

@@ -126,28 +126,18 @@ def draft_incident(directory, job, failure, started, who):
         else started
     )
     what = "到達不能" if failure["unreachable"] else "失敗"
-    record = {
-        "id": incidents.new_id(occurred),
-        "occurred": occurred.isoformat(timespec="seconds"),
-        "detected": occurred.isoformat(timespec="seconds"),
-        "detection": f"保守作業 (anshin run {job})",
-        "target": failure["host"] or "(不明)",
-        "category": "障害",
-        "severity": "中",
-        "summary": f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),
-        "impact": "",
-        "down_start": None,
-        "down_end": None,
-        "planned": False,
-        "workaround": "",
-        "cause": "",
-        "remedy": "",
-        "prevention": "",
-        "recovered": None,
-        "reported_to_pref": None,
-        "handler": who,
-        "status": "下書き",
-    }
+    record = incidents.new_record(
+        occurred,
+        occurred=occurred.isoformat(timespec="seconds"),
+        detected=occurred.isoformat(timespec="seconds"),
+        detection=f"保守作業 (anshin run {job})",
+        target=failure["host"] or "(不明)",
+        category="障害",
+        severity="中",
+        summary=f"{job}: タスク「{failure['task']}」が{what}: {failure['message']}".strip(),
+        handler=who,
+        status="下書き",
+    )
     return incidents.save(directory, record)
 
 

@@ -343,3 +343,24 @@ def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
     assert run(tmp_path, "report", "availability", "2026", "--probes") == 0
     captured = capsys.readouterr()
     assert "監視データを取得できませんでした" in captured.err and "停止時間 (開庁時間内) 60.0 分" in captured.out
+
+
+def test_a_new_record_has_every_field_in_order_and_refuses_unknown_ones():
+    occurred = incidents.parse_time("2026-11-27T16:05", "occurred")
+    known = {
+        "occurred": occurred.isoformat(),
+        "detected": occurred.isoformat(),
+        "detection": "監視",
+        "target": "lalert-vm",
+        "category": "障害",
+        "severity": "中",
+        "summary": "x",
+        "status": "対応中",
+    }
+    record = incidents.new_record(occurred, **known)
+    assert tuple(record) == incidents.RECORD_KEYS and record["id"].startswith("INC-20261127-1605-")
+    assert record["cause"] == "" and record["recovered"] is None and record["planned"] is False
+    with pytest.raises(ValueError, match=r"not fields of a record: \['occured'\]"):
+        incidents.new_record(occurred, **known, occured="typo")
+    with pytest.raises(ValueError, match=r"misses \['summary'\]"):
+        incidents.new_record(occurred, **{k: v for k, v in known.items() if k != "summary"})
