@@ -26,6 +26,13 @@ def health(host):
     return json.loads(host.check_output("curl -fsS http://127.0.0.1:8080/healthz"))["data"]
 
 
+def ldap_admin(tool):
+    """An LDAP tool bound as the directory's admin (the scenario's generated password)."""
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
+        password = fh.read().split()[0]
+    return f"{tool} -x -H ldap://127.0.0.1 -D 'cn=admin,dc=anshin,dc=local' -w '{password}'"
+
+
 def firing(alertname):
     """Labels of the active alerts of that name in the monitoring host's Alertmanager."""
     out = MONITORING.check_output(
@@ -81,13 +88,8 @@ def test_the_backup_runs_and_a_restore_brings_the_archived_state_back(host, copy
     # the LDAP directory site.yml built came back from its export too, and answers
     assert '"ldap-directory"' in out, out
     assert host.service("slapd").is_running
-    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
-        password = fh.read().split()[0]
     assert (
-        host.check_output(
-            f"ldapsearch -x -LLL -H ldap://127.0.0.1 -D cn=admin,dc=anshin,dc=local -w '{password}' "
-            "-b dc=anshin,dc=local -s base dn"
-        )
+        host.check_output(f"{ldap_admin('ldapsearch')} -LLL -b dc=anshin,dc=local -s base dn")
         == "dn: dc=anshin,dc=local"
     )
     assert host_name(host) in host.check_output("anshin-backup list")

@@ -6,32 +6,14 @@ Runs on the site scenario's converge, after test_site.py (pytest collects files 
 primary's receiver, so it comes last. The primary is site-debian12, failover.yml's groups['lalert'][0]."""
 
 import base64
-import json
 import os
 import subprocess
 
 import pytest
 import testinfra
+from test_site import FIXTURES, PLAYBOOKS, SEND, health, ldap_admin  # the same receiver and playbooks as the site tests
 
-from conftest import PROJECT, host_name
-
-SEND = (
-    "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
-    "--username tokushima-test --password-file /etc/lalert-receiver/password "
-    "--cafile /etc/lalert-receiver/tls/receiver.crt --expect ok"
-)
-FIXTURES = os.path.join(PROJECT, "services", "lalert_receiver", "fixtures")
-PLAYBOOKS = os.path.join(PROJECT, "playbooks")
-
-
-def health(host):
-    return json.loads(host.check_output("curl -fsS http://127.0.0.1:8080/healthz"))["data"]
-
-
-def ldap_admin(tool):
-    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ldap_admin_password"), encoding="utf-8") as fh:
-        password = fh.read().split()[0]
-    return f"{tool} -x -H ldap://127.0.0.1 -D 'cn=admin,dc=anshin,dc=local' -w '{password}'"
+from conftest import host_name
 
 
 def directory(host):
