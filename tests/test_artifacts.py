@@ -3,14 +3,17 @@
 
 import hashlib
 import io
+import json
 import os
 import subprocess
+import sys
 import types
 
 import pytest
+import yaml
 
 from anshin_ops import artifacts
-from conftest import ROOT
+from conftest import ROOT, load_yaml
 from filter_plugins.artifacts import ARTIFACTS, anshin_artifact, anshin_sha256sum
 
 
@@ -76,3 +79,76 @@ def test_a_failed_build_is_one_line_and_a_failing_exit(monkeypatch, capsys):
 def test_bin_build_artifacts_runs_the_module():
     done = subprocess.run([str(ROOT / "bin" / "build-artifacts"), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "usage: bin/build-artifacts" in done.stdout, done.stderr
+
+
+INVENTORY_RULE = {
+    "lalert_receiver_artifact": "{{ 'lalert-receiver' | anshin_artifact }}",
+    "lalert_receiver_artifact_sha256": (
+        "{{ lookup('ansible.builtin.file', lalert_receiver_artifact ~ '.sha256', errors='ignore') | anshin_sha256sum }}"
+    ),
+}
+
+
+def test_every_inventory_and_molecule_pass_the_build_by_the_rule():
+    for name in ("local", "staging", "production"):
+        with open(ROOT / "inventories" / name / "group_vars" / "all" / "artifacts.yml", encoding="utf-8") as fh:
+            assert yaml.safe_load(fh) == INVENTORY_RULE, name
+    shared = load_yaml(ROOT / "molecule" / "shared" / "config.yml")
+    group_vars = shared["provisioner"]["inventory"]["group_vars"]["all"]
+    assert {k: group_vars[k] for k in INVENTORY_RULE} == INVENTORY_RULE
+    # molecule builds before anything else in a test, and before a converge (its default sequence)
+    assert shared["dependency"] == {"name": "shell", "command": "${MOLECULE_PROJECT_DIRECTORY}/bin/build-artifacts"}
+    assert shared["scenario"]["test_sequence"][0] == "dependency"
+    assert "dependency" not in shared["scenario"]["destroy_sequence"]
+    for path in (ROOT / "molecule").glob("*/molecule.yml"):
+        scenario = load_yaml(path) or {}  # log_audit's states no delta
+        assert "dependency" not in scenario, f"{path}: the shared dependency step builds the artifacts"
+        assert "test_sequence" not in scenario.get("scenario", {}), f"{path}: the shared test sequence builds first"
+        for group, variables in scenario.get("provisioner", {}).get("inventory", {}).get("group_vars", {}).items():
+            assert not set(INVENTORY_RULE) & set(variables or {}), f"{path}: {group} passes another artifact"
+
+
+def test_the_inventories_resolve_the_path_and_the_checksum_of_the_build(tmp_path):
+    """What the role receives on the local inventory's receiver VM: the path by the rule and the checksum read
+    from the file beside it, or nothing when the build is missing (the role then stops, naming the build)."""
+
+    def resolved(variable, **extra):
+        done = subprocess.run(
+            [
+                os.path.join(os.path.dirname(sys.executable), "ansible"),
+                "-i",
+                str(ROOT / "inventories" / "local"),
+                "lalert-vm",
+                "-m",
+                "ansible.builtin.debug",
+                "-a",
+                f"var={variable}",
+                "-e",
+                json.dumps(extra),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout.split("=>", 1)[1])[variable]
+
+    assert resolved("lalert_receiver_artifact") == anshin_artifact("lalert-receiver")
+    artifact = tmp_path / "lalert-receiver.tar.gz"
+    assert resolved("lalert_receiver_artifact_sha256", lalert_receiver_artifact=str(artifact)) == ""
+    (tmp_path / "lalert-receiver.tar.gz.sha256").write_text("ab" * 32 + "  lalert-receiver.tar.gz\n")
+    assert resolved("lalert_receiver_artifact_sha256", lalert_receiver_artifact=str(artifact)) == "ab" * 32
+
+
+def test_the_receiver_role_names_nothing_outside_itself():
+    """The role installs and checks what it is given: no path into this repository (services/, .local/, the
+    role's parent folders), no build."""
+    offenders = []
+    for path in sorted((ROOT / "roles" / "lalert_receiver").rglob("*")):
+        if path.suffix in (".yml", ".j2") and path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if "role_path" in text or "services/" in text or ".local" in text or "build_artifact" in text:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

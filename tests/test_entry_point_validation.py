@@ -1,11 +1,13 @@
 """ansible-core really validates every entry point, the tasks_from ones too, before the entry point's first task.
 
 One ansible-playbook run on the controller enters every role by every entry point it declares (one local
-host per entry point, `include_role` with `tasks_from`): with the roles' own defaults each validation passes
-(the defaults have the types the specs say) and, with `--tags` naming no task, nothing else runs. A second run
-gives each entry point a wrongly typed input: the validation task fails, naming the entry point and the
-input, and no task of the role runs. Check mode, a throwaway inventory of `localhost` aliases with
-`ansible_connection: local`, and a configuration of its own: nothing outside the test's directory is touched.
+host per entry point, `include_role` with `tasks_from`): with the roles' own defaults, and a value of its type
+for each required input (one no default gives: the inventory passes it, such as the receiver's artifact), each
+validation passes (the defaults have the types the specs say) and, with `--tags` naming no task, nothing else
+runs. A second run gives each entry point a wrongly typed input, a third leaves the required inputs out: the
+validation task fails, naming the entry point and the input, and no task of the role runs. Check mode, a
+throwaway inventory of `localhost` aliases with `ansible_connection: local`, and a configuration of its own:
+nothing outside the test's directory is touched.
 """
 
 import json
@@ -34,9 +36,18 @@ WRONG = {
 }
 
 
+# a value of each type, for the required inputs
+GIVEN = {"str": "given", "path": "/given/by/an/inventory", "int": 1, "float": 1.0, "bool": True, "list": [], "dict": {}}
+
+
 def _options(role, entry_point):
     specs = load_yaml(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
     return specs[entry_point].get("options") or {}
+
+
+def _required(role, entry_point):
+    """The entry point's required inputs, each with a value of its type."""
+    return {name: GIVEN[o["type"]] for name, o in _options(role, entry_point).items() if o.get("required")}
 
 
 def _wrong_input(role, entry_point):
@@ -47,30 +58,38 @@ def _wrong_input(role, entry_point):
     return None
 
 
-def _playbook(wrong=None):
+def _playbook(wrong=None, leave_out_required=False):
     """One play on one local host entering every role by each of its entry points, each include naming its role
     and tasks file literally (ansible-core takes the includes of one task on several hosts for one when only
-    tasks_from differs). Without `wrong`: the includes alone are tagged `always`, so `--tags` naming no task
-    runs them and the validation (a role's own tasks do not inherit an include's tags, but would a block's).
-    With `wrong` {(role, entry point): (input, value)}: each include in a block with its wrong input, the
-    refusal rescued so the next one still runs."""
+    tasks_from differs), with its required inputs. Without `wrong`: the includes alone are tagged `always`, so
+    `--tags` naming no task runs them and the validation (a role's own tasks do not inherit an include's tags,
+    but would a block's). With `wrong` {(role, entry point): (input, value)}: each include in a block with its
+    wrong input, the refusal rescued so the next one still runs. With `leave_out_required`: so is each entry
+    point with required inputs, without them."""
     tasks = []
     for role, entry_point in ENTRY_POINTS:
         include = {
             "name": f"Enter {role} by {entry_point}",
             "ansible.builtin.include_role": {"name": role, "tasks_from": entry_point},
+            "vars": _required(role, entry_point),
         }
-        if not wrong:
-            tasks.append(dict(include, tags=["always"]))
-        elif (role, entry_point) in wrong:
-            name, value = wrong[(role, entry_point)]
+        if leave_out_required or wrong:
+            if leave_out_required and include["vars"]:
+                given = {}
+            elif wrong and (role, entry_point) in wrong:
+                name, value = wrong[(role, entry_point)]
+                given = dict(include["vars"], **{name: value})
+            else:
+                continue
             tasks.append(
                 {
                     "name": f"{role} {entry_point}",
-                    "block": [dict(include, vars={name: value})],
+                    "block": [dict(include, vars=given)],
                     "rescue": [{"name": f"Refused {role} {entry_point}", "ansible.builtin.debug": {"msg": "refused"}}],
                 }
             )
+        else:
+            tasks.append(dict(include, tags=["always"]))
     return [
         {"name": "Enter every role by each of its entry points", "hosts": "all", "gather_facts": False, "tasks": tasks}
     ]
@@ -173,5 +192,26 @@ def test_a_wrongly_typed_input_stops_every_entry_point_before_its_first_task(pla
         assert validation[0].startswith(_validation(role, entry_point)), validation[0]
         assert validation[1]["failed"] and validation[1]["validate_args_context"]["argument_spec_name"] == entry_point
         assert any(name in error for error in validation[1]["argument_errors"]), validation[1]["argument_errors"]
+        assert rescue[0] == f"Refused {role} {entry_point}"
+    assert report["stats"]["entry-points"]["changed"] == 0
+
+
+def test_a_required_input_left_out_stops_its_entry_point_before_its_first_task(play):
+    """What no default can give (the receiver's artifact and its checksum: the inventory passes them) is
+    required: without it the validation fails, naming each, and no task of the role runs."""
+    required = {(r, e): sorted(_required(r, e)) for r, e in ENTRY_POINTS if _required(r, e)}
+    assert required[("lalert_receiver", "main")] == ["lalert_receiver_artifact", "lalert_receiver_artifact_sha256"]
+    rc, report, stderr = play(_playbook(leave_out_required=True))
+    assert rc == 0, json.dumps(report, indent=1) + stderr  # every refusal rescued
+    ran = _ran(report)
+    assert len(ran) == 3 * len(required), [name for name, _ in ran]
+    for ((role, entry_point), names), include, validation, rescue in zip(
+        required.items(), ran[::3], ran[1::3], ran[2::3], strict=True
+    ):
+        assert include[0] == f"Enter {role} by {entry_point}"
+        assert validation[0].startswith(_validation(role, entry_point)), validation[0]
+        assert validation[1]["failed"] and validation[1]["validate_args_context"]["argument_spec_name"] == entry_point
+        errors = " ".join(validation[1]["argument_errors"])
+        assert f"missing required arguments: {', '.join(names)}" in errors, errors
         assert rescue[0] == f"Refused {role} {entry_point}"
     assert report["stats"]["entry-points"]["changed"] == 0

@@ -20,7 +20,10 @@ TASK_CALLS = ("ansible.builtin.import_tasks", "ansible.builtin.include_tasks", "
 # what an option must say the same way in every entry point (the description may say it for that entry point)
 SAME = ("type", "elements", "default", "choices", "required", "no_log")
 # tasks files a unit test includes on the controller to test them alone: parts of an entry point, not one
-TESTED_DIRECTLY = {("patching", "apply_gates")}  # tests/test_patching_gates.py: the disaster gate of apply.yml
+TESTED_DIRECTLY = {
+    ("patching", "apply_gates"),  # tests/test_patching_gates.py: the disaster gate of apply.yml
+    ("lalert_receiver", "artifact"),  # tests/test_receiver_artifact.py: the artifact check of validate.yml
+}
 
 
 @functools.cache

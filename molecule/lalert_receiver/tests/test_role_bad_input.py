@@ -25,10 +25,18 @@ CASES = {
         {"lalert_receiver_tls_certificate": "-----BEGIN CERTIFICATE-----"},
         "lalert_receiver_tls_private_key",
     ),
-    "artifact without checksum": (
+    # the inventory's checksum read from a .sha256 file bin/build-artifacts did not write
+    "artifact without checksum": ({"lalert_receiver_artifact_sha256": ""}, "lalert_receiver_artifact_sha256"),
+    # a vendor's path alone, no .sha256 beside it to read the checksum from
+    "vendor artifact without checksum": (
         {"lalert_receiver_artifact": "/tmp/vendor.tar.gz"},
         "lalert_receiver_artifact_sha256",
     ),
+    "checksum not 64 hex digits": (
+        {"lalert_receiver_artifact_sha256": "sha256:0123"},
+        "lalert_receiver_artifact_sha256",
+    ),
+    "artifact path not absolute": ({"lalert_receiver_artifact": "lalert-receiver.tar.gz"}, "lalert_receiver_artifact"),
     "service account not made by base": ({"lalert_receiver_user": "nosuchuser"}, "lalert_receiver_user"),
     "threads of wrong type": ({"lalert_receiver_threads": "many"}, "lalert_receiver_threads"),
 }

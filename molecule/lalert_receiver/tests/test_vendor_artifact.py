@@ -1,6 +1,7 @@
 """The vendor's build replaces the repo's: a wheelhouse tarball checked by
-sha256. A wrong checksum stops the play before any change; the right one
-installs the new release, keeps the data and keeps receiving.
+sha256. A missing artifact or a wrong checksum stops the play before any
+change; the right one installs the new release, keeps the data and keeps
+receiving.
 
 Runs after test_receiver.py (file order) and on one platform: it swaps the
 installed release."""
@@ -28,7 +29,7 @@ def vendor_artifact(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vendor")
     wheels = tmp / "wheelhouse"
     deps = glob.glob(os.path.join(PROJECT, ".local", "wheelhouse", "*", "*.whl"))
-    assert deps, "the converge should have filled the dependency wheel cache"
+    assert deps, "molecule's dependency step (bin/build-artifacts) should have filled the dependency wheel cache"
     # built from a copy: a build leaves build/ and egg-info behind in its source
     source = tmp / "source"
     shutil.copytree(SERVICE, source, ignore=shutil.ignore_patterns("tests", "fixtures", "__pycache__"))
@@ -73,6 +74,18 @@ def test_wrong_checksum_stops_before_any_change(host, run_playbook, vendor_artif
     rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": path, "lalert_receiver_artifact_sha256": "0" * 64})
     assert rc != 0 and "lalert_receiver_artifact" in out and "differs" in out, out
     assert "changed=0" in out, out
+    assert host.file(MARKER).content_string == before
+
+
+def test_missing_artifact_stops_before_any_change(host, run_playbook, vendor_artifact):
+    """A path with nothing there (a build not made, a vendor's file not copied): stopped, naming the build."""
+    only_debian12(host)
+    _, sha = vendor_artifact
+    before = host.file(MARKER).content_string
+    missing = os.path.join(os.path.dirname(vendor_artifact[0]), "not-built.tar.gz")
+    rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": missing, "lalert_receiver_artifact_sha256": sha})
+    assert rc != 0 and f"lalert_receiver_artifact: {missing} is not a file on the controller" in out, out
+    assert "bin/build-artifacts" in out and "changed=0" in out, out
     assert host.file(MARKER).content_string == before
 
 
