@@ -1,5 +1,6 @@
-"""bin/run once the stand-ins are up: site.yml on the local environment, then (when it passed, not in check mode)
-the L-Alert drill, a backup now, and the LDAP stand-in directory with the sync from it.
+"""bin/run once the stand-ins are up: the artifacts site.yml installs built (anshin_ops.artifacts, as
+bin/build-artifacts does), site.yml on the local environment, then (when it passed, not in check mode) the L-Alert
+drill, a backup now, and the LDAP stand-in directory with the sync from it.
 
 Each playbook runs through ansible-runner (as `anshin run` does, anshin_ops/runner.py). What bin/run shows is
 picked from the runner's events, not from ansible's text: the result of a named task (event_data.task and .role,
@@ -19,7 +20,7 @@ import sys
 
 import yaml
 
-from anshin_ops import records, runner
+from anshin_ops import artifacts, records, runner
 
 ROOT = runner.ROOT
 LOGS = os.path.join(ROOT, ".local", "logs")
@@ -196,6 +197,12 @@ def main(argv):
 
 
 def _run_all(argv, check, run_dir, interrupted):
+    log("building the artifacts site.yml installs (bin/build-artifacts)")
+    try:
+        artifacts.build(sys.stderr)
+    except artifacts.BuildError as exc:
+        _print([f"failed: {exc}"])
+        return 1
     site_log = _log_path("site")
     log(f"applying site.yml to inventories/local (log: {runner._shown(site_log)})")
     with open(site_log, "w", encoding="utf-8") as fh:

@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-from anshin_ops import incidents, inventory, office_calendar as cal, output, records
+from anshin_ops import artifacts, incidents, inventory, office_calendar as cal, output, records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jobs.yml")
@@ -188,6 +188,12 @@ def run_job(
             f"{job} changes {inventory_name_or_path}: give the prefecture's approval reference with --approval "
             "(承認番号・承認日など), or run it with --check"
         )
+    if known[job].get("needs_artifacts"):
+        # what the playbook installs, as the inventories pass it (bin/build-artifacts): a failed build runs nothing
+        try:
+            artifacts.build(stream)
+        except artifacts.BuildError as exc:
+            raise incidents.RecordError(f"{job}: {exc}") from exc
     inventory_name = (
         inventory_name_or_path if os.path.isdir(os.path.join(ROOT, "inventories", inventory_name_or_path)) else "custom"
     )

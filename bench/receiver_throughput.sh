@@ -15,6 +15,7 @@ count=${1:-10000}; concurrency=${2:-8}
 vm=anshin-lalert-vm
 
 bin/localenv up >/dev/null
+bin/build-artifacts >/dev/null  # what site.yml's receiver installs
 log "making sure the receiver is deployed"
 ansible-playbook site.yml >/dev/null
 user=$(ansible-inventory --host lalert-vm | python3 -c 'import json,sys; print(json.load(sys.stdin)["lalert_receiver_username"])')

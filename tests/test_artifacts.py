@@ -12,7 +12,7 @@ import types
 import pytest
 import yaml
 
-from anshin_ops import artifacts
+from anshin_ops import artifacts, runner
 from conftest import ROOT, load_yaml
 from filter_plugins.artifacts import ARTIFACTS, anshin_artifact, anshin_sha256sum
 
@@ -152,3 +152,46 @@ def test_the_receiver_role_names_nothing_outside_itself():
             if "role_path" in text or "services/" in text or ".local" in text or "build_artifact" in text:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
+
+
+def _roles_applied(playbook, seen=None):
+    """The roles a playbook applies: its plays' roles: and role includes, through import_playbook."""
+    seen = set() if seen is None else seen
+    found = set()
+
+    def walk(node, here):
+        if isinstance(node, dict):
+            target = node.get("ansible.builtin.import_playbook", node.get("import_playbook"))
+            if isinstance(target, str) and (here / target).resolve() not in seen:
+                seen.add((here / target).resolve())
+                found.update(_roles_applied((here / target).resolve(), seen))
+            for key in ROLE_CALLS:
+                if isinstance(node.get(key), dict):
+                    found.add(node[key]["name"])
+            for entry in node["roles"] if isinstance(node.get("roles"), list) else []:
+                found.add(entry if isinstance(entry, str) else entry.get("role", entry.get("name")))
+            for value in node.values():
+                walk(value, here)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, here)
+
+    walk(load_yaml(playbook), playbook.parent)
+    return found
+
+
+def test_a_job_builds_the_artifacts_exactly_when_its_playbook_installs_one():
+    """anshin run builds before a job marked needs_artifacts (anshin_ops/jobs.yml): the jobs whose playbook
+    applies a role that takes an artifact as input (lalert_receiver), no other."""
+    installing = {
+        path.parent.parent.name
+        for path in (ROOT / "roles").glob("*/meta/argument_specs.yml")
+        if any(name.endswith("_artifact") for name in load_yaml(path)["argument_specs"]["main"].get("options", {}))
+    }
+    assert installing == {"lalert_receiver"}
+    marked = {name for name, job in runner.jobs().items() if job.get("needs_artifacts")}
+    applying = {name for name, job in runner.jobs().items() if _roles_applied(ROOT / job["playbook"]) & installing}
+    assert marked == applying == {"site", "failover"}

@@ -1,6 +1,7 @@
 """anshin_ops/localrun.py (bin/run after bin/localenv up) over hand-written runner events
 (tests/fixtures/runner_events/): what is shown is picked from the events, ansible's text goes to the logs, the
-exit code is kept. ansible-runner is replaced by a fake that replays the events; no playbook runs."""
+exit code is kept. ansible-runner is replaced by a fake that replays the events; no playbook runs, and the
+artifacts' build (anshin_ops.artifacts, tests/test_artifacts.py) is replaced by one that records its call."""
 
 import io
 import json
@@ -10,7 +11,7 @@ import types
 
 import pytest
 
-from anshin_ops import localrun, runner
+from anshin_ops import artifacts, localrun, runner
 
 EVENTS = os.path.join(os.path.dirname(__file__), "fixtures", "runner_events")
 
@@ -105,20 +106,42 @@ def test_the_recorder_logs_ansibles_text_without_colours_and_keeps_the_results()
 @pytest.fixture
 def fake_runner(tmp_path, monkeypatch):
     """ansible_runner.run replaced: replays the recorded events of the playbook (by its ident, or as told in
-    `runs`) to the event handler and returns its exit code; the calls are kept."""
-    calls, runs = [], {}
+    `runs`) to the event handler and returns its exit code; the calls are kept, and in `order` what ran: the
+    artifacts' build (replaced too) and each playbook."""
+    calls, runs, order = [], {}, []
+
+    def build(stream=None, **_):
+        order.append("build")
+        return {}
 
     def run(**kwargs):
         calls.append(kwargs)
+        order.append(kwargs["playbook"])
         recording = recorded(runs.get(kwargs["ident"], kwargs["ident"]))
         for event in recording["events"]:
             kwargs["event_handler"](event)
         return types.SimpleNamespace(rc=recording["rc"], status="successful" if recording["rc"] == 0 else "failed")
 
     monkeypatch.setitem(sys.modules, "ansible_runner", types.SimpleNamespace(run=run))
+    monkeypatch.setattr(artifacts, "build", build)
     monkeypatch.setattr(localrun, "LOGS", str(tmp_path / "logs"))
     monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
-    return types.SimpleNamespace(calls=calls, runs=runs, logs=tmp_path / "logs")
+    return types.SimpleNamespace(calls=calls, runs=runs, order=order, logs=tmp_path / "logs")
+
+
+def test_the_artifacts_are_built_before_site_yml(fake_runner):
+    assert localrun.main(["--check"]) == 0
+    assert fake_runner.order == ["build", "site.yml"]
+
+
+def test_a_failed_build_runs_no_playbook(fake_runner, monkeypatch, capsys):
+    def unreachable(stream=None, **_):
+        raise artifacts.BuildError("building the artifact lalert-receiver failed: pip download exited 1")
+
+    monkeypatch.setattr(artifacts, "build", unreachable)
+    assert localrun.main([]) == 1
+    assert fake_runner.order == []
+    assert "failed: building the artifact lalert-receiver failed: pip download exited 1" in capsys.readouterr().out
 
 
 def test_a_full_run_shows_the_replies_the_archive_the_summary_and_the_recap(fake_runner, capsys):

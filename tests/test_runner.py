@@ -150,6 +150,53 @@ def test_the_approval_goes_into_the_maintenance_log(tmp_path, monkeypatch):
     assert f"anshin_records_dir={tmp_path / 'records'}" in calls[0]["cmdline"]
 
 
+@pytest.fixture
+def fake_build_and_runner(tmp_path, monkeypatch):
+    """The artifacts' build and ansible-runner replaced: what ran, in order ("build", then the playbooks)."""
+    import sys
+    import types
+
+    from anshin_ops import artifacts
+
+    monkeypatch.setenv("ANSHIN_RECORDS_ROOT", str(tmp_path / "records"))
+    order = []
+    fake = types.SimpleNamespace(status="successful", rc=0, stats={})
+    monkeypatch.setattr(artifacts, "build", lambda stream=None, **_: order.append("build") or {})
+    monkeypatch.setitem(
+        sys.modules, "ansible_runner", types.SimpleNamespace(run=lambda **kw: (order.append(kw["playbook"]), fake)[1])
+    )
+    monkeypatch.setattr(runner, "_new_run_dir", lambda base: (base, str(tmp_path / "run")))
+    return order
+
+
+def test_a_job_that_installs_an_artifact_builds_it_first(fake_build_and_runner):
+    """site.yml and failover.yml apply the receiver, which installs the artifact bin/build-artifacts builds (in
+    check mode too: the role checks it before any change); a job that installs nothing builds nothing."""
+    with open(os.devnull, "w") as devnull:
+        assert runner.run_job("site", "local", check=True, stream=devnull)[0] == 0
+        assert runner.run_job("failover", "local", stream=devnull)[0] == 0
+        assert runner.run_job("patch_report", "local", stream=devnull)[0] == 0
+    assert fake_build_and_runner == [
+        "build",
+        "site.yml",
+        "build",
+        "playbooks/failover.yml",
+        "playbooks/patch_report.yml",
+    ]
+
+
+def test_a_failed_build_runs_and_writes_nothing(fake_build_and_runner, tmp_path, monkeypatch, capsys):
+    from anshin_ops import artifacts
+
+    def unreachable(stream=None, **_):
+        raise artifacts.BuildError("building the artifact lalert-receiver failed: pip download exited 1")
+
+    monkeypatch.setattr(artifacts, "build", unreachable)
+    assert cli.main(["run", "site", "--check"]) == 2
+    assert "site: building the artifact lalert-receiver failed: pip download exited 1" in capsys.readouterr().err
+    assert fake_build_and_runner == [] and not (tmp_path / "records").exists() and not (tmp_path / "run").exists()
+
+
 def _files_holding(root, secret):
     found = []
     for folder, _, names in os.walk(root):
