@@ -14,17 +14,14 @@ bin/build-artifacts.
 """
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
 
+from anshin_ops.modules import load_file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    "anshin_artifacts_rule", os.path.join(ROOT, "filter_plugins", "artifacts.py")
-)
-_rule = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_rule)
+_rule = load_file("filter_plugins/artifacts.py", "anshin_artifacts_rule")
 ARTIFACTS = _rule.ARTIFACTS
 WHEEL_CACHE = os.path.join(ROOT, ".local", "wheelhouse")
 
@@ -34,11 +31,7 @@ class BuildError(Exception):
 
 
 def _builder(name):
-    path = os.path.join(ROOT, ARTIFACTS[name])
-    spec = importlib.util.spec_from_file_location("anshin_build_" + name.replace("-", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(ARTIFACTS[name], "anshin_build_" + name.replace("-", "_"))
 
 
 def build(stream=None, wheel_cache=WHEEL_CACHE):

@@ -1,12 +1,21 @@
-"""The repository's custom modules (library/) loaded into this Python as Ansible runs them, with module_utils/
-importable as ansible.module_utils.*. One loader for the unit tests (tests/conftest.py re-exports it) and
-the benchmarks (bench/), so neither reaches into the other's folder."""
+"""Python files of the repository that are not a package, loaded by path: the custom modules (library/) as
+Ansible runs them, with module_utils/ importable as ansible.module_utils.*, and the rules kept as filter
+plugins (filter_plugins/records.py, artifacts.py) or scripts (a builder). One loader for bin/anshin, the unit
+tests (tests/conftest.py re-exports it) and the benchmarks (bench/), so none reaches into another's folder."""
 
 import importlib.util
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_file(relative_path, name):
+    """The repository's file RELATIVE_PATH as a module called NAME."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_module(name):
@@ -17,7 +26,4 @@ def load_module(name):
             spec = importlib.util.spec_from_file_location(alias, path)
             sys.modules[alias] = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(sys.modules[alias])
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(f"library/{name}.py", name)

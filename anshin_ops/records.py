@@ -1,17 +1,12 @@
 """Where bin/anshin reads and writes an inventory's records: the rule of filter_plugins/records.py
 (which the playbooks and roles use through the inventory's anshin_records_dir), not a copy of it."""
 
-import importlib.util
 import os
 
 from anshin_ops import incidents, inventory
+from anshin_ops.modules import load_file
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    "anshin_records_rule", os.path.join(ROOT, "filter_plugins", "records.py")
-)
-_rule = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_rule)
+_rule = load_file("filter_plugins/records.py", "anshin_records_rule")
 KINDS = _rule.KINDS
 
 
