@@ -27,11 +27,16 @@ def test_gitlab_runs_tests_then_a_dry_run_then_applies_on_main_only():
     assert scripts(GITLAB["test"]) == ".ci/run"
     assert GITLAB["check-staging"]["needs"] == ["test"]
     assert scripts(GITLAB["check-staging"]) == 'bin/deploy "$ANSHIN_CHECK_INVENTORY" --check'
-    assert GITLAB["check-staging"]["variables"] == {"ANSHIN_CHECK_INVENTORY": "staging"}
+    assert GITLAB["variables"] == {"ANSHIN_CHECK_INVENTORY": "staging"}
     apply = GITLAB["apply-staging"]
     assert apply["needs"] == ["check-staging"]
     assert scripts(apply) == "bin/deploy staging --apply"
-    assert apply["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert apply["rules"] == [
+        {
+            "if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $ANSHIN_TEST_ONLY == null"
+            ' && $ANSHIN_CHECK_INVENTORY == "staging"'
+        }
+    ]
 
 
 def test_github_runs_tests_then_a_dry_run_then_applies_on_main_only():
@@ -70,6 +75,8 @@ def test_deploy_refuses_without_the_vault_password_or_with_bad_arguments():
     assert out.returncode != 0 and "mode must be --check or --apply" in out.stderr
     out = run(["bin/deploy", "nowhere", "--check"], ANSIBLE_VAULT_PASSWORD="x")
     assert out.returncode != 0 and "no inventory inventories/nowhere/hosts.yml" in out.stderr
+    out = run(["bin/deploy", "local/../staging", "--apply"], ANSIBLE_VAULT_PASSWORD="x")
+    assert out.returncode != 0 and "an inventory is a name under inventories/" in out.stderr
 
 
 @pytest.fixture
@@ -125,6 +132,14 @@ def test_deploy_by_hand_applies_only_from_a_clean_main(checkout):
         edited.write("# an edit nobody committed\n")
     out = deploy(checkout, "staging", "--apply")
     assert out.returncode != 0 and "--apply only from a clean checkout" in out.stderr
+    subprocess.run(["git", "checkout", "-q", "--", "site.yml"], cwd=checkout, check=True)
+    (checkout / "inventories" / "staging" / "host_vars").mkdir()
+    (checkout / "inventories" / "staging" / "host_vars" / "vm.yml").write_text("---\nnot_committed: true\n")
+    out = deploy(checkout, "staging", "--apply")
+    assert out.returncode != 0 and "--apply only from a clean checkout" in out.stderr, out.stderr
+    shutil.rmtree(checkout / "inventories" / "staging" / "host_vars")
+    out = deploy(checkout, "staging", "--apply", ANSHIN_TEST_ONLY="static")
+    assert out.returncode != 0 and "never after a shortened test run" in out.stderr, out.stderr
     # the gates passed, the next one holds: the vault password (deploy never gets one here)
     subprocess.run(["git", "checkout", "-q", "--", "site.yml"], cwd=checkout, check=True)
     for env in ({}, {"CI": "true", "CI_COMMIT_BRANCH": "main"}):

@@ -9,32 +9,12 @@ import subprocess
 
 import pytest
 import yaml
+from localenv import local_env  # noqa: F401  (a fixture)
 
 from conftest import ROOT
 
 ANSHIN = str(ROOT / "bin" / "anshin")
-
-
-def running():
-    """Whether this checkout's local environment is up (containers trust the key of the checkout that
-    made them: another checkout's are recreated by `bin/localenv up`)."""
-    out = subprocess.run(
-        ["podman", "ps", "--filter", f"label=anshin_root={ROOT}", "--format", "{{.Names}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return "anshin-lalert-vm" in out
-
-
-@pytest.fixture(scope="module")
-def local_env():
-    """The local environment, brought up for these tests (removed again unless it was up before)."""
-    was_up = running()
-    subprocess.run([str(ROOT / "bin" / "localenv"), "up"], check=True, stdout=subprocess.DEVNULL)
-    yield
-    if not was_up:
-        subprocess.run([str(ROOT / "bin" / "localenv"), "down"], check=True, stdout=subprocess.DEVNULL)
+pytestmark = pytest.mark.usefixtures("local_env")
 
 
 @pytest.fixture
@@ -53,7 +33,7 @@ def log_entries(records):
     return [yaml.safe_load((directory / n).read_text(encoding="utf-8")) for n in sorted(os.listdir(directory))]
 
 
-def test_the_main_job_through_the_cli(local_env, records):
+def test_the_main_job_through_the_cli(records):
     done = anshin("run", "site")
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     (entry,) = log_entries(records)
@@ -62,7 +42,7 @@ def test_the_main_job_through_the_cli(local_env, records):
     assert not entry["failed"] and not entry["unreachable"]
 
 
-def test_a_job_runs_and_is_logged(local_env, records):
+def test_a_job_runs_and_is_logged(records):
     done = anshin("run", "patch_report", "--limit", "lalert-vm")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "適用待ち更新の確認: 成功" in done.stdout
@@ -85,7 +65,7 @@ def test_a_job_runs_and_is_logged(local_env, records):
     assert "--check" in (ROOT / second["artifacts"] / "artifacts" / "run" / "command").read_text()
 
 
-def test_a_failed_job_drafts_an_incident(local_env, records):
+def test_a_failed_job_drafts_an_incident(records):
     backup = anshin("run", "backup_now")
     assert backup.returncode == 0, backup.stdout + backup.stderr[-3000:]
     # a dry run (changes nothing) asking for an archive older than any there is
@@ -112,7 +92,7 @@ def test_a_failed_job_drafts_an_incident(local_env, records):
     assert draft["id"] in listed.stdout and "下書き" in listed.stdout
 
 
-def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(local_env, records, tmp_path_factory):
+def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(records, tmp_path_factory):
     """A changing job with the prefecture's approval reference (recorded), an incident and an inquiry
     recorded, and the 引継書 lists them."""
     done = anshin("run", "backup_now", "--limit", "lalert-vm", "--approval", "徳危第42号 (2026-11-30)")
@@ -147,7 +127,7 @@ def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(local_env
     assert "徳危第42号 (2026-11-30)" in handover  # the latest backup_now, with its approval
 
 
-def test_monthly_report_from_the_vm(local_env, records):
+def test_monthly_report_from_the_vm(records):
     done = anshin("report", "monthly", __import__("datetime").date.today().strftime("%Y-%m"))
     assert done.returncode == 0, done.stdout + done.stderr
     html = [line for line in done.stdout.splitlines() if line.endswith("_lalert-vm.html")]
@@ -156,7 +136,7 @@ def test_monthly_report_from_the_vm(local_env, records):
         assert "電文受信件数 (分類別)" in fh.read()
 
 
-def test_availability_counts_a_real_outage_from_the_probes(local_env, records):
+def test_availability_counts_a_real_outage_from_the_probes(records):
     """The receiver stopped until a whole minute of failed probes shows in Prometheus's history on the
     monitoring host (polled through the report itself): the availability report counts it."""
     import datetime
