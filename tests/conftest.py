@@ -1,13 +1,14 @@
 """Shared helpers of the unit tests and quality gates."""
 
 import functools
+import hashlib
 import pathlib
 
 import pytest
 import yaml
 
 # library/ modules as Ansible runs them; the benchmarks use the same loader
-from anshin_ops.modules import load_module  # noqa: F401  (tests import it from here)
+from anshin_ops.modules import load_file, load_module  # noqa: F401  (tests import them from here)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -15,6 +16,17 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def load_yaml(path):
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+def seeded_wheel_cache(tmp_path):
+    """The receiver's wheel cache for services/lalert_receiver/build_artifact.py without a download: its pin
+    set's folder with a stand-in wheel, marked complete. The cache root."""
+    pins = (ROOT / "services" / "lalert_receiver" / "requirements.txt").read_bytes()
+    cache = tmp_path / "wheels" / hashlib.sha256(pins).hexdigest()[:16]
+    cache.mkdir(parents=True)
+    (cache / "dep-1.0-py3-none-any.whl").write_bytes(b"not really a wheel")
+    (cache / ".complete").touch()
+    return tmp_path / "wheels"
 
 
 ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from anshin_ops import artifacts, runner
-from conftest import ROOT, load_yaml
+from conftest import ROOT, load_yaml, seeded_wheel_cache
 from filter_plugins.artifacts import ARTIFACTS, anshin_artifact, anshin_sha256sum
 
 
@@ -38,20 +38,10 @@ def test_the_checksum_is_read_as_sha256sum_writes_it():
     assert anshin_sha256sum(None) == "" and anshin_sha256sum("") == "" and anshin_sha256sum("\n") == ""
 
 
-def seeded_cache(tmp_path):
-    """The receiver's wheel cache without a download: its pin set's folder, marked complete."""
-    pins = (ROOT / "services" / "lalert_receiver" / "requirements.txt").read_bytes()
-    cache = tmp_path / "wheels" / hashlib.sha256(pins).hexdigest()[:16]
-    cache.mkdir(parents=True)
-    (cache / "dep-1.0-py3-none-any.whl").write_bytes(b"not really a wheel")
-    (cache / ".complete").touch()
-    return str(tmp_path / "wheels")
-
-
 def test_build_makes_each_artifact_where_the_rule_says_with_its_checksum(tmp_path, monkeypatch):
     monkeypatch.setattr(artifacts._rule, "REPO", str(tmp_path))
     out = io.StringIO()
-    built = artifacts.build(out, wheel_cache=seeded_cache(tmp_path))
+    built = artifacts.build(out, wheel_cache=str(seeded_wheel_cache(tmp_path)))
     assert set(built) == set(ARTIFACTS)
     path, sha = built["lalert-receiver"]
     assert path == str(tmp_path / ".local" / "artifacts" / "lalert-receiver.tar.gz")

@@ -5,8 +5,6 @@ no file or a relative path it stops, naming the variable and bin/build-artifacts
 (On real hosts, before any change: molecule/lalert_receiver's test_role_bad_input.py and
 test_vendor_artifact.py.)"""
 
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -16,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, load_file, seeded_wheel_cache
 
 PLAYBOOK = """
 - name: The receiver's artifact check
@@ -44,23 +42,14 @@ PLAYBOOK = """
           delegate_to: localhost
 """
 
-_spec = importlib.util.spec_from_file_location(
-    "build_artifact", ROOT / "services" / "lalert_receiver" / "build_artifact.py"
-)
-build_artifact = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_artifact)
+build_artifact = load_file("services/lalert_receiver/build_artifact.py", "build_artifact")
 
 
 @pytest.fixture
 def built(tmp_path):
     """This repository's artifact built into a scratch folder (a wheel cache that needs no download)."""
-    pins = (ROOT / "services" / "lalert_receiver" / "requirements.txt").read_bytes()
-    cache = tmp_path / "wheels" / hashlib.sha256(pins).hexdigest()[:16]
-    cache.mkdir(parents=True)
-    (cache / "dep-1.0-py3-none-any.whl").write_bytes(b"not really a wheel")
-    (cache / ".complete").touch()
     path = tmp_path / "artifacts" / "lalert-receiver.tar.gz"
-    return path, build_artifact.build(path, tmp_path / "wheels")
+    return path, build_artifact.build(path, seeded_wheel_cache(tmp_path))
 
 
 @pytest.fixture
