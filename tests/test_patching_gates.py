@@ -1,4 +1,4 @@
-"""The patch run's disaster gate (roles/patching/tasks/apply_gates.yml) on the controller, with stand-ins for
+"""The patch run's window and disaster gates (roles/patching/tasks/apply_gates.yml) on the controller, with stand-ins for
 the receiver's disaster check: a disaster stops the run unless forced; a state that cannot be read stops it
 too (fail closed) and only patching_disaster_check_override, never patching_force, lets it run, recorded as
 forced. (On a real receiver: molecule/patching.)"""
@@ -91,6 +91,27 @@ def gate(tmp_path):
         return {k: outcome[k] for k in ("state", "forced")}, outcome["refused"]
 
     return run
+
+
+@pytest.mark.parametrize(
+    ("now", "start", "end", "inside"),
+    [
+        ("2026-11-28 23:59", "00:00", "24:00", True),  # 24:00: the whole of the last minute of the day
+        ("2026-11-28 00:00", "00:00", "24:00", True),
+        ("2026-11-28 23:59", "00:00", "23:59", False),  # the end is not part of the window
+        ("2026-11-28 05:00", "02:00", "05:00", False),
+        ("2026-11-28 02:00", "02:00", "05:00", True),
+        ("2026-11-28 01:59", "02:00", "05:00", False),
+    ],
+)
+def test_the_window_is_from_its_start_up_to_its_end(gate, now, start, end, inside):
+    outcome, refused = gate(
+        "clear", _patching_now_jst=now, patching_window_start=start, patching_window_end=end, patching_window_dates=[]
+    )
+    if inside:
+        assert refused == "" and outcome["forced"] == [], refused
+    else:
+        assert refused.startswith(f"outside the maintenance window: now {now} JST, window {start}-{end}"), refused
 
 
 def test_no_disaster_lets_the_run_go_and_asks_with_the_kinds_and_hours(gate, tmp_path):

@@ -12,7 +12,7 @@ from conftest import PROJECT
 
 PATCH = os.path.join(PROJECT, "playbooks", "patch.yml")
 REPORT = os.path.join(PROJECT, "playbooks", "patch_report.yml")
-ALL_DAY = {"patching_window_start": "00:00", "patching_window_end": "23:59"}
+ALL_DAY = {"patching_window_start": "00:00", "patching_window_end": "24:00"}
 EPHEMERAL = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
 SEND = (
     "/opt/lalert-receiver/venv/bin/lalert-send --url https://127.0.0.1/lalert/publish "
