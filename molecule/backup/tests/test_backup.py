@@ -89,7 +89,7 @@ def directory(host):
 
 def backup(host, expect_ok=True):
     result = host.run("systemctl start anshin-backup.service")
-    journal = host.run("journalctl -u anshin-backup.service -n 15 -o cat --no-pager").stdout
+    journal = host.run("journalctl --sync && journalctl -u anshin-backup.service -n 15 -o cat --no-pager").stdout
     assert (result.rc == 0) == expect_ok, journal
     return journal
 
@@ -170,7 +170,7 @@ def test_restore_by_time_brings_back_that_state_byte_identical(host, run_playboo
 
 def test_drill_and_check_report_to_monitoring(host):
     assert host.run("systemctl start anshin-backup-drill.service").rc == 0
-    drill = host.check_output("journalctl -u anshin-backup-drill.service -n 3 -o cat --no-pager")
+    drill = host.check_output("journalctl --sync && journalctl -u anshin-backup-drill.service -n 3 -o cat --no-pager")
     assert "matches its manifest" in drill and "'ldap-directory':" in drill, drill  # the export is checked
     assert metric(host, "anshin_backup_drill_last_result", "store") == 1
     assert metric(host, "anshin_backup_drill_last_timestamp_seconds", "store") > time.time() - 300

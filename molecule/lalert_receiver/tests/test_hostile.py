@@ -46,9 +46,10 @@ def test_150_slow_clients_are_cut_off_and_a_publish_still_gets_through(host, cop
     )
     result = json.loads(out)
     assert result["opened"] == 150 and result["refused"] == 0, result
-    # the valid publish is answered promptly while 150 slow connections are open
+    # the valid publish is answered while 150 slow connections are open, well before nginx cuts them off
+    # (10 s): not queued behind them. The time includes starting lalert-send's Python on a loaded machine
     assert result["publish_rc"] == 0 and '"code": 0' in result["publish_out"], result
-    assert result["publish_seconds"] < 2, result
+    assert result["publish_seconds"] < 5, result
     # and nginx cuts every slow client off (client_header_timeout 10 s; 60 s by default)
     assert result["closed_by_server"] == 150 and result["longest_held_s"] <= 15, result
 
@@ -127,7 +128,7 @@ def test_retention_purge_timer_keeps_current_real_and_unbacked_messages(host, fx
     assert current and left == current, (current, left)
     files = set(host.check_output(f"ls {SPOOL}").split())
     assert files == {r["spool_file"] for r in sql(host, "SELECT spool_file FROM messages")}
-    log = host.check_output("journalctl -u lalert-receiver-purge.service -n 5 --no-pager")
+    log = host.check_output("journalctl --sync && journalctl -u lalert-receiver-purge.service -n 5 --no-pager")
     assert '"deleted"' in log
     metrics = host.check_output(f"{CURL} https://127.0.0.1/metrics")
     assert f"lalert_spool_files {float(len(files))}" in metrics

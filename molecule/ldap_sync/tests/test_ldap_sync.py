@@ -110,7 +110,7 @@ def host_vm():
 def test_the_scheduled_sync_runs_the_same_code(host):
     assert not host.service("anshin-ldap-sync.timer").is_enabled  # off unless asked for
     host.check_output("systemctl start anshin-ldap-sync.service")
-    journal = host.check_output("journalctl -u anshin-ldap-sync.service -n 5 --no-pager")
+    journal = host.check_output("journalctl --sync && journalctl -u anshin-ldap-sync.service -n 5 --no-pager")
     assert "ldap sync: 60 people in the source, changes none" in journal, journal
     assert host.file("/var/lib/anshin-ldap-sync/last.json").exists
     assert host.file("/etc/anshin/ldap-sync.json").mode == 0o600
