@@ -16,6 +16,7 @@ epoch seconds (UTC-based), so files in different zones compare.
 
 import bz2
 import calendar
+import datetime
 import gzip
 import lzma
 import re
@@ -88,55 +89,111 @@ def parse_combined(line):
     }
 
 
+_W3C_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})$")
+_W3C_TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?$")
+_w3c_days = {}
+_w3c_seconds = {}
+
+
+def _w3c_day(text):
+    """Epoch of 00:00 UTC of a W3C date ('2026-11-27'), or None for anything that is not a real day."""
+    epoch = _w3c_days.get(text, False)
+    if epoch is False:
+        m = _W3C_DATE.match(text)
+        try:
+            epoch = calendar.timegm(datetime.date(*(int(g) for g in m.groups())).timetuple()) if m else None
+        except ValueError:  # 2026-02-30: timegm alone would roll it over into March
+            epoch = None
+        if len(_w3c_days) > 10000:
+            _w3c_days.clear()
+        _w3c_days[text] = epoch
+    return epoch
+
+
+def _w3c_time(text):
+    """Seconds since midnight of a W3C time ('23:50:13', fractions dropped), or None."""
+    seconds = _w3c_seconds.get(text, False)
+    if seconds is False:
+        m = _W3C_TIME.match(text)
+        seconds = None
+        if m:
+            hh, mm, ss = (int(g) for g in m.groups())
+            if hh < 24 and mm < 60 and ss < 61:  # 60: a leap second
+                seconds = hh * 3600 + mm * 60 + ss
+        if len(_w3c_seconds) > 200000:  # 86,400 seconds a day; fractions could make more
+            _w3c_seconds.clear()
+        _w3c_seconds[text] = seconds
+    return seconds
+
+
 class W3CParser:
     """IIS W3C extended log format, one line at a time.
 
     Directives (#Software, #Version, #Date, #Fields) set the columns; #Fields may change mid-file
-    (IIS writes a new header when the logging settings change). Data lines come back in the shape of
-    parse_combined (remote, user, time, method, path with query, status, size, referer, agent);
-    comments return {} and lines that do not fit the current #Fields return None. IIS writes
-    date/time in UTC; spaces inside a field are written as '+' (User-Agent, Referer).
+    (IIS writes a new header when the logging settings change) and names the columns in any order. Data
+    lines come back in the shape of parse_combined (remote, user, time, method, path with query, status,
+    size, referer, agent); comments return {} and lines that do not fit the current #Fields return None:
+    another number of values, an empty value (two spaces, a line cut after a space), a date that is not a
+    real day (2026-02-30), a time outside 00:00:00-23:59:60 or a status outside 100-599. IIS writes
+    date/time in UTC; spaces inside a field are written as '+' (User-Agent, Referer), '-' is an empty
+    field. A byte order mark where a file starts (a copy saved by a Windows tool) is not part of the line.
     """
 
     def __init__(self):
         self.fields = None
+        self._columns = None
 
     def parse(self, line):
         line = line.rstrip("\r\n")
-        if line.startswith("#"):
+        if line[:1] == "\ufeff":
+            line = line[1:]
+        if line[:1] == "#":
             if line.startswith("#Fields:"):
                 self.fields = line[len("#Fields:") :].split()
+                index = {name: i for i, name in enumerate(self.fields)}
+                self._columns = (len(self.fields),) + tuple(
+                    index.get(name)
+                    for name in (
+                        "date",
+                        "time",
+                        "sc-status",
+                        "c-ip",
+                        "cs-username",
+                        "cs-method",
+                        "cs-uri-stem",
+                        "cs-uri-query",
+                        "sc-bytes",
+                        "cs(Referer)",
+                        "cs(User-Agent)",
+                    )
+                )
             return {}
         if not self.fields:
             return None
+        n, i_date, i_time, i_status, i_ip, i_user, i_method, i_stem, i_query, i_size, i_referer, i_agent = self._columns
         values = line.split(" ")
-        if len(values) != len(self.fields):
+        if len(values) != n or "" in values or i_date is None or i_time is None or i_status is None:
             return None
-        row = dict(zip(self.fields, values, strict=True))
-        try:
-            year, month, day = (int(x) for x in row["date"].split("-"))
-            hh, mm, ss = (int(float(x)) for x in row["time"].split(":"))
-            status = int(row["sc-status"])
-        except (KeyError, ValueError):
+        day = _w3c_day(values[i_date])
+        seconds = _w3c_time(values[i_time])
+        status = values[i_status]
+        if day is None or seconds is None or not (len(status) == 3 and status.isdigit() and "100" <= status < "600"):
             return None
-        path = row.get("cs-uri-stem", "-")
-        query = row.get("cs-uri-query", "-")
-        size = row.get("sc-bytes", "-")
 
-        def text(key):
-            value = row.get(key, "-")
-            return "" if value == "-" else value.replace("+", " ")
-
+        query = "-" if i_query is None else values[i_query]
+        size = "-" if i_size is None else values[i_size]
+        referer = "-" if i_referer is None else values[i_referer]
+        agent = "-" if i_agent is None else values[i_agent]
         return {
-            "remote": row.get("c-ip", "-"),
-            "user": row.get("cs-username", "-"),
-            "time": calendar.timegm((year, month, day, hh, mm, ss)),
-            "method": row.get("cs-method", ""),
-            "path": path + ("" if query == "-" else "?" + query),
-            "status": status,
+            "remote": "-" if i_ip is None else values[i_ip],
+            "user": "-" if i_user is None else values[i_user],
+            "time": day + seconds,
+            "method": "" if i_method is None else values[i_method],
+            "path": ("-" if i_stem is None else values[i_stem]) + ("" if query == "-" else "?" + query),
+            "status": int(status),
             "size": int(size) if size.isdigit() else 0,
-            "referer": text("cs(Referer)"),
-            "agent": text("cs(User-Agent)"),
+            "referer": "" if referer == "-" else referer.replace("+", " "),
+            "agent": "" if agent == "-" else agent.replace("+", " "),
         }
 
 

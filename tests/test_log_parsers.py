@@ -162,3 +162,30 @@ def test_w3c_lines_before_any_fields_directive_are_unparsable():
     parser = logs.W3CParser()
     assert parser.parse("2026-11-27 00:00:01 GET / - 1.2.3.4 200") is None
     assert parser.parse("#Version: 1.0\r\n") == {}
+
+
+def test_w3c_byte_order_mark_crlf_other_order_and_values_that_are_not_times():
+    parser = logs.W3CParser()
+    assert parser.parse("\ufeff#Fields: time date c-ip cs(User-Agent) cs-uri-stem cs-uri-query sc-status\r\n") == {}
+    assert parser.fields == ["time", "date", "c-ip", "cs(User-Agent)", "cs-uri-stem", "cs-uri-query", "sc-status"]
+    rec = parser.parse("23:50:13 2026-11-27 2001:db8::1 Mozilla/5.0+(X11) /a q=1 304\r\n")
+    assert (rec["time"], rec["remote"], rec["agent"], rec["path"], rec["status"]) == (
+        EPOCH,
+        "2001:db8::1",
+        "Mozilla/5.0 (X11)",
+        "/a?q=1",
+        304,
+    )
+    assert (rec["method"], rec["user"], rec["size"], rec["referer"]) == ("", "-", 0, "")
+    for line in [
+        "23:50:13 2026-02-30 1.2.3.4 - /a - 200",  # not a day
+        "24:00:00 2026-11-27 1.2.3.4 - /a - 200",  # not a time
+        "23:50 2026-11-27 1.2.3.4 - /a - 200",
+        "23:50:13 2026-11-27 1.2.3.4 - /a - 600",  # not a status
+        "23:50:13 2026-11-27 1.2.3.4 - /a - 20",
+        "23:50:13 2026-11-27 1.2.3.4 - /a - -",
+        "23:50:13 2026-11-27 1.2.3.4  /a - 200",  # an empty value
+        "23:50:13 2026-11-27 1.2.3.4 - /a - 200 ",
+    ]:
+        assert parser.parse(line) is None, line
+    assert parser.parse("23:59:60 2026-12-31 1.2.3.4 - /a - 200")["time"] == calendar.timegm((2027, 1, 1, 0, 0, 0))
