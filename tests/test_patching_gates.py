@@ -1,7 +1,7 @@
-"""The patch run's window and disaster gates (roles/patching/tasks/apply_gates.yml) on the controller, with stand-ins for
-the receiver's disaster check: a disaster stops the run unless forced; a state that cannot be read stops it
-too (fail closed) and only patching_disaster_check_override, never patching_force, lets it run, recorded as
-forced. (On a real receiver: molecule/patching.)"""
+"""The patch run's window and disaster gates (roles/patching/tasks/apply_gates.yml) on the controller, with
+stand-ins for the receiver's disaster check: a disaster stops the run unless forced; a state that cannot be
+read stops it too (fail closed) and only patching_disaster_check_override, never patching_force, lets it run,
+recorded as forced. (On a real receiver: molecule/patching.)"""
 
 import json
 import os
