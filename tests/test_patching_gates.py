@@ -147,3 +147,38 @@ def test_only_the_dedicated_override_runs_on_an_unreadable_state_and_says_so(gat
     outcome, refused = gate("unreadable", patching_disaster_check_override=True)
     assert refused == "" and outcome["forced"] == ["disaster state unreadable"]
     assert "cannot open" in outcome["state"]["detail"]
+
+
+VALIDATE = """
+- name: Validate the inputs
+  hosts: localhost
+  connection: local
+  gather_facts: true
+  tasks:
+    - name: Validate
+      ansible.builtin.include_role:
+        name: patching
+        tasks_from: validate
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "accepted"),
+    [("00:00", "24:00", True), ("02:00", "05:00", True), ("24:00", "24:00", False), ("00:00", "24:01", False)],
+)
+def test_the_window_may_end_at_the_end_of_the_day_and_no_later(tmp_path, start, end, accepted):
+    """The role's input check (tasks/validate.yml) on this controller (a Debian 12, which it supports)."""
+    (tmp_path / "validate.yml").write_text(VALIDATE)
+    values = {"patching_window_start": start, "patching_window_end": end, "ansible_python_interpreter": sys.executable}
+    out = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,"]
+        + [str(tmp_path / "validate.yml"), "-e", json.dumps(values)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+    )
+    assert (out.returncode == 0) == accepted, out.stdout[-2000:]
+    if not accepted:
+        assert "24:00 for the" in out.stdout, out.stdout[-2000:]
