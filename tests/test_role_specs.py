@@ -22,6 +22,7 @@ SAME = ("type", "elements", "default", "choices", "required", "no_log")
 # tasks files a unit test includes on the controller to test them alone: parts of an entry point, not one
 TESTED_DIRECTLY = {
     ("patching", "apply_gates"),  # tests/test_patching_gates.py: the disaster gate of apply.yml
+    ("patching", "validate"),  # tests/test_patching_gates.py: the window's input check
     ("lalert_receiver", "artifact"),  # tests/test_receiver_artifact.py: the artifact check of validate.yml
 }
 
