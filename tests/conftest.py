@@ -29,6 +29,23 @@ def seeded_wheel_cache(tmp_path):
     return tmp_path / "wheels"
 
 
+def ansible_here(tool, *argv, timeout=120):
+    """An Ansible command of this venv (ansible-playbook, ansible, ...) run on the controller in the
+    repository with its ansible.cfg, output as text and never coloured."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), tool), *map(str, argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+    )
+
+
 ROLE_CALLS = ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role")
 
 

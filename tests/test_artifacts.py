@@ -6,14 +6,13 @@ import io
 import json
 import os
 import subprocess
-import sys
 import types
 
 import pytest
 import yaml
 
 from anshin_ops import artifacts, runner
-from conftest import ROOT, load_yaml, seeded_wheel_cache
+from conftest import ROOT, ansible_here, load_yaml, seeded_wheel_cache
 from filter_plugins.artifacts import ARTIFACTS, anshin_artifact, anshin_sha256sum
 
 
@@ -103,24 +102,17 @@ def test_the_inventories_resolve_the_path_and_the_checksum_of_the_build(tmp_path
     from the file beside it, or nothing when the build is missing (the role then stops, naming the build)."""
 
     def resolved(variable, **extra):
-        done = subprocess.run(
-            [
-                os.path.join(os.path.dirname(sys.executable), "ansible"),
-                "-i",
-                str(ROOT / "inventories" / "local"),
-                "lalert-vm",
-                "-m",
-                "ansible.builtin.debug",
-                "-a",
-                f"var={variable}",
-                "-e",
-                json.dumps(extra),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        done = ansible_here(
+            "ansible",
+            "-i",
+            str(ROOT / "inventories" / "local"),
+            "lalert-vm",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"var={variable}",
+            "-e",
+            json.dumps(extra),
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return json.loads(done.stdout.split("=>", 1)[1])[variable]

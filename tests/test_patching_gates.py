@@ -4,13 +4,11 @@ read stops it too (fail closed) and only patching_disaster_check_override, never
 recorded as forced. (On a real receiver: molecule/patching.)"""
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ansible_here
 
 PLAYBOOK = """
 - name: Disaster gate
@@ -71,20 +69,13 @@ def gate(tmp_path):
             },
             **extra,
         )
-        out = subprocess.run(
-            [
-                os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                "-i",
-                "localhost,",
-                str(tmp_path / "gate.yml"),
-                "-e",
-                json.dumps(values),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        out = ansible_here(
+            "ansible-playbook",
+            "-i",
+            "localhost,",
+            str(tmp_path / "gate.yml"),
+            "-e",
+            json.dumps(values),
         )
         assert out.returncode == 0, out.stdout + out.stderr
         outcome = json.loads((tmp_path / "outcome.json").read_text())
@@ -170,15 +161,7 @@ def test_the_window_may_end_at_the_end_of_the_day_and_no_later(tmp_path, start, 
     """The role's input check (tasks/validate.yml) on this controller (a Debian 12, which it supports)."""
     (tmp_path / "validate.yml").write_text(VALIDATE)
     values = {"patching_window_start": start, "patching_window_end": end, "ansible_python_interpreter": sys.executable}
-    out = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,"]
-        + [str(tmp_path / "validate.yml"), "-e", json.dumps(values)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-    )
+    out = ansible_here("ansible-playbook", "-i", "localhost,", tmp_path / "validate.yml", "-e", json.dumps(values))
     assert (out.returncode == 0) == accepted, out.stdout[-2000:]
     if not accepted:
         assert "24:00 for the" in out.stdout, out.stdout[-2000:]

@@ -8,13 +8,12 @@ test_vendor_artifact.py.)"""
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import ROOT, load_file, seeded_wheel_cache
+from conftest import ROOT, ansible_here, load_file, seeded_wheel_cache
 
 PLAYBOOK = """
 - name: The receiver's artifact check
@@ -66,20 +65,13 @@ def check(tmp_path):
 
     def run(path, **extra):
         values = {"lalert_receiver_artifact": str(path), "outcome_file": str(tmp_path / "outcome.json"), **extra}
-        out = subprocess.run(
-            [
-                os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                "-i",
-                str(inventory),
-                str(tmp_path / "check.yml"),
-                "-e",
-                json.dumps(values),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        out = ansible_here(
+            "ansible-playbook",
+            "-i",
+            str(inventory),
+            str(tmp_path / "check.yml"),
+            "-e",
+            json.dumps(values),
         )
         assert out.returncode == 0, out.stdout + out.stderr
         outcome = json.loads((tmp_path / "outcome.json").read_text())
