@@ -1,5 +1,6 @@
 """アクセス件数 of the public site (the /anshin/ subsite on the prefecture's CMS web servers, issue 19 item 2),
-counted from the IIS W3C logs playbooks/collect_iis_logs.yml brings to .local/iis-logs/<host>/<YYYY-MM>/<site>/.
+counted from the IIS W3C logs playbooks/collect_iis_logs.yml brings to <anshin_iis_logs_dir>/<host>/<YYYY-MM>/<site>/
+(.local/collected/<inventory>/iis-logs: filter_plugins/records.py).
 
     count_month(root, month, prefix=...)     a JST month of every host and site under ROOT
     month_files(root, month)                 which files that reads, and which days have no file
@@ -338,7 +339,8 @@ def month_files(root, month, hosts=None, now=None):
 
     IIS names its daily files by the UTC day (unless set to local time: then the extra file adds nothing,
     its lines fall before the month). The JST month starts at 15:00 UTC of the previous month's last day, so
-    that day's file, collected with the previous month, is read too. Returns (files, skipped, missing):
+    that day's file is read too: collect_iis_logs.yml brings it with the month, and it may also be there
+    from the previous month's collection (then it is read once). Returns (files, skipped, missing):
     files are {path, host, site, day}; skipped are files left alone with the reason (not a log file, a
     compressed copy of a file read plain); missing are {host, site, days}: the UTC days up to NOW (the
     current day included) that have no file, for every host and site seen or host named in HOSTS (a host
@@ -359,7 +361,7 @@ def month_files(root, month, hosts=None, now=None):
         names |= {h for h in os.listdir(root) if os.path.isdir(os.path.join(root, h))}
     files, skipped, missing = [], [], []
     for host in sorted(names):
-        sites = {}
+        sites, seen = {}, set()
         for folder in (previous, month):
             base = os.path.join(root, host, folder)
             for site in sorted(os.listdir(base)) if os.path.isdir(base) else ():
@@ -378,6 +380,11 @@ def month_files(root, month, hosts=None, now=None):
                     if day is None and ".log" not in name:
                         skipped.append({"path": path, "reason": "not an IIS log file"})
                         continue
+                    # the previous month's last day is collected with both months: read once
+                    if (site, name) in seen:
+                        skipped.append({"path": path, "reason": "the same file collected with another month"})
+                        continue
+                    seen.add((site, name))
                     days = sites.setdefault(site, set())
                     if day is not None:
                         days.add(day)
@@ -414,7 +421,7 @@ def count_month(
 def main(argv=None):
     """python -m anshin_ops.access_counts ROOT YYYY-MM [options]: the counts as JSON on stdout."""
     ap = argparse.ArgumentParser(prog="python -m anshin_ops.access_counts", description=main.__doc__)
-    ap.add_argument("root", help="the collected logs, .local/iis-logs")
+    ap.add_argument("root", help="the collected logs, .local/collected/<inventory>/iis-logs")
     ap.add_argument("month", help="YYYY-MM (JST)")
     ap.add_argument("--prefix", default=DEFAULT_PREFIX, help="the subsite's path prefix ('' for the whole site)")
     ap.add_argument("--exclude-network", action="append", default=[], help="a monitoring source (CIDR)")

@@ -28,7 +28,18 @@ import sys
 
 import yaml
 
-from anshin_ops import docs, incidents, inquiries, inventory, monthly, office_calendar as cal, output, records, runner
+from anshin_ops import (
+    access_counts,
+    docs,
+    incidents,
+    inquiries,
+    inventory,
+    monthly,
+    office_calendar as cal,
+    output,
+    records,
+    runner,
+)
 
 ROOT = runner.ROOT
 
@@ -347,8 +358,39 @@ def cmd_availability(args):
     return 0
 
 
+def site_access_counts(args, inv, collect):
+    """The public site's counts of the month from the CMS web servers' IIS logs (collected first unless
+    --no-collect), or None when the inventory names no CMS server and nothing was collected. A failed
+    collection is said on stderr and the report lists the days without a log (count_month's missing)."""
+    settings = inventory.site_access(inv)  # checked before anything runs
+    hosts = inv["groups"].get("cms_windows", [])
+    if collect and hosts:
+        rc, entry = runner.run_job(
+            "collect_iis_logs", args.inventory, args.limit, extra_vars=[f"iis_logs_month={args.month}"]
+        )
+        if rc != 0:
+            print(
+                f"anshin: collecting the IIS logs failed ({entry['result']}; see {entry['artifacts']}): "
+                "the report lists the days without a log",
+                file=sys.stderr,
+            )
+    root = records.collected_dir(args.inventory, "iis-logs")
+    if not hosts and not os.path.isdir(root):
+        return None
+    return access_counts.count_month(
+        root,
+        args.month,
+        settings["prefix"],
+        settings["exclude_networks"],
+        settings["exclude_agents"],
+        hosts=hosts,
+    )
+
+
 def cmd_monthly(args):
     monthly.check_month(args.month)  # before anything runs or is written
+    inv = inventory.load(args.inventory)
+    inventory.site_access(inv)
     # where the playbook writes them: the inventory's records (anshin_records_dir)
     out_dir = os.path.join(records.records_dir(args.inventory, "monthly"), args.month)
     if not args.no_collect:
@@ -364,8 +406,9 @@ def cmd_monthly(args):
     )
     if not counts:
         raise incidents.RecordError(f"no counts in {out_dir} (run without --no-collect)")
+    site = site_access_counts(args, inv, collect=not args.no_collect)
     for name in counts:
-        for path in monthly.render(os.path.join(out_dir, name), out_dir):
+        for path in monthly.render(os.path.join(out_dir, name), out_dir, site_access=site):
             print(path)
     return 0
 

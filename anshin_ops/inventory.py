@@ -92,3 +92,39 @@ def office_calendar(inv):
             f"inquiry_start before inquiry_end, 0 < availability_target < 100"
         )
     return {"hours": hours, "extra_closed": closed, "target": target, "inquiry_hours": inquiry_hours}
+
+
+def site_access(inv):
+    """anshin_site_access of the inventory, checked: the subsite's path prefix and what to leave out
+    (anshin_ops.access_counts; empty exclude_agents: its defaults, what our probes send)."""
+    import ipaddress
+    import re
+
+    from anshin_ops import access_counts
+
+    settings = inv["vars"].get("anshin_site_access") or {}
+    where = f"inventory {inv['name']}: anshin_site_access"
+    if not isinstance(settings, dict) or set(settings) - {"prefix", "exclude_networks", "exclude_agents"}:
+        raise incidents.RecordError(f"{where}: a mapping of prefix, exclude_networks, exclude_agents")
+    prefix = settings.get("prefix", access_counts.DEFAULT_PREFIX)
+    networks = settings.get("exclude_networks") or []
+    agents = settings.get("exclude_agents") or list(access_counts.DEFAULT_EXCLUDE_AGENTS)
+    if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
+        raise incidents.RecordError(f"{where}: prefix must be a path starting with /, got {prefix!r}")
+    for network in networks:
+        try:
+            ipaddress.ip_network(str(network), strict=False)
+        except ValueError:
+            raise incidents.RecordError(f"{where}: exclude_networks: {network!r} is not an address or CIDR") from None
+    for agent in agents:
+        try:
+            re.compile(str(agent))
+        except re.error as exc:
+            raise incidents.RecordError(
+                f"{where}: exclude_agents: {agent!r} is not a regular expression ({exc})"
+            ) from None
+    return {
+        "prefix": prefix,
+        "exclude_networks": [str(n) for n in networks],
+        "exclude_agents": [str(a) for a in agents],
+    }

@@ -29,3 +29,12 @@ def is_versioned(inventory_name_or_path):
         os.path.basename(inventory_dir) in _rule.VERSIONED
         and os.path.basename(os.path.dirname(inventory_dir)) == "inventories"
     )
+
+
+def collected_dir(inventory_name_or_path, what):
+    """Where logs collected for the inventory are kept (filter_plugins/records.py anshin_collected_dir)."""
+    inventory_dir = os.path.dirname(inventory.path_of(inventory_name_or_path))
+    try:
+        return _rule.anshin_collected_dir(inventory_dir, what)
+    except ValueError as exc:
+        raise incidents.RecordError(str(exc)) from None

@@ -2,6 +2,7 @@
 
 {{ now(utc=true).timestamp() | anshin_previous_month }}   "2026-10" on any day of November (JST)
 {{ now(utc=true).timestamp() | anshin_jst_month }}        "2026-11"
+{{ "2026-11" | anshin_iis_log_patterns }}                ["u_ex2611*.log", "u_ex261031.log"]
 """
 
 import datetime
@@ -25,6 +26,21 @@ def anshin_previous_month(epoch):
     return (first - datetime.timedelta(days=1)).strftime("%Y-%m")
 
 
+def anshin_iis_log_patterns(month):
+    """File name patterns of the IIS daily logs that hold a JST month: IIS names them by the UTC day, and
+    the JST month starts at 15:00 UTC of the previous month's last day, so that day's file is needed too."""
+    try:
+        first = datetime.datetime.strptime(str(month), "%Y-%m")
+    except ValueError:
+        raise ValueError(f"month must be YYYY-MM, got {month!r}") from None
+    eve = first - datetime.timedelta(days=1)
+    return [f"u_ex{first:%y%m}*.log", f"u_ex{eve:%y%m%d}.log"]
+
+
 class FilterModule:
     def filters(self):
-        return {"anshin_jst_month": anshin_jst_month, "anshin_previous_month": anshin_previous_month}
+        return {
+            "anshin_jst_month": anshin_jst_month,
+            "anshin_previous_month": anshin_previous_month,
+            "anshin_iis_log_patterns": anshin_iis_log_patterns,
+        }

@@ -9,6 +9,13 @@ goes under .local/records/, which git ignores. anshin_ops (bin/anshin) uses the 
 The same rule tells the real inventories apart for the stand-in gate of playbooks/local/:
 
     {{ ansible_inventory_sources | anshin_real_inventories }}
+
+Logs collected from other contracts' machines (the CMS web servers' IIS logs) are raw input, not
+records: they name the site's visitors (client addresses), so they never go into git. They live
+under .local/collected/<inventory>/<what>/, one folder per inventory so a stand-in's sample never
+mixes with production's logs; the figures drawn from them are the records.
+
+    {{ inventory_dir | anshin_collected_dir('iis-logs') }}
 """
 
 import os
@@ -64,6 +71,23 @@ def anshin_records_dir(inventory_dir, kind=None):
     return os.path.join(root, kind)
 
 
+COLLECTED = ("iis-logs",)
+
+
+def anshin_collected_dir(inventory_dir, what):
+    """.local/collected/<inventory>/<what>/: where logs collected for this inventory are kept (not in git)."""
+    if not inventory_dir:
+        raise ValueError("anshin_collected_dir needs the inventory's directory (inventory_dir)")
+    if what not in COLLECTED:
+        raise ValueError(f"unknown kind of collected log {what!r}; kinds: {', '.join(COLLECTED)}")
+    name = os.path.basename(os.path.normpath(str(inventory_dir)))
+    return os.path.join(REPO, ".local", "collected", name, what)
+
+
 class FilterModule:
     def filters(self):
-        return {"anshin_records_dir": anshin_records_dir, "anshin_real_inventories": anshin_real_inventories}
+        return {
+            "anshin_records_dir": anshin_records_dir,
+            "anshin_real_inventories": anshin_real_inventories,
+            "anshin_collected_dir": anshin_collected_dir,
+        }

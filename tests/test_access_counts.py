@@ -239,6 +239,27 @@ def test_rotated_compressed_files_are_read_once(tmp_path):
     assert only_gz["files"][-1]["path"].endswith("u_ex261101.log.gz") and only_gz["skipped_files"] == []
 
 
+def test_the_eve_collected_with_both_months_is_read_once(tmp_path):
+    # collect_iis_logs.yml brings the previous month's last UTC day with the month too
+    root = tmp_path / "iis-logs"
+    shutil.copytree(SAMPLE, root)
+    eve = "cms-web1/2026-10/W3SVC1/u_ex261031.log"
+    shutil.copy(root / eve, root / "cms-web1/2026-11/W3SVC1")
+    both = count(root)
+    assert both["skipped_files"] == [
+        {
+            "path": str(root / "cms-web1/2026-11/W3SVC1/u_ex261031.log"),
+            "reason": "the same file collected with another month",
+        }
+    ]
+    (root / eve).unlink()
+    only_with_the_month = count(root)
+    expected = count()
+    for result in (both, only_with_the_month):
+        for key in ("requests", "page_views", "visitors", "by_day", "by_status", "top_pages", "excluded", "missing"):
+            assert result[key] == expected[key]
+
+
 def test_a_file_that_cannot_be_read_to_its_end_is_reported(tmp_path):
     root = tmp_path / "iis-logs"
     shutil.copytree(SAMPLE, root)

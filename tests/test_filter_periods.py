@@ -3,6 +3,8 @@
 import calendar
 import importlib.util
 
+import pytest
+
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("periods", ROOT / "filter_plugins" / "periods.py")
@@ -24,3 +26,14 @@ def test_months_are_counted_in_jst():
 def test_the_month_before_january_is_december_of_the_year_before():
     assert periods.anshin_previous_month(utc(2027, 1, 15, 0, 0, 0)) == "2026-12"
     assert periods.anshin_previous_month(str(utc(2026, 3, 1, 0, 0, 0))) == "2026-02"
+
+
+def test_a_jst_month_needs_the_iis_file_of_the_previous_utc_day():
+    assert periods.anshin_iis_log_patterns("2026-11") == ["u_ex2611*.log", "u_ex261031.log"]
+    assert periods.anshin_iis_log_patterns("2027-01") == ["u_ex2701*.log", "u_ex261231.log"]
+    assert periods.anshin_iis_log_patterns("2028-03") == ["u_ex2803*.log", "u_ex280229.log"]  # leap year
+
+
+def test_a_bad_month_names_no_files():
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        periods.anshin_iis_log_patterns("2026-13")

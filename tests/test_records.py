@@ -9,7 +9,7 @@ import yaml
 
 from anshin_ops import incidents, records
 from conftest import ROOT
-from filter_plugins.records import KINDS, anshin_records_dir
+from filter_plugins.records import KINDS, anshin_collected_dir, anshin_records_dir
 
 
 def test_staging_and_production_keep_their_records_in_git_each_apart(monkeypatch):
@@ -40,7 +40,10 @@ def test_unknown_inventories_and_kinds_are_refused(monkeypatch):
 def test_every_inventory_takes_the_rule_and_every_role_default_uses_it():
     for name in ("local", "staging", "production"):
         with open(os.path.join(ROOT, "inventories", name, "group_vars", "all", "records.yml"), encoding="utf-8") as fh:
-            assert yaml.safe_load(fh) == {"anshin_records_dir": "{{ inventory_dir | anshin_records_dir }}"}
+            assert yaml.safe_load(fh) == {
+                "anshin_records_dir": "{{ inventory_dir | anshin_records_dir }}",
+                "anshin_iis_logs_dir": "{{ inventory_dir | anshin_collected_dir('iis-logs') }}",
+            }
     report_vars = {}
     for role in os.listdir(os.path.join(ROOT, "roles")):
         path = os.path.join(ROOT, "roles", role, "defaults", "main.yml")
@@ -55,6 +58,19 @@ def test_every_inventory_takes_the_rule_and_every_role_default_uses_it():
         assert kind == "" or kind in KINDS, (name, kind)
 
 
+def test_collected_logs_stay_out_of_git_and_apart_per_inventory():
+    production = records.collected_dir("production", "iis-logs")
+    assert production == os.path.join(ROOT, ".local", "collected", "production", "iis-logs")
+    assert records.collected_dir("local", "iis-logs") != production  # a stand-in sample never mixes in
+    assert (
+        subprocess.run(["git", "check-ignore", "-q", production + "/cms/2026-11/W3SVC1/u_ex261101.log"]).returncode == 0
+    )
+    with pytest.raises(incidents.RecordError, match="unknown kind of collected log"):
+        records.collected_dir("production", "nginx")
+    with pytest.raises(ValueError, match="inventory's directory"):
+        anshin_collected_dir("", "iis-logs")
+
+
 def test_no_command_or_playbook_names_a_records_folder_of_its_own():
     offenders = []
     for folder in ("anshin_ops", "playbooks", "roles", "library"):
@@ -63,6 +79,9 @@ def test_no_command_or_playbook_names_a_records_folder_of_its_own():
                 if name.endswith((".py", ".yml", ".j2")):
                     with open(os.path.join(base, name), encoding="utf-8") as fh:
                         text = fh.read()
-                    if ".local/reports" in text or '".local", "records"' in text or ".local/records" in text:
+                    if any(
+                        folder in text
+                        for folder in (".local/reports", '".local", "records"', ".local/records", ".local/iis-logs")
+                    ):
                         offenders.append(os.path.relpath(os.path.join(base, name), ROOT))
     assert offenders == []

@@ -1,30 +1,31 @@
 #!/usr/bin/env python3
-"""Write a deterministic month of IIS 10 W3C logs as playbooks/collect_iis_logs.yml leaves them collected.
+"""Write a deterministic month of IIS 10 W3C logs as playbooks/collect_iis_logs.yml leaves them collected:
+the local environment's stand-in for the CMS web servers' logs (playbooks/local/iis_logs_standin.yml) and
+the input of bench/iis_counts_vs_goaccess.py.
 
-    gen_w3c_log.py OUT LINES [SEED]
+    make_iis_logs.py OUT LINES [SEED] [--month YYYY-MM] [--host NAME] [--until YYYY-MM-DD]
 
-OUT/cms-bench/<YYYY-MM>/W3SVC1/u_exYYMMDD.log, one file per UTC day from 2026-10-31 (the day that holds
-the first nine hours of November in JST) to 2026-11-30, LINES data lines spread evenly over them, in IIS's
-default 15 fields with its header block at the start of each file and again at noon (a restart). Mixes
-the subsite's pages (a few in other case, with and without query strings), its assets, the rest of the
-prefecture's site, a PDF fetched whole then in ranges, redirects, 404 probes, 5xx, HEAD and POST, IPv4
-and IPv6 clients (some behind one address with several browsers), the monitoring host's
+OUT/<host>/<YYYY-MM>/W3SVC1/u_exYYMMDD.log (host cms-bench, month 2026-11 unless given), one file per UTC
+day from the previous month's last day (it holds the first nine hours of the month in JST) to the month's
+last day or --until, whichever comes first (no lines from the future), LINES data lines spread evenly
+over them, in IIS's default 15 fields with its header block at the start of each file and again at noon
+(a restart). Mixes the subsite's pages (a few in other case, with and without query strings), its assets,
+the rest of the prefecture's site, a PDF fetched whole then in ranges, redirects, 404 probes, 5xx, HEAD and
+POST, IPv4 and IPv6 clients (some behind one address with several browsers), the monitoring host's
 blackbox_exporter (192.0.2.200), the load balancer's health checks (10.30.0.1-4, no User-Agent) and one
 line in 5,000 whose User-Agent has raw spaces (a line that does not fit). The same arguments give the same
 files.
 """
 
+import argparse
 import datetime
 import os
 import random
-import sys
 
 FIELDS = (
     "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
     "sc-status sc-substatus sc-win32-status time-taken"
 )
-FIRST = datetime.datetime(2026, 10, 31, tzinfo=datetime.UTC)
-DAYS = 31
 SERVER = "192.0.2.90"
 PAGES = [
     "/anshin/",
@@ -122,15 +123,28 @@ def line(rng, stamp, pool):
     )
 
 
-def main(out, lines, seed=1):
+def days_of(month, until=None):
+    """The UTC days whose files hold the JST month: its eve to its last day, none after UNTIL."""
+    first = datetime.datetime.strptime(month, "%Y-%m").replace(tzinfo=datetime.UTC)
+    last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    if until is not None:
+        last = min(last, datetime.datetime.combine(until, datetime.time(), datetime.UTC))
+    day, days = first - datetime.timedelta(days=1), []
+    while day <= last:
+        days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def main(out, lines, seed=1, month="2026-11", host="cms-bench", until=None):
     rng = random.Random(seed)
     pool = clients(rng)
-    per_day, extra = divmod(lines, DAYS)
+    days = days_of(month, until)
+    per_day, extra = divmod(lines, len(days))
     written = 0
-    for d in range(DAYS):
-        day = FIRST + datetime.timedelta(days=d)
+    for d, day in enumerate(days):
         count = per_day + (d < extra)
-        folder = os.path.join(out, "cms-bench", f"{day:%Y-%m}", "W3SVC1")
+        folder = os.path.join(out, host, f"{day:%Y-%m}" if d else month, "W3SVC1")
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"u_ex{day:%y%m%d}.log"), "w", encoding="utf-8", newline="\n") as fh:
             fh.write(header(day))
@@ -147,4 +161,12 @@ def main(out, lines, seed=1):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out")
+    ap.add_argument("lines", type=int)
+    ap.add_argument("seed", type=int, nargs="?", default=1)
+    ap.add_argument("--month", default="2026-11")
+    ap.add_argument("--host", default="cms-bench")
+    ap.add_argument("--until", type=datetime.date.fromisoformat, default=None)
+    a = ap.parse_args()
+    main(a.out, a.lines, a.seed, a.month, a.host, a.until)
