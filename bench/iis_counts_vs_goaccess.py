@@ -4,11 +4,11 @@ with GoAccess on the same files: the counts must be equal, and the speed is prin
 
     bench/iis_counts_vs_goaccess.py [LINES] [ROUNDS]
 
-Input: playbooks/local/files/make_iis_logs.py's month (LINES lines, 1,000,000 by default, in daily files from 2026-10-31 to
-2026-11-30 UTC) and, beside it, the hand-written sample tests/fixtures/iis_w3c (two more servers, a BOM and
-CRLF, #Fields changing mid-file, fields in another order, IPv6, a last line cut short, a User-Agent with
-raw spaces ...), so the counter is not fed by its own generator alone. The files are those count_month
-reads for November (JST); GoAccess 1.7 is given the same files.
+Input: the month playbooks/local/files/make_iis_logs.py writes (LINES lines, 1,000,000 by default, in daily
+files from 2026-10-31 to 2026-11-30 UTC) and, beside it, the hand-written sample tests/fixtures/iis_w3c (two
+more servers, a BOM and CRLF, #Fields changing mid-file, fields in another order, IPv6, a last line cut short,
+a User-Agent with raw spaces ...), so the counter is not fed by its own generator alone. The files are those
+count_month reads for November (JST); GoAccess 1.7 is given the same files.
 
 Timed, best of ROUNDS taken in turn: count_month as the monthly report runs it (JST month, prefix /anshin/,
 the monitoring network and default agents left out) and GoAccess's JSON report of the same files
@@ -167,7 +167,8 @@ def main():
     work = tempfile.mkdtemp(prefix="anshin-bench-iis-")
     try:
         logs = os.path.join(work, "iis-logs")
-        subprocess.run([sys.executable, str(ROOT / "playbooks/local/files/make_iis_logs.py"), logs, str(lines)], check=True)
+        generator = ROOT / "playbooks" / "local" / "files" / "make_iis_logs.py"
+        subprocess.run([sys.executable, str(generator), logs, str(lines)], check=True)
         for host in sorted(os.listdir(SAMPLE)):
             if os.path.isdir(SAMPLE / host):
                 shutil.copytree(SAMPLE / host, os.path.join(logs, host))
