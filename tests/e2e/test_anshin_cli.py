@@ -127,13 +127,42 @@ def test_an_approved_job_an_incident_and_an_inquiry_reach_the_handover(records, 
     assert "徳危第42号 (2026-11-30)" in handover  # the latest backup_now, with its approval
 
 
-def test_monthly_report_from_the_vm(records):
-    done = anshin("report", "monthly", __import__("datetime").date.today().strftime("%Y-%m"))
+def test_monthly_report_from_the_vm_and_the_public_sites_logs(records):
+    """The month so far: the VM's counts read on it, the public site's from the local stand-in of the CMS
+    servers' IIS logs (playbooks/local/iis_logs_standin.yml), counted with the local inventory's settings."""
+    import datetime
+
+    from anshin_ops import access_counts, inventory, records as records_mod
+
+    month = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=9))).strftime("%Y-%m")
+    standin = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "playbooks/local/iis_logs_standin.yml", "-e",
+         f"iis_logs_standin_month={month}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert standin.returncode == 0, standin.stdout[-3000:]
+    done = anshin("report", "monthly", month)
     assert done.returncode == 0, done.stdout + done.stderr
     html = [line for line in done.stdout.splitlines() if line.endswith("_lalert-vm.html")]
     assert html
     with open(html[0], encoding="utf-8") as fh:
-        assert "電文受信件数 (分類別)" in fh.read()
+        page = fh.read()
+    assert "電文受信件数 (分類別)" in page and "L-Alert連携サーバへの要求件数" in page
+    settings = inventory.site_access(inventory.load("local"))
+    expected = access_counts.count_month(
+        records_mod.collected_dir("local", "iis-logs"),
+        month,
+        settings["prefix"],
+        settings["exclude_networks"],
+        settings["exclude_agents"],
+    )
+    assert expected["page_views"] > 0 and expected["excluded"]["requests"] > 0
+    assert page.index("<h2>公開サイト アクセス件数 (日別)</h2>") < page.index("<h2>L-Alert連携サーバへの要求件数")
+    total = (
+        f'<td>合計</td><td class="n">{expected["requests"]}</td><td class="n">{expected["page_views"]}</td>'
+        f'<td class="n">{expected["visitors"]}</td>'
+    )
+    assert total in page
 
 
 def test_availability_counts_a_real_outage_from_the_probes(records):

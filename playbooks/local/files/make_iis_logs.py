@@ -3,18 +3,17 @@
 the local environment's stand-in for the CMS web servers' logs (playbooks/local/iis_logs_standin.yml) and
 the input of bench/iis_counts_vs_goaccess.py.
 
-    make_iis_logs.py OUT LINES [SEED] [--month YYYY-MM] [--host NAME] [--until YYYY-MM-DD]
+    make_iis_logs.py OUT LINES [SEED] [--month YYYY-MM] [--host NAME] [--until YYYY-MM-DDTHH:MM:SS]
 
-OUT/<host>/<YYYY-MM>/W3SVC1/u_exYYMMDD.log (host cms-bench, month 2026-11 unless given), one file per UTC
-day from the previous month's last day (it holds the first nine hours of the month in JST) to the month's
-last day or --until, whichever comes first (no lines from the future), LINES data lines spread evenly
-over them, in IIS's default 15 fields with its header block at the start of each file and again at noon
-(a restart). Mixes the subsite's pages (a few in other case, with and without query strings), its assets,
-the rest of the prefecture's site, a PDF fetched whole then in ranges, redirects, 404 probes, 5xx, HEAD and
-POST, IPv4 and IPv6 clients (some behind one address with several browsers), the monitoring host's
-blackbox_exporter (192.0.2.200), the load balancer's health checks (10.30.0.1-4, no User-Agent) and one
-line in 5,000 whose User-Agent has raw spaces (a line that does not fit). The same arguments give the same
-files.
+OUT/<host>/<YYYY-MM>/W3SVC1/u_exYYMMDD.log (host cms-bench, month 2026-11 unless given), one file per UTC day
+from the previous month's last day (it holds the first nine hours of the month in JST) to the month's last
+day, and no line after --until (UTC; the stand-in passes now: no lines from the future), LINES data lines
+spread evenly over them, in IIS's default 15 fields with its header block at the start of each file and again
+at noon (a restart). Mixes the subsite's pages (a few in other case, with and without query strings), its
+assets, the rest of the prefecture's site, a PDF fetched whole then in ranges, redirects, 404 probes, 5xx,
+HEAD and POST, IPv4 and IPv6 clients (some behind one address with several browsers), the monitoring host's
+blackbox_exporter (192.0.2.200), the load balancer's health checks (10.30.0.1-4, no User-Agent) and one line
+in 5,000 whose User-Agent has raw spaces (a line that does not fit). The same arguments give the same files.
 """
 
 import argparse
@@ -124,11 +123,11 @@ def line(rng, stamp, pool):
 
 
 def days_of(month, until=None):
-    """The UTC days whose files hold the JST month: its eve to its last day, none after UNTIL."""
+    """The UTC days whose files hold the JST month: its eve to its last day, none after UNTIL's day."""
     first = datetime.datetime.strptime(month, "%Y-%m").replace(tzinfo=datetime.UTC)
     last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
     if until is not None:
-        last = min(last, datetime.datetime.combine(until, datetime.time(), datetime.UTC))
+        last = min(last, until.replace(hour=0, minute=0, second=0, microsecond=0))
     day, days = first - datetime.timedelta(days=1), []
     while day <= last:
         days.append(day)
@@ -144,12 +143,14 @@ def main(out, lines, seed=1, month="2026-11", host="cms-bench", until=None):
     written = 0
     for d, day in enumerate(days):
         count = per_day + (d < extra)
-        folder = os.path.join(out, host, f"{day:%Y-%m}" if d else month, "W3SVC1")
+        folder = os.path.join(out, host, month, "W3SVC1")  # the eve too: collected with the month
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"u_ex{day:%y%m%d}.log"), "w", encoding="utf-8", newline="\n") as fh:
             fh.write(header(day))
             for i in range(count):
                 stamp = day + datetime.timedelta(seconds=86400 * i // count)
+                if until is not None and stamp > until:
+                    break
                 if i == count // 2:
                     fh.write(header(stamp))
                 if (written + i) % 5000 == 4999:
@@ -167,6 +168,8 @@ if __name__ == "__main__":
     ap.add_argument("seed", type=int, nargs="?", default=1)
     ap.add_argument("--month", default="2026-11")
     ap.add_argument("--host", default="cms-bench")
-    ap.add_argument("--until", type=datetime.date.fromisoformat, default=None)
+    ap.add_argument("--until", type=datetime.datetime.fromisoformat, default=None, help="UTC, e.g. 2026-11-30T17:40:00")
     a = ap.parse_args()
+    if a.until is not None:
+        a.until = a.until.replace(tzinfo=datetime.UTC)
     main(a.out, a.lines, a.seed, a.month, a.host, a.until)
