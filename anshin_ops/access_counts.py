@@ -340,7 +340,8 @@ def month_files(root, month, hosts=None, now=None):
     IIS names its daily files by the UTC day (unless set to local time: then the extra file adds nothing,
     its lines fall before the month). The JST month starts at 15:00 UTC of the previous month's last day, so
     that day's file is read too: collect_iis_logs.yml brings it with the month, and it may also be there
-    from the previous month's collection (then it is read once). Returns (files, skipped, missing):
+    from the previous month's collection (then it is read once: the month's own copy, taken after the day
+    ended, whether plain or compressed). Returns (files, skipped, missing):
     files are {path, host, site, day}; skipped are files left alone with the reason (not a log file, a
     compressed copy of a file read plain); missing are {host, site, days}: the UTC days up to NOW (the
     current day included) that have no file, for every host and site seen or host named in HOSTS (a host
@@ -362,7 +363,9 @@ def month_files(root, month, hosts=None, now=None):
     files, skipped, missing = [], [], []
     for host in sorted(names):
         sites, seen = {}, set()
-        for folder in (previous, month):
+        # the month's own folder first: its copy of the previous month's last day was collected after that
+        # day ended, a copy collected with the previous month may have been taken before
+        for folder in (month, previous):
             base = os.path.join(root, host, folder)
             for site in sorted(os.listdir(base)) if os.path.isdir(base) else ():
                 if not os.path.isdir(os.path.join(base, site)):
@@ -380,11 +383,12 @@ def month_files(root, month, hosts=None, now=None):
                     if day is None and ".log" not in name:
                         skipped.append({"path": path, "reason": "not an IIS log file"})
                         continue
-                    # the previous month's last day is collected with both months: read once
-                    if (site, name) in seen:
+                    # the previous month's last day is collected with both months: read once, plain or compressed
+                    key = (site, name[: -len(name.rsplit(".", 1)[1]) - 1] if name.endswith(COMPRESSED) else name)
+                    if key in seen:
                         skipped.append({"path": path, "reason": "the same file collected with another month"})
                         continue
-                    seen.add((site, name))
+                    seen.add(key)
                     days = sites.setdefault(site, set())
                     if day is not None:
                         days.add(day)
@@ -395,6 +399,7 @@ def month_files(root, month, hosts=None, now=None):
             gaps = [d.isoformat() for d in wanted if d not in days]
             if gaps:
                 missing.append({"host": host, "site": site, "days": gaps})
+    files.sort(key=lambda f: (f["host"], f["site"], f["day"] or "", f["path"]))
     return files, skipped, missing
 
 
