@@ -365,8 +365,9 @@ def site_access_counts(args, inv, collect):
     settings = inventory.site_access(inv)  # checked before anything runs
     hosts = inv["groups"].get("cms_windows", [])
     if collect and hosts:
+        # every CMS server, whatever --limit says of the VMs: a limit naming a VM would collect nothing
         rc, entry = runner.run_job(
-            "collect_iis_logs", args.inventory, args.limit, extra_vars=[f"iis_logs_month={args.month}"]
+            "collect_iis_logs", args.inventory, None, extra_vars=[f"iis_logs_month={args.month}"]
         )
         if rc != 0:
             print(

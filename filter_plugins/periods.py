@@ -2,7 +2,7 @@
 
 {{ now(utc=true).timestamp() | anshin_previous_month }}   "2026-10" on any day of November (JST)
 {{ now(utc=true).timestamp() | anshin_jst_month }}        "2026-11"
-{{ "2026-11" | anshin_iis_log_patterns }}                ["u_ex2611*.log", "u_ex261031.log"]
+{{ "2026-11" | anshin_iis_log_patterns }}                ["u_ex2611*.log", "u_ex261031*.log"]
 """
 
 import datetime
@@ -28,13 +28,14 @@ def anshin_previous_month(epoch):
 
 def anshin_iis_log_patterns(month):
     """File name patterns of the IIS daily logs that hold a JST month: IIS names them by the UTC day, and
-    the JST month starts at 15:00 UTC of the previous month's last day, so that day's file is needed too."""
+    the JST month starts at 15:00 UTC of the previous month's last day, so that day's file is needed too
+    (or its hourly files, u_exYYMMDDHH.log, when IIS rolls over every hour)."""
     try:
         first = datetime.datetime.strptime(str(month), "%Y-%m")
     except ValueError:
         raise ValueError(f"month must be YYYY-MM, got {month!r}") from None
     eve = first - datetime.timedelta(days=1)
-    return [f"u_ex{first:%y%m}*.log", f"u_ex{eve:%y%m%d}.log"]
+    return [f"u_ex{first:%y%m}*.log", f"u_ex{eve:%y%m%d}*.log"]
 
 
 class FilterModule:

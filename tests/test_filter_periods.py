@@ -29,9 +29,15 @@ def test_the_month_before_january_is_december_of_the_year_before():
 
 
 def test_a_jst_month_needs_the_iis_file_of_the_previous_utc_day():
-    assert periods.anshin_iis_log_patterns("2026-11") == ["u_ex2611*.log", "u_ex261031.log"]
-    assert periods.anshin_iis_log_patterns("2027-01") == ["u_ex2701*.log", "u_ex261231.log"]
-    assert periods.anshin_iis_log_patterns("2028-03") == ["u_ex2803*.log", "u_ex280229.log"]  # leap year
+    assert periods.anshin_iis_log_patterns("2026-11") == ["u_ex2611*.log", "u_ex261031*.log"]
+    assert periods.anshin_iis_log_patterns("2027-01") == ["u_ex2701*.log", "u_ex261231*.log"]
+    assert periods.anshin_iis_log_patterns("2028-03") == ["u_ex2803*.log", "u_ex280229*.log"]  # leap year
+    # hourly files (IIS rolling over every hour) of the eve match too, the day after it does not
+    import fnmatch
+
+    eve = periods.anshin_iis_log_patterns("2026-11")[1]
+    assert fnmatch.fnmatch("u_ex26103123.log", eve) and fnmatch.fnmatch("u_ex261031.log", eve)
+    assert not fnmatch.fnmatch("u_ex261030.log", eve)
 
 
 def test_a_bad_month_names_no_files():

@@ -4,6 +4,7 @@ inventory's settings (anshin_site_access) and hands the counts to the report; a 
 gives a report that lists the days without a log. Also the local stand-in for those logs."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -42,6 +43,7 @@ def report(tmp_path, monkeypatch):
 
     def run_job(job, inv, limit, check=False, extra_vars=(), **kwargs):
         runs.append((job, list(extra_vars)))
+        report.limits.append((job, limit))
         if job == "collect_iis_logs" and not report.collection_fails:
             shutil.copytree(SAMPLE, collected, dirs_exist_ok=True)
         failed = job == "collect_iis_logs" and report.collection_fails
@@ -54,6 +56,7 @@ def report(tmp_path, monkeypatch):
     monkeypatch.setattr(cli.runner, "run_job", run_job)
     monkeypatch.setattr(cli.monthly, "render", render)
     report.collection_fails = False
+    report.limits = []
     report.runs, report.rendered, report.collected = runs, rendered, collected
     report.inventory = lambda *a, **k: inventory_file(tmp_path, *a, **k)
     return report
@@ -65,6 +68,7 @@ def test_the_cms_logs_are_collected_and_counted_with_the_inventorys_settings(rep
     assert cli.main(["report", "monthly", "2026-11", "-i", inv]) == 0, capsys.readouterr().err
     assert [job for job, _ in report.runs] == ["monthly_usage", "collect_iis_logs"]
     assert report.runs[1][1] == ["iis_logs_month=2026-11"]
+    assert report.limits == [("monthly_usage", None), ("collect_iis_logs", None)]
     ((_, site),) = report.rendered
     expected = access_counts.count_month(
         str(SAMPLE), "2026-11", "/anshin/", ["192.0.2.41/32"], access_counts.DEFAULT_EXCLUDE_AGENTS
@@ -83,6 +87,12 @@ def test_a_failed_collection_still_reports_and_says_which_days_have_no_log(repor
     assert site["requests"] == 0
     assert site["missing"][0]["host"] == "cms-web1" and site["missing"][0]["site"] is None
     assert site["missing"][0]["days"][:2] == ["2026-10-31", "2026-11-01"]  # the JST month's first UTC day too
+
+
+def test_a_limit_to_the_vm_still_collects_from_every_cms_server(report):
+    assert cli.main(["report", "monthly", "2026-11", "--limit", "lalert-vm", "-i", report.inventory(["cms-web1"])]) == 0
+    assert report.limits == [("monthly_usage", "lalert-vm"), ("collect_iis_logs", None)]
+    assert report.rendered[0][1]["files"]  # the sample was collected
 
 
 def test_no_cms_server_and_nothing_collected_gives_no_counts_rather_than_zeros(report):
@@ -141,4 +151,6 @@ def test_the_local_standin_writes_a_month_to_count_and_refuses_the_real_inventor
     assert counts["visitors"] > 0 and len(counts["files"]) == 32  # 30 September's file and 31 of October's
     refused = ansible_here("ansible-playbook", "-i", "inventories/production/hosts.yml", *args[2:])
     assert refused.returncode != 0 and "for stand-ins only" in refused.stdout
-    assert "cms-standin" not in str(sorted(p.name for p in tmp_path.iterdir()))
+    from anshin_ops import records
+
+    assert not os.path.exists(os.path.join(records.collected_dir("production", "iis-logs"), "cms-standin"))
