@@ -181,8 +181,9 @@ def _check_site(month, site_access):
 
 def _site_tables(month, site_access, today):
     """The public site's sections, first in the report; exactly site_access's figures."""
+    no_logs = Table(H_SITE, "公開サイトアクセス", None, [], [NO_SITE_LOGS.format(month=month)])
     if not _check_site(month, site_access):
-        return [Table(H_SITE, "公開サイトアクセス", None, [], [NO_SITE_LOGS.format(month=month)])]
+        return [no_logs]
     tables = []
     missing = site_access["missing"]
     if missing:
@@ -202,6 +203,8 @@ def _site_tables(month, site_access, today):
                 ],
             )
         )
+    if not site_access["files"]:  # servers named, nothing collected (a failed collection): no table of zeros
+        return tables + [no_logs]
     gaps = _gaps(missing)
     days = _site_days(site_access, today)
     tables.append(
@@ -263,7 +266,9 @@ def _site_tables(month, site_access, today):
         reasons = {access_counts.BAD_REASONS[k]: ja for k, ja in BAD_REASONS_JA.items()}
         notes = ["これらの行は件数に含めていません。"]
         notes += [
-            f"最後まで読めなかったファイル: {f['path']} ({f['error']})。読めたところまでを数えています。"
+            # named by server, site and file: the controller's own folders stay out of the record
+            f"最後まで読めなかったファイル: {f['host']} {f['site']} {os.path.basename(f['path'])} ({f['error']})。"
+            "読めたところまでを数えています。"
             for f in broken
         ]
         if undecodable:
@@ -362,7 +367,7 @@ def _charts(data, directory, prefix, font, site_access=None, today=None):
     today = today or datetime.datetime.now(cal.JST).date()
     files = {}
     with matplotlib.rc_context({"font.family": [FONT_FAMILY], "axes.unicode_minus": False}):
-        if _check_site(data["month"], site_access):
+        if _check_site(data["month"], site_access) and site_access["files"]:
             days = _site_days(site_access, today)
             gaps = _gaps(site_access["missing"])
             fig, ax = plt.subplots(figsize=(10, 3.5))

@@ -379,6 +379,27 @@ def test_without_the_sites_logs_the_report_says_so_and_shows_no_zeros(logs, data
         shutil.rmtree(tmp_path / "out")
 
 
+def test_servers_named_but_nothing_collected_lists_them_and_shows_no_zeros(logs, database, tmp_path):
+    # a failed collection: the CMS servers are named, no file came
+    (tmp_path / "iis-logs").mkdir()
+    page, book, names = draw(logs, database, tmp_path, site(tmp_path / "iis-logs", hosts=["cms-web1", "cms-web2"]))
+    assert monthly.NO_SITE_LOGS.format(month="2026-11") in page
+    assert f"<h2>{monthly.H_MISSING}</h2>" in page and "<td>cms-web1</td>" in page and "<td>cms-web2</td>" in page
+    assert "<h2>公開サイト アクセス件数 (日別)</h2>" not in page and not [n for n in names if "site_by_day" in n]
+
+
+def test_an_unreadable_file_is_named_without_the_controllers_folders(logs, database, tmp_path):
+    root = tmp_path / "iis-logs"
+    shutil.copytree(SAMPLE, root)
+    plain = root / "cms-web2/2026-11/W3SVC1/u_ex261101.log"
+    whole = gzip.compress(plain.read_bytes())
+    (root / "cms-web2/2026-11/W3SVC1/u_ex261101.log.gz").write_bytes(whole[: len(whole) // 2])
+    plain.unlink()
+    page, _, _ = draw(logs, database, tmp_path, site(root))
+    assert "最後まで読めなかったファイル: cms-web2 W3SVC1 u_ex261101.log.gz (EOFError" in page
+    assert str(tmp_path) not in page
+
+
 def test_a_host_without_any_log_is_listed_and_its_days_marked(logs, database, tmp_path):
     counts = site(hosts=["cms-web3"])
     _, book, _ = draw(logs, database, tmp_path, counts)
