@@ -384,7 +384,7 @@ def month_files(root, month, hosts=None, now=None):
                         skipped.append({"path": path, "reason": "not an IIS log file"})
                         continue
                     # the previous month's last day is collected with both months: read once, plain or compressed
-                    key = (site, name[: -len(name.rsplit(".", 1)[1]) - 1] if name.endswith(COMPRESSED) else name)
+                    key = (site, name.rsplit(".", 1)[0] if name.endswith(COMPRESSED) else name)
                     if key in seen:
                         skipped.append({"path": path, "reason": "the same file collected with another month"})
                         continue

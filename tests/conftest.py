@@ -29,6 +29,25 @@ def seeded_wheel_cache(tmp_path):
     return tmp_path / "wheels"
 
 
+# the hand-written IIS W3C sample (tests/fixtures/iis_w3c/README.md)
+IIS_SAMPLE = ROOT / "tests" / "fixtures" / "iis_w3c"
+
+
+def iis_sample_cut_short(root):
+    """A copy of the IIS sample at ROOT whose cms-web2 day is only a gzip copy cut in half (a file that
+    cannot be read to its end); returns the path of that copy."""
+    import gzip
+    import shutil
+
+    shutil.copytree(IIS_SAMPLE, root)
+    plain = root / "cms-web2/2026-11/W3SVC1/u_ex261101.log"
+    whole = gzip.compress(plain.read_bytes())
+    cut = plain.with_name(plain.name + ".gz")
+    cut.write_bytes(whole[: len(whole) // 2])
+    plain.unlink()
+    return cut
+
+
 def ansible_here(tool, *argv, timeout=120):
     """An Ansible command of this venv (ansible-playbook, ansible, ...) run on the controller in the
     repository with its ansible.cfg, output as text and never coloured."""

@@ -44,9 +44,9 @@ import pytest
 from anshin_common import JST
 
 from anshin_ops import access_counts as ac
-from conftest import ROOT
+from conftest import IIS_SAMPLE, iis_sample_cut_short
 
-SAMPLE = ROOT / "tests" / "fixtures" / "iis_w3c"
+SAMPLE = IIS_SAMPLE
 WEB1 = SAMPLE / "cms-web1"
 MONITORING = ["192.0.2.41/32", "10.20.0.0/24"]
 AFTER = datetime.datetime(2026, 12, 5, 10, 0, tzinfo=JST)
@@ -276,11 +276,7 @@ def test_the_eve_collected_with_both_months_is_read_once(tmp_path):
 
 def test_a_file_that_cannot_be_read_to_its_end_is_reported(tmp_path):
     root = tmp_path / "iis-logs"
-    shutil.copytree(SAMPLE, root)
-    plain = root / "cms-web2/2026-11/W3SVC1/u_ex261101.log"
-    whole = gzip.compress(plain.read_bytes())
-    (root / "cms-web2/2026-11/W3SVC1/u_ex261101.log.gz").write_bytes(whole[: len(whole) // 2])
-    plain.unlink()
+    iis_sample_cut_short(root)
     r = count(root)
     cut = r["files"][-1]
     assert cut["host"] == "cms-web2" and cut["error"].startswith("EOFError")

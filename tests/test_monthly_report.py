@@ -15,7 +15,7 @@ import pytest
 from anshin_common import JST
 
 from anshin_ops import access_counts, cli, incidents, monthly
-from conftest import ROOT, load_module
+from conftest import IIS_SAMPLE, iis_sample_cut_short, load_module
 from lalert_receiver.store import SCHEMA
 
 usage = load_module("anshin_monthly_usage")
@@ -258,7 +258,7 @@ def test_the_page_is_a_template_that_escapes_every_value():
 
 # the public site: access_counts.count_month over the IIS sample (tests/fixtures/iis_w3c/README.md), whose
 # figures tests/test_access_counts.py counts by hand
-SAMPLE = ROOT / "tests" / "fixtures" / "iis_w3c"
+SAMPLE = IIS_SAMPLE
 MONITORING = ["192.0.2.41/32", "10.20.0.0/24"]
 AFTER = datetime.datetime(2026, 12, 5, 10, 0, tzinfo=JST)
 SITE_HEADINGS = [
@@ -390,11 +390,7 @@ def test_servers_named_but_nothing_collected_lists_them_and_shows_no_zeros(logs,
 
 def test_an_unreadable_file_is_named_without_the_controllers_folders(logs, database, tmp_path):
     root = tmp_path / "iis-logs"
-    shutil.copytree(SAMPLE, root)
-    plain = root / "cms-web2/2026-11/W3SVC1/u_ex261101.log"
-    whole = gzip.compress(plain.read_bytes())
-    (root / "cms-web2/2026-11/W3SVC1/u_ex261101.log.gz").write_bytes(whole[: len(whole) // 2])
-    plain.unlink()
+    iis_sample_cut_short(root)
     page, _, _ = draw(logs, database, tmp_path, site(root))
     assert "最後まで読めなかったファイル: cms-web2 W3SVC1 u_ex261101.log.gz (EOFError" in page
     assert str(tmp_path) not in page

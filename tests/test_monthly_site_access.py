@@ -10,9 +10,9 @@ import shutil
 import pytest
 
 from anshin_ops import access_counts, cli, incidents, inventory
-from conftest import ROOT, ansible_here
+from conftest import IIS_SAMPLE, ansible_here
 
-SAMPLE = ROOT / "tests" / "fixtures" / "iis_w3c"
+SAMPLE = IIS_SAMPLE
 USAGE = {"host": "lalert-vm", "month": "2026-11", "access": {}, "posts": [], "registered": {}}
 
 
