@@ -191,6 +191,21 @@ def test_restore_plan_lists_what_would_change(tmp_path):
     assert plan["databases"]["receiver"]["archive_rows"] == {"messages": 50}
 
 
+def test_restore_plan_reads_contents_not_only_sizes(tmp_path):
+    """A live file of the archived size but other contents is replaced; an unreadable one too."""
+    settings = make_settings(tmp_path)
+    ab.write_manifest(settings)
+    root = str(tmp_path / "restored")
+    extract_like_borg(settings, root)
+    spool = settings["restore_paths"][0]
+    with open(os.path.join(spool, "m0.json"), "w") as fh:
+        fh.write("massage 0\n")  # same length as "message 0"
+    os.chmod(os.path.join(spool, "m2.json"), 0)
+    plan, _ = ab.plan_restore(settings, root)
+    expected = ["m0.json"] if os.geteuid() == 0 else ["m0.json", "m2.json"]  # root reads mode 0 files
+    assert plan["paths"][spool]["replace"] == expected
+
+
 def samples(path):
     """[(name, labels, value)] of a textfile, read as node_exporter reads it."""
     text = pathlib.Path(path).read_text(encoding="utf-8")
