@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import warnings
 
+import chromium
 import openpyxl
 import pytest
 from anshin_common import JST
@@ -505,3 +506,24 @@ def test_a_font_installed_after_matplotlibs_cache_is_found(monkeypatch):
     monkeypatch.setattr(font_manager.fontManager, "ttflist", others)
     assert monthly.japanese_font() == installed
     assert any(f.name == monthly.FONT_FAMILY for f in font_manager.fontManager.ttflist)
+
+
+def test_the_page_as_a_person_sees_it_in_chromium(logs, database, tmp_path):
+    """Opened in headless Chromium: every chart loads, the screenshot shows the page, and every Japanese
+    character is drawn as Noto Sans CJK JP draws it (no missing-glyph boxes). The control: with fontconfig
+    knowing no CJK font, the same check names the characters."""
+    draw(logs, database, tmp_path, site(top=3))
+    page = str(tmp_path / "out" / "月次報告書_2026-11_lalert-vm.html")
+    text, images = chromium.page_text(page)
+    loaded = chromium.loaded_images(page)
+    assert [src for src, _, _ in loaded] == images and len(images) >= 4
+    assert all(width > 300 and height > 200 for _, width, height in loaded), loaded
+    shot = chromium.screenshot(page, str(tmp_path / "page.png"))
+    assert not chromium.blank(shot.crop((0, 0, 1200, 200)))  # the title and the first lines are drawn
+    japanese = chromium.CJK.findall(text)
+    assert "月" in japanese and "公" in japanese and len(set(japanese)) > 50
+    assert chromium.glyphs_unlike_reference(japanese, chromium.font_family(page)) == []
+    missing = chromium.glyphs_unlike_reference(
+        japanese, chromium.font_family(page), env=chromium.fonts_without_cjk(str(tmp_path))
+    )
+    assert set(missing) == set(japanese)
