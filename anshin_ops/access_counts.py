@@ -105,17 +105,6 @@ CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 TOP = 20
 SAMPLES = 20
 OTHERS = "その他"
-# Japanese labels of the figures, for the reports the prefecture reads
-LABELS = {
-    "requests": "リクエスト数",
-    "page_views": "ページビュー",
-    "visitors": "訪問者数(日ごとの延べ)",
-    "top_pages": "ページ別ページビュー",
-    "by_status": "応答コード別",
-    "excluded": "除外した監視・死活確認",
-    "bad_lines": "読めなかった行",
-    "missing": "ログのない日",
-}
 BAD_REASONS = {
     "no_fields": "data before any #Fields directive",
     "misfit": "does not fit its #Fields (values, date, time or status)",
