@@ -124,6 +124,22 @@ target_count:
   description: Active people in the target before the run.
   returned: success
   type: int
+mode:
+  description: full (both directories read in full; the module always runs so) or incremental (the scheduled
+    sync between full reconciles, reading only the source entries changed since changed_since).
+  returned: success
+  type: str
+  sample: full
+watermark:
+  description: The latest modifyTimestamp among the source entries read (GeneralizedTime), where the next
+    incremental run starts; null when the source gives none for some entry.
+  returned: success
+  type: str
+  sample: "20270401001500Z"
+transaction:
+  description: True when the changes were written in one LDAP transaction (RFC 5805; all or nothing).
+  returned: success
+  type: bool
 """
 
 from ansible.module_utils import anshin_ldap_io as io

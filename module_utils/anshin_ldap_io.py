@@ -5,6 +5,9 @@ so both do exactly the same. Every failure is raised as SyncError with a one-lin
 when it comes from reading.
 """
 
+import contextlib
+from datetime import UTC
+
 try:
     from ansible.module_utils import anshin_ldap_sync as plan_lib
     from ansible.module_utils.anshin_common import now_jst
@@ -16,7 +19,9 @@ except ImportError:  # the scheduled sync on the VM runs without Ansible: next t
 try:
     import ldap3
     from ldap3.core import exceptions as ldap_errors
+    from ldap3.utils.conv import escape_filter_chars
     from ldap3.utils.dn import escape_rdn, parse_dn
+    from pyasn1.type import namedtype, univ  # ldap3's own dependency
 
     HAS_LDAP3 = True
 except ImportError:  # reported by the caller
@@ -79,13 +84,22 @@ TRUNCATED = (
 )
 
 
-def read_source(conn, settings, attribute_map):
-    """All entries of the source search, paged; a truncated or empty result is an error."""
-    attributes = sorted(set(attribute_map.values()))
+# the operational attribute an incremental sync filters on (OpenLDAP; AD answers it from whenChanged)
+CHANGED = "modifyTimestamp"
+
+
+def read_source(conn, settings, attribute_map, changed_since=None):
+    """(entries, watermark): the entries of the source search, paged, and the latest modifyTimestamp among them
+    (None when the source gives none). With changed_since (GeneralizedTime), only the entries changed since then,
+    which may be none; without it, a truncated or empty result is an error."""
+    attributes = sorted(set(attribute_map.values()) | {CHANGED})
+    search_filter = settings.get("filter") or "(objectClass=inetOrgPerson)"
+    if changed_since:
+        search_filter = f"(&{search_filter}({CHANGED}>={escape_filter_chars(changed_since)}))"
     try:
         entries = conn.extend.standard.paged_search(
             settings["base_dn"],
-            settings.get("filter") or "(objectClass=inetOrgPerson)",
+            search_filter,
             search_scope=ldap3.SUBTREE,
             attributes=attributes,
             paged_size=int(settings.get("page_size", 500)),
@@ -102,9 +116,33 @@ def read_source(conn, settings, attribute_map):
     if code == 3:
         raise SyncError("source: the search hit the server's time limit: nothing changed")
     found = [dict(e["attributes"], dn=e["dn"]) for e in entries if e.get("type") == "searchResEntry"]
-    if not found:
+    if not found and not changed_since:
         raise SyncError(f"source: the search under {settings['base_dn']} returned no entries: nothing changed")
-    return found
+    stamps = [generalized_time(v) for e in found for v in _listed(_get(e, CHANGED))]
+    stamps = [v for v in stamps if v]
+    # one entry without the attribute (hidden by an ACL, another server) makes an incremental read unsafe
+    watermark = max(stamps) if stamps and len(stamps) >= len(found) else None
+    return found, watermark
+
+
+def _get(entry, name):
+    return next((v for k, v in entry.items() if k.lower() == name.lower()), None)
+
+
+def _listed(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def generalized_time(value):
+    """YYYYmmddHHMMSSZ (UTC, whole seconds) of a GeneralizedTime string or datetime; None when it is neither."""
+    if hasattr(value, "strftime"):
+        return value.astimezone(UTC).strftime("%Y%m%d%H%M%SZ") if value.tzinfo else None
+    text = str(value)
+    if len(text) >= 15 and text[:14].isdigit() and text[:14].isascii() and text.endswith("Z"):
+        return text[:14] + "Z"
+    return None
 
 
 def _branch(base_dn, name):
@@ -119,39 +157,58 @@ def group_dn(department, branch):
     return f"cn={escape_rdn(department)},{branch}"
 
 
-def read_target(conn, settings):
-    """(active people, disabled people, department groups) of the target directory."""
+def _any_of(attribute, values):
+    """Filters matching any of the values, 200 values a filter."""
+    values = sorted(values)
+    for i in range(0, len(values), 200):
+        yield "(|" + "".join(f"({attribute}={escape_filter_chars(v)})" for v in values[i : i + 200]) + ")"
+
+
+# more values than this: one search of the whole branch, filtered here, is cheaper than long filters
+_FEW = 1000
+
+
+def _search(conn, base, object_class, attributes, attribute=None, values=None):
+    """Raw entries (dicts) one level below base: all, or those whose attribute is one of values. The raw
+    response, not ldap3's Entry objects: those cost more than the search itself."""
+    if values is None or len(values) > _FEW:
+        filters = [f"(objectClass={object_class})"]
+    else:
+        filters = [f"(&(objectClass={object_class}){f})" for f in _any_of(attribute, values)]
+    found = []
+    for search_filter in filters:
+        conn.search(base, search_filter, search_scope=ldap3.LEVEL, attributes=attributes)
+        found.extend(e["attributes"] for e in conn.response if e.get("type") == "searchResEntry")
+    if values is not None and len(values) > _FEW:
+        wanted = set(values)
+        found = [e for e in found if wanted & {str(v) for v in _listed(_get(e, attribute))}]
+    return found
+
+
+def read_target(conn, settings, uids=None, departments=None):
+    """(active people, disabled people, department groups) of the target directory; with uids and departments,
+    only those people and groups (an incremental sync)."""
     base = settings["base_dn"]
     result = []
     for name in ("people", "disabled"):
         found = {}
         if _exists(conn, _branch(base, name)):
-            conn.search(
-                _branch(base, name),
-                "(objectClass=inetOrgPerson)",
-                search_scope=ldap3.LEVEL,
-                attributes=list(plan_lib.TARGET_ATTRIBUTES),
-            )
-            for entry in conn.entries:
-                attrs = {
-                    a: sorted(str(v) for v in entry[a].values)
-                    for a in plan_lib.TARGET_ATTRIBUTES
-                    if a in entry and entry[a].values
-                }
+            for entry in _search(
+                conn, _branch(base, name), "inetOrgPerson", list(plan_lib.TARGET_ATTRIBUTES), "uid", uids
+            ):
+                attrs = {a: sorted(str(v) for v in _listed(_get(entry, a))) for a in plan_lib.TARGET_ATTRIBUTES}
+                attrs = {a: v for a, v in attrs.items() if v}
                 found[attrs["uid"][0]] = attrs
         result.append(found)
     groups = {}
     if _exists(conn, _branch(base, "groups")):
-        conn.search(
-            _branch(base, "groups"), "(objectClass=groupOfNames)", search_scope=ldap3.LEVEL, attributes=["cn", "member"]
-        )
-        for entry in conn.entries:
+        for entry in _search(conn, _branch(base, "groups"), "groupOfNames", ["cn", "member"], "cn", departments):
             members = []
-            for member in entry["member"].values:
+            for member in _listed(_get(entry, "member")):
                 first = parse_dn(str(member))[0]
                 if first[0].lower() == "uid":
                     members.append(first[1])
-            groups[str(entry["cn"].values[0])] = sorted(members)
+            groups[str(_listed(_get(entry, "cn"))[0])] = sorted(members)
     return result[0], result[1], groups
 
 
@@ -173,21 +230,82 @@ def ensure_branches(conn, base_dn):
     return created
 
 
+# LDAP transactions (RFC 5805): the whole plan commits at once, with one write to disk instead of one per entry
+TXN_START, TXN_SPECIFICATION, TXN_END = "1.3.6.1.1.21.1", "1.3.6.1.1.21.2", "1.3.6.1.1.21.3"
+
+
+def txn_end_request(identifier, commit):
+    """txnEndReq ::= SEQUENCE { commit BOOLEAN DEFAULT TRUE, identifier OCTET STRING } (RFC 5805)"""
+    request = univ.Sequence(
+        componentType=namedtype.NamedTypes(
+            namedtype.DefaultedNamedType("commit", univ.Boolean(True)),
+            namedtype.NamedType("identifier", univ.OctetString()),
+        )
+    )
+    if not commit:
+        request["commit"] = False
+    request["identifier"] = identifier
+    return request
+
+
+def start_transaction(conn):
+    """The transaction's identifier, or None when the server has no transactions (then each operation is
+    written on its own, as before: every step of the plan is safe to repeat)."""
+    try:
+        conn.extended(TXN_START)
+    except ldap_errors.LDAPOperationResult:
+        return None
+    result = conn.result or {}
+    return result.get("responseValue") if result.get("result") == 0 else None
+
+
+def end_transaction(conn, identifier, commit=True):
+    conn.extended(TXN_END, txn_end_request(identifier, commit))
+
+
+# renames (moving a person to or from ou=disabled) stay out of the transaction: slapd 2.5.13 ends the
+# session on a modrdn inside one (molecule/ldap_sync's mass deletion found it)
+_RENAMES = ("enable", "disable")
+
+
 def apply(conn, base_dn, ops, group_ops):
-    """Apply the plan: people first, then groups, then leavers. Each step is safe to repeat."""
+    """Apply the plan: new and changed people and the groups in one transaction where the server has them
+    (all or nothing), then the people who come back or leave, one by one; every step is safe to repeat.
+    Returns (operations applied, whether a transaction was used)."""
+    in_one = [op for op in ops if op["op"] not in _RENAMES]
+    identifier = start_transaction(conn) if in_one or group_ops else None
+    controls = [(TXN_SPECIFICATION, True, identifier)] if identifier is not None else None
+    try:
+        done = _apply(conn, base_dn, in_one, group_ops, controls)
+    except BaseException:
+        if identifier is not None:
+            with contextlib.suppress(ldap_errors.LDAPException):
+                end_transaction(conn, identifier, commit=False)
+        raise
+    if identifier is not None:
+        end_transaction(conn, identifier)
+    done += _apply(conn, base_dn, [op for op in ops if op["op"] in _RENAMES], [], None)
+    return done, identifier is not None
+
+
+def _apply(conn, base_dn, ops, group_ops, controls):
     people, disabled, groups = (_branch(base_dn, n) for n in ("people", "disabled", "groups"))
     done = 0
     for op in ops:
         uid = op["uid"]
         if op["op"] == "create":
-            conn.add(person_dn(uid, people), OBJECT_CLASSES, op["changes"])
+            conn.add(person_dn(uid, people), OBJECT_CLASSES, op["changes"], controls=controls)
         elif op["op"] == "enable":
             conn.modify_dn(person_dn(uid, disabled), f"uid={escape_rdn(uid)}", new_superior=people)
             conn.modify(
                 person_dn(uid, people), {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items() if a != "uid"}
             )
         elif op["op"] == "modify":
-            conn.modify(person_dn(uid, people), {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items()})
+            conn.modify(
+                person_dn(uid, people),
+                {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in op["changes"].items()},
+                controls=controls,
+            )
         else:
             continue
         done += 1
@@ -195,17 +313,17 @@ def apply(conn, base_dn, ops, group_ops):
         dn = group_dn(op["group"], groups)
         members = [person_dn(uid, people) for uid in op["members"]]
         if op["op"] == "group_create":
-            conn.add(dn, ["top", "groupOfNames"], {"cn": op["group"], "member": members})
+            conn.add(dn, ["top", "groupOfNames"], {"cn": op["group"], "member": members}, controls=controls)
         elif op["op"] == "group_members":
-            conn.modify(dn, {"member": [(ldap3.MODIFY_REPLACE, members)]})
+            conn.modify(dn, {"member": [(ldap3.MODIFY_REPLACE, members)]}, controls=controls)
         elif op["op"] == "group_delete":
-            conn.delete(dn)
+            conn.delete(dn, controls=controls)
         done += 1
     for op in ops:
         if op["op"] == "disable":
             conn.modify_dn(person_dn(op["uid"], people), f"uid={escape_rdn(op['uid'])}", new_superior=disabled)
         elif op["op"] == "delete":
-            conn.delete(person_dn(op["uid"], people))
+            conn.delete(person_dn(op["uid"], people), controls=controls)
         else:
             continue
         done += 1
@@ -217,9 +335,23 @@ def today_jst():
 
 
 def sync(
-    source_settings, target_settings, attribute_map, reorganisation, as_of, policy, max_percent, override, dry_run
+    source_settings,
+    target_settings,
+    attribute_map,
+    reorganisation,
+    as_of,
+    policy,
+    max_percent,
+    override,
+    dry_run,
+    changed_since=None,
 ):
-    """The whole sync. Returns the result dict; raises SyncError before any change when it cannot be safe."""
+    """The whole sync. Returns the result dict; raises SyncError before any change when it cannot be safe.
+
+    Without changed_since, a full reconcile: both directories read in full (leavers found). With it
+    (GeneralizedTime), an incremental sync: only the source entries changed since then, the same people and
+    their departments' groups in the target; it finds no leavers, so the caller runs full reconciles too and
+    keeps the settings unchanged in between (the reorganisation is checked by the full run)."""
     if not HAS_LDAP3:
         raise SyncError("the ldap3 Python library is missing on this host (Debian: python3-ldap3)")
     errors = plan_lib.check_attribute_map(attribute_map)
@@ -236,33 +368,44 @@ def sync(
         raise SyncError("; ".join(errors))
     source_conn = connect(source_settings, "source")
     try:
-        entries = read_source(source_conn, source_settings, attribute_map)
+        entries, watermark = read_source(source_conn, source_settings, attribute_map, changed_since)
     finally:
         source_conn.unbind()
     people, skipped = plan_lib.map_people(entries, attribute_map)
-    departments = {p["departmentNumber"][0] for p in people.values()}
-    errors = plan_lib.check_reorganisation(reorganisation, departments)
-    if errors:
-        raise SyncError("; ".join(errors))
+    if not changed_since:
+        errors = plan_lib.check_reorganisation(reorganisation, {p["departmentNumber"][0] for p in people.values()})
+        if errors:
+            raise SyncError("; ".join(errors))
     people, moves = plan_lib.reorganise(people, reorganisation, as_of)
     target_conn = connect(target_settings, "target")
     try:
-        active, disabled, groups = read_target(target_conn, target_settings)
+        if changed_since:
+            active, disabled, _ = read_target(target_conn, target_settings, uids=set(people), departments=set())
+            departments = {p["departmentNumber"][0] for p in people.values()}
+            departments |= {p["departmentNumber"][0] for p in active.values() if p.get("departmentNumber")}
+            _, _, groups = read_target(target_conn, target_settings, uids=set(), departments=departments)
+            wanted = plan_lib.groups_after(groups, departments, people)
+        else:
+            active, disabled, groups = read_target(target_conn, target_settings)
+            wanted = plan_lib.departments(people)
         ops = plan_lib.plan(people, active, disabled, policy)
-        group_ops = plan_lib.group_plan(people, groups)
+        group_ops = plan_lib.group_plan(wanted, groups)
         refused = plan_lib.guard(ops, len(active), max_percent, override)
         if refused:
             raise SyncError(refused)
-        branches, applied = [], 0
+        branches, applied, in_transaction = [], 0, False
         if not dry_run:
             branches = ensure_branches(target_conn, target_settings["base_dn"])
-            applied = apply(target_conn, target_settings["base_dn"], ops, group_ops)
+            applied, in_transaction = apply(target_conn, target_settings["base_dn"], ops, group_ops)
     except ldap_errors.LDAPException as exc:
         raise SyncError(f"target: {exc.__class__.__name__}: {exc}") from exc
     finally:
         target_conn.unbind()
     return {
         "changed": bool(ops or group_ops or branches),
+        "mode": "incremental" if changed_since else "full",
+        "changed_since": changed_since or "",
+        "watermark": watermark,
         "operations": ops,
         "group_operations": group_ops,
         "moves": moves,
@@ -271,9 +414,10 @@ def sync(
         "source_count": len(people),
         "target_count": len(active),
         "applied": applied,
+        "transaction": in_transaction,
         "created_branches": branches,
         "as_of": as_of,
     }
 
 
-__all__ = ["SyncError", "sync", "today_jst"]
+__all__ = ["SyncError", "generalized_time", "sync", "today_jst"]

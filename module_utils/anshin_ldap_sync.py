@@ -5,6 +5,8 @@
     map_people(entries, attribute_map, key)         source entries -> {uid: {attr: [values]}}
     reorganise(people, mappings, as_of)             departments after the mappings in force on as_of
     plan(source, target, disabled, policy)          the changes, each a dict; guard() says if it is safe
+    departments(source), groups_after(...)          the department groups as they should be (full, incremental)
+    group_plan(wanted, groups)                      the group changes
 
 Library/ldap_sync.py reads both directories, calls these, then applies the plan. Everything compares values
 as sorted lists of strings, so the order a server returns values in never shows as a change.
@@ -184,16 +186,34 @@ def plan(source, target, disabled, policy):
     return ops
 
 
-def group_plan(source, groups):
-    """Department groups ({dept: sorted member uids}) to match the source's active people."""
+def departments(source):
+    """{department: sorted uids} of the source's active people: the groups as they should be."""
     wanted = {}
     for uid, attrs in source.items():
         wanted.setdefault(attrs["departmentNumber"][0], []).append(uid)
+    return {group: sorted(uids) for group, uids in wanted.items()}
+
+
+def groups_after(groups, affected, changed):
+    """The affected groups as they should be when only the `changed` people ({uid: attrs}) changed: each
+    keeps its other members and gains or loses the changed ones (an incremental sync)."""
+    wanted = {}
+    for group in affected:
+        members = {uid for uid in groups.get(group, []) if uid not in changed}
+        members |= {uid for uid, attrs in changed.items() if attrs["departmentNumber"][0] == group}
+        wanted[group] = sorted(members)
+    return wanted
+
+
+def group_plan(wanted, groups):
+    """Operations that turn the department groups ({dept: member uids}) into `wanted`; a group whose wanted
+    members are none is deleted."""
     ops = []
     for group in sorted(set(wanted) | set(groups)):
         members = sorted(wanted.get(group, []))
         if group not in groups:
-            ops.append({"op": "group_create", "group": group, "members": members})
+            if members:
+                ops.append({"op": "group_create", "group": group, "members": members})
         elif not members:
             ops.append({"op": "group_delete", "group": group, "members": []})
         elif sorted(groups[group]) != members:

@@ -176,13 +176,44 @@ def test_the_plan_creates_modifies_only_what_changed_and_parks_leavers():
 
 def test_groups_follow_the_departments():
     source, _ = sync.map_people([person("a001", "防災課"), person("a002", "危機管理課")], MAP)
-    ops = sync.group_plan(source, {"防災課": ["a001", "a009"], "税務課": ["a007"]})
+    ops = sync.group_plan(sync.departments(source), {"防災課": ["a001", "a009"], "税務課": ["a007"]})
     assert ops == [
         {"op": "group_create", "group": "危機管理課", "members": ["a002"]},
         {"op": "group_delete", "group": "税務課", "members": []},
         {"op": "group_members", "group": "防災課", "members": ["a001"], "added": [], "removed": ["a009"]},
     ]
-    assert sync.group_plan(source, {"防災課": ["a001"], "危機管理課": ["a002"]}) == []
+    assert sync.group_plan(sync.departments(source), {"防災課": ["a001"], "危機管理課": ["a002"]}) == []
+
+
+def test_an_incremental_sync_changes_only_the_groups_of_the_people_who_changed():
+    groups = {"防災課": ["a001", "a002", "a003"], "税務課": ["a004"], "広報課": ["a005", "a006"]}
+    # a002 moved to 税務課, a004 (税務課's last member) to a new department, a007 joined 広報課
+    changed, _ = sync.map_people(
+        [person("a002", "税務課"), person("a004", "危機管理課"), person("a007", "広報課")], MAP
+    )
+    affected = {"防災課", "税務課", "危機管理課", "広報課"}  # the changed people's old and new departments
+    wanted = sync.groups_after(groups, affected, changed)
+    assert wanted == {
+        "防災課": ["a001", "a003"],
+        "税務課": ["a002"],
+        "危機管理課": ["a004"],
+        "広報課": ["a005", "a006", "a007"],
+    }
+    # the same as a full reconcile of everyone would give
+    everyone = {
+        **{uid: {"departmentNumber": ["防災課"]} for uid in ("a001", "a003")},
+        "a005": {"departmentNumber": ["広報課"]},
+        "a006": {"departmentNumber": ["広報課"]},
+        **changed,
+    }
+    assert sync.group_plan(wanted, groups) == sync.group_plan(sync.departments(everyone), groups)
+    # a group left empty is deleted, and nothing else
+    before = {"税務課": ["a004"], "防災課": ["a001"]}
+    emptied = sync.groups_after(before, {"税務課", "防災課"}, {"a004": {"departmentNumber": ["防災課"]}})
+    assert sync.group_plan(emptied, before) == [
+        {"op": "group_delete", "group": "税務課", "members": []},
+        {"op": "group_members", "group": "防災課", "members": ["a001", "a004"], "added": ["a004"], "removed": []},
+    ]
 
 
 def test_the_guard_stops_a_mass_deletion_unless_overridden():

@@ -238,3 +238,135 @@ def test_a_missing_ca_file_is_named(run_module, tmp_path):
     assert failed and result["msg"].startswith(
         "source: cannot reach or bind ldap://127.0.0.1:9: LDAPSSLConfigurationError"
     )
+
+
+T0, T1 = "20261130010000Z", "20261201020000Z"
+
+
+def stamp(conn, dn, when, **changes):
+    """A change in the mock source as a server records it: the values and the modifyTimestamp."""
+    conn.modify(
+        dn,
+        {
+            "modifyTimestamp": [(ldap3.MODIFY_REPLACE, [when])],
+            **{a: [(ldap3.MODIFY_REPLACE, [v])] for a, v in changes.items()},
+        },
+    )
+
+
+def io_sync(**kw):
+    return io.sync(SOURCE, TARGET, MAP, [], "2026-12-01", "disable", 10, False, False, **kw)
+
+
+@pytest.mark.parametrize("few", [1000, 0])  # the target read by uid, or its branch read whole
+def test_an_incremental_sync_reads_only_what_changed_and_a_full_one_finds_leavers(dirs, monkeypatch, few):
+    monkeypatch.setattr(io, "_FEW", few)
+    for uid, _ in PEOPLE:
+        stamp(dirs.source, f"uid={uid},ou=staff,dc=pref", T0)
+    first = io_sync()
+    assert first["mode"] == "full" and first["watermark"] == T0 and first["summary"]["create"] == 20
+    # b001 moves to 防災課 and a000 leaves the source: an incremental run sees the move, not the leaver
+    stamp(dirs.source, "uid=b001,ou=staff,dc=pref", T1, ou="防災課", mail="b001@new.pref.test")
+    dirs.source.strategy.remove_entry("uid=a000,ou=staff,dc=pref")
+    result = io_sync(changed_since=first["watermark"])  # read again: the entries stamped T0 and b001
+    assert result["mode"] == "incremental" and result["watermark"] == T1
+    assert result["summary"] == {"modify": 1, "group_members": 2}, result
+    assert dirs.target_people()["b001"] == "防災課" and "a000" in dirs.target_people()
+    assert len(dirs.group_members("防災課")) == 13 and len(dirs.group_members("税務課")) == 7
+    # nothing newer: nothing read, nothing written
+    again = io_sync(changed_since=T1)  # at or after the mark: b001 only, already done
+    assert again["source_count"] == 1 and not again["changed"]
+    idle = io_sync(changed_since="20261201020001Z")
+    assert idle["source_count"] == 0 and not idle["changed"] and idle["watermark"] is None
+    # the full reconcile finds the leaver and agrees with what the incremental run did
+    full = io_sync()
+    assert full["summary"] == {"disable": 1, "group_members": 1}, full
+    assert "a000" in dirs.target_people("disabled") and len(dirs.group_members("防災課")) == 12
+
+
+def test_without_a_modify_timestamp_on_every_entry_there_is_no_mark(dirs):
+    stamp(dirs.source, "uid=a001,ou=staff,dc=pref", T0)  # the others have none (an ACL may hide it)
+    assert io_sync()["watermark"] is None
+
+
+def test_generalized_times_are_read_as_utc_seconds():
+    import datetime
+
+    assert io.generalized_time("20261201020304Z") == "20261201020304Z"
+    assert io.generalized_time("20261201020304.5Z") == "20261201020304Z"  # AD writes tenths
+    assert io.generalized_time("２０２６1201020304Z") is None and io.generalized_time("yesterday") is None
+    jst = datetime.timezone(datetime.timedelta(hours=9))
+    assert io.generalized_time(datetime.datetime(2026, 12, 1, 11, 3, 4, tzinfo=jst)) == "20261201020304Z"
+    assert io.generalized_time(datetime.datetime(2026, 12, 1, 11, 3, 4)) is None  # no zone: not a stamp
+
+
+def test_the_transaction_end_request_is_encoded_as_rfc_5805_says():
+    from pyasn1.codec.ber import encoder
+
+    # SEQUENCE { identifier } for a commit (the DEFAULT TRUE left out), SEQUENCE { FALSE, identifier } to abort
+    assert encoder.encode(io.txn_end_request(b"\x01\x02", True)) == bytes.fromhex("300404020102")
+    assert encoder.encode(io.txn_end_request(b"\x01\x02", False)) == bytes.fromhex("300701010004020102")
+
+
+def test_a_server_without_transactions_gets_the_operations_one_by_one(dirs):
+    # ldap3's mock answers the start of a transaction with unwillingToPerform, as a server without them would
+    assert io.start_transaction(dirs.target) is None
+    result = io_sync()
+    assert result["applied"] == 22 and not result["transaction"] and len(dirs.target_people()) == 20
+
+
+class Transactional:
+    """A connection whose server has transactions: records every request and its controls."""
+
+    def __init__(self, fail_on=None):
+        self.requests, self.result, self.fail_on = [], {}, fail_on
+
+    def extended(self, name, value=None):
+        self.requests.append(("extended", name, value))
+        self.result = {"result": 0, "responseValue": b"txn-7"} if name == io.TXN_START else {"result": 0}
+
+    def _record(self, kind, dn, controls):
+        self.requests.append((kind, dn, controls))
+        if kind == self.fail_on:
+            raise ldap3.core.exceptions.LDAPSocketReceiveError("connection lost")
+
+    def add(self, dn, object_class, attributes, controls=None):
+        self._record("add", dn, controls)
+
+    def modify(self, dn, changes, controls=None):
+        self._record("modify", dn, controls)
+
+    def modify_dn(self, dn, rdn, new_superior=None, controls=None):
+        self._record("modify_dn", dn, controls)
+
+    def delete(self, dn, controls=None):
+        self._record("delete", dn, controls)
+
+
+def test_every_write_goes_into_one_transaction_which_commits_or_is_aborted():
+    ops = [
+        {"op": "create", "uid": "a001", "changes": {"uid": ["a001"]}},
+        {"op": "modify", "uid": "a002", "changes": {"mail": ["x@pref"]}},
+        {"op": "disable", "uid": "a003"},
+    ]
+    group_ops = [{"op": "group_members", "group": "防災課", "members": ["a001", "a002"]}]
+    conn = Transactional()
+    assert io.apply(conn, "dc=anshin", ops, group_ops) == (4, True)
+    assert conn.requests[0] == ("extended", io.TXN_START, None)
+    writes = conn.requests[1:-2]
+    assert [w[0] for w in writes] == ["add", "modify", "modify"]  # people, then groups
+    assert all(w[2] == [(io.TXN_SPECIFICATION, True, b"txn-7")] for w in writes)
+    end = conn.requests[-2]
+    assert end[:2] == ("extended", io.TXN_END) and end[2]["identifier"] == b"txn-7" and end[2]["commit"]
+    # the leaver's move to ou=disabled after the commit, on its own (slapd 2.5 drops a modrdn in a transaction)
+    assert conn.requests[-1] == ("modify_dn", "uid=a003,ou=people,dc=anshin", None)
+    # a failure half way: the transaction is aborted, so nothing of it is written, and nobody is moved
+    conn = Transactional(fail_on="modify")
+    with pytest.raises(ldap3.core.exceptions.LDAPSocketReceiveError):
+        io.apply(conn, "dc=anshin", ops, group_ops)
+    end = conn.requests[-1]
+    assert end[:2] == ("extended", io.TXN_END) and not end[2]["commit"]
+    assert "modify_dn" not in [r[0] for r in conn.requests]
+    # nothing to write: no transaction either
+    conn = Transactional()
+    assert io.apply(conn, "dc=anshin", [], []) == (0, False) and conn.requests == []

@@ -4,8 +4,10 @@ unreachable source changes nothing, and the scheduled sync does the same as the 
 
 import base64
 import glob
+import json
 import os
 import pathlib
+import shlex
 
 import testinfra
 
@@ -107,13 +109,63 @@ def host_vm():
     return testinfra.get_host("podman://ldap-vm")
 
 
-def test_the_scheduled_sync_runs_the_same_code(host):
-    assert not host.service("anshin-ldap-sync.timer").is_enabled  # off unless asked for
+PROGRAM = "/usr/local/lib/anshin/ldap-sync/anshin-ldap-sync /etc/anshin/ldap-sync.json"
+
+
+def scheduled_run(host):
+    """Start the service as its timer does; its summary line in the journal."""
     host.check_output("systemctl start anshin-ldap-sync.service")
-    journal = host.check_output("journalctl --sync && journalctl -u anshin-ldap-sync.service -n 5 --no-pager")
-    assert "ldap sync: 60 people in the source, changes none" in journal, journal
+    journal = host.check_output(
+        "journalctl --sync && journalctl -u anshin-ldap-sync.service -o cat --no-pager | grep '^ldap sync' | tail -1"
+    )
+    return journal.strip()
+
+
+def ldap_change(host, base, ldif, password):
+    host.check_output(
+        f"printf '%s' {shlex.quote(ldif)} | ldapmodify -x -H ldap://127.0.0.1 -D 'cn=admin,{base}' -w '{password}'"
+    )
+
+
+def test_the_scheduled_sync_runs_the_same_code_reading_only_what_changed(host):
+    assert not host.service("anshin-ldap-sync.timer").is_enabled  # off unless asked for
+    # no node_exporter in this scenario: its textfile directory, for the sync's metrics
+    host.check_output("rm -f /var/lib/anshin-ldap-sync/state.json && mkdir -p /var/lib/prometheus/node-exporter")
+    first = scheduled_run(host)
+    assert first == "ldap sync (full reconcile: no earlier run to start from): 60 people in the source, changes none"
     assert host.file("/var/lib/anshin-ldap-sync/last.json").exists
     assert host.file("/etc/anshin/ldap-sync.json").mode == 0o600
+    # a person changed in the source and a person made by hand in the target
+    uid = sorted(source_people())[5]
+    ldap_change(
+        SOURCE,
+        S_BASE,
+        f"dn: uid={uid},ou=staff,{S_BASE}\nchangetype: modify\nreplace: mail\nmail: {uid}@new.pref.tokushima.test\n",
+        secret("ldap_directory_admin_password"),
+    )
+    ldap_change(
+        host,
+        T_BASE,
+        f"dn: uid=handmade,ou=people,{T_BASE}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: handmade\n"
+        "cn: 手作業 登録\nsn: 手作業\ndepartmentNumber: 総務課\n",
+        secret("ldap_admin_password"),
+    )
+    # the next run reads the changes only: the change arrives, the hand-made person is not seen
+    second = scheduled_run(host)
+    assert second.startswith("ldap sync (incremental, changes since ") and "changes {'modify': 1}" in second, second
+    assert "60 people changed" not in second  # not the whole source again
+    assert people(host)[uid]["mail"] == [f"{uid}@new.pref.tokushima.test"] and "handmade" in people(host)
+    assert json.loads(host.file("/var/lib/anshin-ldap-sync/last.json").content_string)["transaction"] is True
+    # the full reconcile finds what no change in the source shows: the hand-made person is parked
+    full = host.check_output(f"{PROGRAM} --full")
+    assert full == "ldap sync (full reconcile: asked for (--full)): 60 people in the source, changes {'disable': 1}"
+    assert "handmade" not in people(host) and "handmade" in people(host, "disabled")
+    metrics = host.file("/var/lib/prometheus/node-exporter/anshin_ldap_sync.prom").content_string
+    assert "anshin_ldap_sync_last_full_reconcile_timestamp_seconds" in metrics
+    host.check_output(
+        f"ldapdelete -x -H ldap://127.0.0.1 -D 'cn=admin,{T_BASE}' -w '{secret('ldap_admin_password')}' "
+        f"'uid=handmade,ou=disabled,{T_BASE}'"
+    )
 
 
 def test_a_reorganisation_is_reviewed_as_a_dry_run_then_applied(run_playbook):
@@ -175,8 +227,6 @@ def test_a_bad_or_unreachable_source_changes_nothing(run_playbook):
 
 
 def source_address():
-    import json
-
     with open(os.path.join(EPHEMERAL, "addresses.json"), encoding="utf-8") as fh:
         return json.load(fh)["ldap-source"]
 
