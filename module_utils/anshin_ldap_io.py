@@ -135,10 +135,13 @@ def _listed(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+STAMP = "%Y%m%d%H%M%SZ"  # GeneralizedTime as the sync keeps it: UTC, whole seconds
+
+
 def generalized_time(value):
-    """YYYYmmddHHMMSSZ (UTC, whole seconds) of a GeneralizedTime string or datetime; None when it is neither."""
+    """STAMP of a GeneralizedTime string or datetime; None when it is neither."""
     if hasattr(value, "strftime"):
-        return value.astimezone(UTC).strftime("%Y%m%d%H%M%SZ") if value.tzinfo else None
+        return value.astimezone(UTC).strftime(STAMP) if value.tzinfo else None
     text = str(value)
     if len(text) >= 15 and text[:14].isdigit() and text[:14].isascii() and text.endswith("Z"):
         return text[:14] + "Z"
@@ -185,31 +188,33 @@ def _search(conn, base, object_class, attributes, attribute=None, values=None):
     return found
 
 
-def read_target(conn, settings, uids=None, departments=None):
-    """(active people, disabled people, department groups) of the target directory; with uids and departments,
-    only those people and groups (an incremental sync)."""
-    base = settings["base_dn"]
+def read_people(conn, settings, uids=None):
+    """(active people, disabled people) of the target directory: all, or only those uids."""
     result = []
     for name in ("people", "disabled"):
         found = {}
-        if _exists(conn, _branch(base, name)):
-            for entry in _search(
-                conn, _branch(base, name), "inetOrgPerson", list(plan_lib.TARGET_ATTRIBUTES), "uid", uids
-            ):
+        branch = _branch(settings["base_dn"], name)
+        if _exists(conn, branch):
+            for entry in _search(conn, branch, "inetOrgPerson", list(plan_lib.TARGET_ATTRIBUTES), "uid", uids):
                 attrs = {a: sorted(str(v) for v in _listed(_get(entry, a))) for a in plan_lib.TARGET_ATTRIBUTES}
                 attrs = {a: v for a, v in attrs.items() if v}
                 found[attrs["uid"][0]] = attrs
         result.append(found)
-    groups = {}
-    if _exists(conn, _branch(base, "groups")):
-        for entry in _search(conn, _branch(base, "groups"), "groupOfNames", ["cn", "member"], "cn", departments):
+    return result[0], result[1]
+
+
+def read_groups(conn, settings, departments=None):
+    """The department groups of the target directory ({department: member uids}): all, or only those."""
+    groups, branch = {}, _branch(settings["base_dn"], "groups")
+    if _exists(conn, branch):
+        for entry in _search(conn, branch, "groupOfNames", ["cn", "member"], "cn", departments):
             members = []
             for member in _listed(_get(entry, "member")):
                 first = parse_dn(str(member))[0]
                 if first[0].lower() == "uid":
                     members.append(first[1])
             groups[str(_listed(_get(entry, "cn"))[0])] = sorted(members)
-    return result[0], result[1], groups
+    return groups
 
 
 def _exists(conn, dn):
@@ -380,13 +385,14 @@ def sync(
     target_conn = connect(target_settings, "target")
     try:
         if changed_since:
-            active, disabled, _ = read_target(target_conn, target_settings, uids=set(people), departments=set())
-            departments = {p["departmentNumber"][0] for p in people.values()}
-            departments |= {p["departmentNumber"][0] for p in active.values() if p.get("departmentNumber")}
-            _, _, groups = read_target(target_conn, target_settings, uids=set(), departments=departments)
+            # the changed people, and the groups of their departments before and after
+            active, disabled = read_people(target_conn, target_settings, set(people))
+            departments = {p["departmentNumber"][0] for p in [*people.values(), *active.values()]}
+            groups = read_groups(target_conn, target_settings, departments)
             wanted = plan_lib.groups_after(groups, departments, people)
         else:
-            active, disabled, groups = read_target(target_conn, target_settings)
+            active, disabled = read_people(target_conn, target_settings)
+            groups = read_groups(target_conn, target_settings)
             wanted = plan_lib.departments(people)
         ops = plan_lib.plan(people, active, disabled, policy)
         group_ops = plan_lib.group_plan(wanted, groups)
@@ -420,4 +426,4 @@ def sync(
     }
 
 
-__all__ = ["SyncError", "generalized_time", "sync", "today_jst"]
+__all__ = ["STAMP", "SyncError", "generalized_time", "sync", "today_jst"]

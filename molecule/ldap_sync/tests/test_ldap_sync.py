@@ -161,7 +161,15 @@ def test_the_scheduled_sync_runs_the_same_code_reading_only_what_changed(host):
     assert full == "ldap sync (full reconcile: asked for (--full)): 60 people in the source, changes {'disable': 1}"
     assert "handmade" not in people(host) and "handmade" in people(host, "disabled")
     metrics = host.file("/var/lib/prometheus/node-exporter/anshin_ldap_sync.prom").content_string
-    assert "anshin_ldap_sync_last_full_reconcile_timestamp_seconds" in metrics
+    stamps = {
+        line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line and not line.startswith("#")
+    }
+    # the full reconcile just run is the one the metric dates, not the first run's
+    now = float(host.check_output("date +%s"))
+    full_at = stamps["anshin_ldap_sync_last_full_reconcile_timestamp_seconds"]
+    assert now - 60 < full_at <= now + 1 and stamps["anshin_ldap_sync_last_result"] == 1, metrics
+    state = json.loads(host.file("/var/lib/anshin-ldap-sync/state.json").content_string)
+    assert round(state["last_full"]) == round(full_at)
     host.check_output(
         f"ldapdelete -x -H ldap://127.0.0.1 -D 'cn=admin,{T_BASE}' -w '{secret('ldap_admin_password')}' "
         f"'uid=handmade,ou=disabled,{T_BASE}'"
