@@ -9,6 +9,7 @@
                                  text or bytes written whole, through replacing()
     write_textfile(path, registry)
                                  a prometheus_client registry as node_exporter's textfile, mode 0644
+    wait_gone(names, seconds=30) wait until no process has one of NAMES (TERM halfway); raises StillRunning
 
 One file, read from two places. It lives in the base role (roles/base/files/anshin_common.py), which installs
 it on every L-Alert VM as /usr/local/lib/anshin/python/anshin_common.py for the scripts the other roles
@@ -20,6 +21,8 @@ Standard library only: it runs on the VMs' system python3 (3.11 and later) as we
 import contextlib
 import datetime
 import os
+import subprocess
+import time
 
 # Japan has kept no daylight saving time since 1951: a fixed offset is exact for every time we handle.
 JST = datetime.timezone(datetime.timedelta(hours=9))
@@ -110,3 +113,26 @@ def write_textfile(path, registry):
         write_to_textfile(path, registry)
     finally:
         os.umask(umask)
+
+
+class StillRunning(RuntimeError):
+    """A daemon outlived its stop."""
+
+
+def wait_gone(names, seconds=30):
+    """Wait until no process has one of these names, sending TERM halfway: an init script's stop may return
+    early or leave the daemon behind, as Debian's LSB slapd script does in a container. Raises StillRunning."""
+    start = time.time()
+    termed = False
+    while True:
+        alive = [n for n in names if subprocess.run(["pgrep", "-x", n], stdout=subprocess.DEVNULL).returncode == 0]
+        if not alive:
+            return
+        waited = time.time() - start
+        if waited > seconds:
+            raise StillRunning(f"still running after stop: {', '.join(alive)}")
+        if not termed and waited > seconds / 2:
+            for name in alive:
+                subprocess.run(["pkill", "-TERM", "-x", name], check=False)
+            termed = True
+        time.sleep(0.2)
