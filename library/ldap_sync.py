@@ -32,6 +32,10 @@ options:
     description:
       - The system's directory - C(url), C(base_dn), C(bind_dn), C(bind_password) (vault), C(start_tls),
         C(ca_file), C(timeout).
+      - C(offline_load) (optional, only for a slapd on the host the module runs on) - C(service), C(process),
+        C(user) (slapd's own) and C(min_people). A full sync into a target with no people and no groups that
+        creates at least C(min_people) people stops the service, loads the plan with C(slapadd) and starts it
+        again; when slapadd fails, the same plan is completed over LDAP.
     type: dict
     required: true
   attribute_map:
@@ -140,6 +144,15 @@ transaction:
   description: True when the changes were written in one LDAP transaction (RFC 5805; all or nothing).
   returned: success
   type: bool
+offline_load:
+  description: True when the plan was loaded with slapadd while slapd was stopped (the initial load of an
+    empty target, see O(target)).
+  returned: success
+  type: bool
+offline_load_failed:
+  description: Why the offline load failed; the plan was then completed over LDAP.
+  returned: when the offline load failed
+  type: str
 """
 
 from ansible.module_utils import anshin_ldap_io as io

@@ -2,6 +2,9 @@
 mode, a second run, an interrupted run, the guard, truncated and empty sources, bad input.
 (Against two real slapd: molecule/ldap_sync.)"""
 
+import base64
+import subprocess
+
 import ldap3
 import pytest
 
@@ -370,3 +373,100 @@ def test_every_write_goes_into_one_transaction_which_commits_or_is_aborted():
     # nothing to write: no transaction either
     conn = Transactional()
     assert io.apply(conn, "dc=anshin", [], []) == (0, False) and conn.requests == []
+
+
+# -- the initial load of an empty target with slapadd ------------------------------------------------------------
+OFFLINE = dict(TARGET, offline_load={"service": "slapd", "process": "slapd", "user": "openldap", "min_people": 5})
+
+
+def parse_ldif(text):
+    """LDIF content records as RFC 2849 reads them (values after '::' are base64): [(dn, {attr: [values]})]."""
+    records = []
+    for block in text.strip("\n").split("\n\n"):
+        attrs = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(":")
+            value = base64.b64decode(value[2:]).decode("utf-8") if value.startswith(": ") else value[1:]
+            attrs.setdefault(name, []).append(value)
+        records.append((attrs.pop("dn")[0], attrs))
+    return records
+
+
+class FakeHost:
+    """systemctl and slapadd of the VM: slapadd adds the LDIF's records to the mock target; fail_after makes
+    it stop with an error after that many (what it added before stays, as slapadd without -q leaves it)."""
+
+    def __init__(self, dirs, fail_after=None):
+        self.dirs, self.fail_after, self.calls, self.loaded = dirs, fail_after, [], []
+
+    def run(self, argv, **kwargs):
+        self.calls.append(argv[0] if argv[0] != "runuser" else argv[4])
+        if argv[0] == "runuser":
+            assert argv[:4] == ["runuser", "-u", "openldap", "--"] and argv[4:] == ["slapadd", "-b", "dc=anshin"]
+            assert self.calls[-2:] == ["systemctl", "slapadd"]  # after the stop, never beside a running slapd
+            for i, (dn, attrs) in enumerate(parse_ldif(kwargs["input"].decode("utf-8"))):
+                if self.fail_after is not None and i == self.fail_after:
+                    return subprocess.CompletedProcess(argv, 1, b"", b'slapadd: could not add entry dn="x"\n')
+                self.dirs.target.strategy.add_entry(dn, attrs)
+                self.loaded.append(dn)
+        return subprocess.CompletedProcess(argv, 0, b"", b"")
+
+
+@pytest.fixture
+def host(dirs, monkeypatch):
+    fake = FakeHost(dirs)
+    monkeypatch.setattr(io, "_run", fake.run)
+    monkeypatch.setattr(io, "wait_gone", lambda names: None)
+    return fake
+
+
+def test_the_initial_load_of_an_empty_target_goes_through_slapadd(run_module, dirs, host):
+    failed, result = run_module(mod, args(target=OFFLINE))
+    assert not failed and result["offline_load"] and not result["transaction"]
+    assert host.calls == ["systemctl", "slapadd", "systemctl"]  # stop, load, start
+    assert len(host.loaded) == 22 and result["applied"] == 22  # 20 people and 2 groups
+    assert dirs.target_people() == dict(PEOPLE)
+    assert len(dirs.group_members("防災課")) == 12
+    failed, again = run_module(mod, args(target=OFFLINE))  # loaded exactly as the LDAP path writes
+    assert not failed and not again["changed"] and host.calls == ["systemctl", "slapadd", "systemctl"]
+
+
+def test_a_failed_slapadd_is_completed_over_ldap(run_module, dirs, host):
+    host.fail_after = 7
+    failed, result = run_module(mod, args(target=OFFLINE))
+    assert not failed and not result["offline_load"] and "could not add entry" in result["offline_load_failed"]
+    assert result["summary"]["create"] == 20 and result["applied"] == 22
+    assert dirs.target_people() == dict(PEOPLE) and len(dirs.group_members("税務課")) == 8
+    assert host.calls == ["systemctl", "slapadd", "systemctl"]  # the rest went over LDAP
+
+
+def test_slapd_is_never_stopped_for_a_target_that_holds_people_or_a_small_load(run_module, dirs, host):
+    small = dict(OFFLINE, offline_load=dict(OFFLINE["offline_load"], min_people=21))
+    failed, result = run_module(mod, args(target=small))
+    assert not failed and not result["offline_load"] and host.calls == []  # 20 people: below the threshold
+    for i in range(6):  # enough new people for a load, but the target holds people now
+        dirs.source.strategy.add_entry(
+            f"uid=c{i:03d},ou=staff,dc=pref",
+            {"objectClass": ["inetOrgPerson"], "uid": f"c{i:03d}", "cn": "c", "sn": "c", "ou": "防災課"},
+        )
+    failed, result = run_module(mod, args(target=OFFLINE))
+    assert not failed and result["summary"] == {"create": 6, "group_members": 1} and host.calls == []
+    assert not run_module(mod, args(target=dict(TARGET, offline_load={})))[1]["offline_load"]
+
+
+def test_ldif_values_that_are_not_safe_strings_go_base64():
+    text = io.ldif_entry(
+        "uid=a,ou=people,dc=anshin",
+        ["inetOrgPerson"],
+        {
+            "cn": ["防災 太郎"],
+            "sn": [" lead"],
+            "title": ["trail "],
+            "mail": ["a@b"],
+            "description": [":x", "<y", "a\nb"],
+        },
+    )
+    assert "cn:: " in text and "sn:: " in text and "title:: " in text and "mail: a@b\n" in text
+    assert text.count("description:: ") == 3
+    ((dn, attrs),) = parse_ldif(text)
+    assert dn == "uid=a,ou=people,dc=anshin" and attrs["cn"] == ["防災 太郎"] and attrs["description"][2] == "a\nb"
