@@ -422,8 +422,8 @@ def offline_load(settings, ops, group_ops):
     try:
         if stopped.returncode != 0:
             return f"systemctl stop {service}: {stopped.stderr.decode('utf-8', 'replace').strip()}"
-        try:
-            wait_gone([process])
+        try:  # TERM is slapd's own clean shutdown: sent after a second, not after the default 15
+            wait_gone([process], term_after=1)
         except StillRunning as exc:
             return str(exc)
         argv = ["slapadd", "-b", settings["base_dn"]]

@@ -416,7 +416,7 @@ class FakeHost:
 def host(dirs, monkeypatch):
     fake = FakeHost(dirs)
     monkeypatch.setattr(io, "_run", fake.run)
-    monkeypatch.setattr(io, "wait_gone", lambda names: None)
+    monkeypatch.setattr(io, "wait_gone", lambda names, term_after: None)
     return fake
 
 

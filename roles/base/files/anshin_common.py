@@ -9,7 +9,8 @@
                                  text or bytes written whole, through replacing()
     write_textfile(path, registry)
                                  a prometheus_client registry as node_exporter's textfile, mode 0644
-    wait_gone(names, seconds=30) wait until no process has one of NAMES (TERM halfway); raises StillRunning
+    wait_gone(names, seconds=30, term_after=None)
+                                 wait until no process has one of NAMES (TERM halfway); raises StillRunning
 
 One file, read from two places. It lives in the base role (roles/base/files/anshin_common.py), which installs
 it on every L-Alert VM as /usr/local/lib/anshin/python/anshin_common.py for the scripts the other roles
@@ -119,9 +120,10 @@ class StillRunning(RuntimeError):
     """A daemon outlived its stop."""
 
 
-def wait_gone(names, seconds=30):
-    """Wait until no process has one of these names, sending TERM halfway: an init script's stop may return
-    early or leave the daemon behind, as Debian's LSB slapd script does in a container. Raises StillRunning."""
+def wait_gone(names, seconds=30, term_after=None):
+    """Wait until no process has one of these names, sending TERM after term_after seconds (default: halfway):
+    an init script's stop may return early or leave the daemon behind, as Debian's LSB slapd script does in a
+    container. Raises StillRunning."""
     start = time.time()
     termed = False
     while True:
@@ -131,7 +133,7 @@ def wait_gone(names, seconds=30):
         waited = time.time() - start
         if waited > seconds:
             raise StillRunning(f"still running after stop: {', '.join(alive)}")
-        if not termed and waited > seconds / 2:
+        if not termed and waited > (seconds / 2 if term_after is None else term_after):
             for name in alive:
                 subprocess.run(["pkill", "-TERM", "-x", name], check=False)
             termed = True
