@@ -7,6 +7,7 @@ when it comes from reading.
 
 import base64
 import contextlib
+import os
 import subprocess
 import time
 from datetime import UTC
@@ -411,28 +412,40 @@ def _answering(settings, seconds=30):
             time.sleep(0.2)
 
 
+def _why(proc, what):
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {proc.returncode}"]
+    return f"{what}: {lines[-1][:300]}"
+
+
 def offline_load(settings, ops, group_ops):
     """Load the plan with slapadd while slapd is stopped, then start it and wait until it answers.
-    Returns None when loaded, else why not (slapadd adds entry by entry without -q: what it added before
-    a failure stays consistent, and the caller completes the plan over LDAP)."""
+    Returns None when loaded, else why not; the target then holds what it held before, and the caller
+    completes the plan over LDAP. slapadd -q (30 times faster: 0.15 s against 5 s for 10,000 people) leaves
+    an unusable database when it fails, so the load is checked first (-u: parsed and schema-checked, nothing
+    written) and the database before it (slapcat) is put back after a failure."""
     load = settings["offline_load"]
     service, process = load.get("service", "slapd"), load.get("process", "slapd")
+    as_user = ["runuser", "-u", load["user"], "--"] if load.get("user") else []  # files stay slapd's
+    slapadd = as_user + ["slapadd", "-b", settings["base_dn"]]
     ldif = load_ldif(settings["base_dn"], ops, group_ops).encode("utf-8")
     stopped = _run(["systemctl", "stop", service])
     try:
         if stopped.returncode != 0:
-            return f"systemctl stop {service}: {stopped.stderr.decode('utf-8', 'replace').strip()}"
-        try:  # TERM is slapd's own clean shutdown: sent after a second, not after the default 15
-            wait_gone([process], term_after=1)
+            return _why(stopped, f"systemctl stop {service}")
+        try:  # TERM is slapd's own clean shutdown: sent at once when the stop left it running
+            wait_gone([process], term_after=0)
         except StillRunning as exc:
             return str(exc)
-        argv = ["slapadd", "-b", settings["base_dn"]]
-        if load.get("user"):  # the files slapadd creates belong to slapd's own user
-            argv = ["runuser", "-u", load["user"], "--"] + argv
-        added = _run(argv, input=ldif)
+        before = _run(as_user + ["slapcat", "-b", settings["base_dn"]])
+        if before.returncode != 0:
+            return _why(before, "slapcat")
+        checked = _run(slapadd + ["-u"], input=ldif)
+        if checked.returncode != 0:
+            return _why(checked, "slapadd (dry run)")
+        added = _run(slapadd + ["-q"], input=ldif)
         if added.returncode != 0:
-            lines = added.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit {added.returncode}"]
-            return f"slapadd: {lines[-1][:300]}"
+            _put_back(load, slapadd, before.stdout)
+            return _why(added, "slapadd")
         return None
     finally:
         started = _run(["systemctl", "start", service])
@@ -440,6 +453,20 @@ def offline_load(settings, ops, group_ops):
             cause = started.stderr.decode("utf-8", "replace").strip()
             raise SyncError(f"target: systemctl start {service} failed after the offline load: {cause}")
         _answering(settings)
+
+
+def _put_back(load, slapadd, ldif):
+    """The database before a failed quick load: its files removed, the slapcat of before added again."""
+    directory = load["directory"]
+    for name in os.listdir(directory):
+        if name.endswith(".mdb"):
+            os.unlink(os.path.join(directory, name))
+    again = _run(slapadd, input=ldif)
+    if again.returncode != 0:
+        raise SyncError(
+            f"target: {_why(again, 'slapadd')} while putting the database back after a failed load: "
+            f"restore it (playbooks/restore.yml)"
+        )
 
 
 def today_jst():

@@ -376,7 +376,8 @@ def test_every_write_goes_into_one_transaction_which_commits_or_is_aborted():
 
 
 # -- the initial load of an empty target with slapadd ------------------------------------------------------------
-OFFLINE = dict(TARGET, offline_load={"service": "slapd", "process": "slapd", "user": "openldap", "min_people": 5})
+LOAD = {"service": "slapd", "process": "slapd", "user": "openldap", "min_people": 5}
+OFFLINE = dict(TARGET, offline_load=LOAD)
 
 
 def parse_ldif(text):
@@ -393,28 +394,48 @@ def parse_ldif(text):
 
 
 class FakeHost:
-    """systemctl and slapadd of the VM: slapadd adds the LDIF's records to the mock target; fail_after makes
-    it stop with an error after that many (what it added before stays, as slapadd without -q leaves it)."""
+    """systemctl, slapcat and slapadd of the VM against the mock target. slapadd -u parses the LDIF; -q adds
+    its records, and with fail_after stops with an error after that many, leaving the database unusable
+    (only putting back the database before, with its files removed, makes it usable again)."""
 
-    def __init__(self, dirs, fail_after=None):
-        self.dirs, self.fail_after, self.calls, self.loaded = dirs, fail_after, [], []
+    def __init__(self, dirs, directory):
+        self.dirs, self.directory, self.fail_after, self.calls, self.loaded = dirs, directory, None, [], []
+        self.unusable = False
 
     def run(self, argv, **kwargs):
-        self.calls.append(argv[0] if argv[0] != "runuser" else argv[4])
         if argv[0] == "runuser":
-            assert argv[:4] == ["runuser", "-u", "openldap", "--"] and argv[4:] == ["slapadd", "-b", "dc=anshin"]
-            assert self.calls[-2:] == ["systemctl", "slapadd"]  # after the stop, never beside a running slapd
-            for i, (dn, attrs) in enumerate(parse_ldif(kwargs["input"].decode("utf-8"))):
-                if self.fail_after is not None and i == self.fail_after:
-                    return subprocess.CompletedProcess(argv, 1, b"", b'slapadd: could not add entry dn="x"\n')
-                self.dirs.target.strategy.add_entry(dn, attrs)
-                self.loaded.append(dn)
+            assert argv[:4] == ["runuser", "-u", "openldap", "--"]
+            argv = argv[4:]
+        self.calls.append(" ".join(argv[:1] + argv[3:]))
+        assert argv[0] == "systemctl" or self.calls[1] == "slapcat", self.calls  # never beside a running slapd
+        if argv[0] == "slapcat":
+            return subprocess.CompletedProcess(argv, 0, b"dn: dc=anshin\nobjectClass: top\n\n", b"")
+        if argv[0] == "slapadd":
+            assert argv[1:3] == ["-b", "dc=anshin"]
+            records = parse_ldif(kwargs["input"].decode("utf-8"))
+            if argv[3:] == ["-u"]:
+                return subprocess.CompletedProcess(argv, 0, b"", b"")
+            if argv[3:] == ["-q"]:
+                for i, (dn, attrs) in enumerate(records):
+                    if i == self.fail_after:
+                        self.unusable = True
+                        return subprocess.CompletedProcess(argv, 1, b"", b'slapadd: could not add entry dn="x"\n')
+                    self.dirs.target.strategy.add_entry(dn, attrs)
+                    self.loaded.append(dn)
+            else:  # the database before, put back into emptied files
+                assert records[0][0] == "dc=anshin" and not any(self.directory.glob("*.mdb"))
+                for dn in self.loaded:
+                    self.dirs.target.strategy.remove_entry(dn)
+                self.unusable, self.loaded = False, []
         return subprocess.CompletedProcess(argv, 0, b"", b"")
 
 
 @pytest.fixture
-def host(dirs, monkeypatch):
-    fake = FakeHost(dirs)
+def host(dirs, monkeypatch, tmp_path):
+    for name in ("data.mdb", "lock.mdb"):
+        (tmp_path / name).write_bytes(b"mdb")
+    fake = FakeHost(dirs, tmp_path)
+    LOAD["directory"] = str(tmp_path)
     monkeypatch.setattr(io, "_run", fake.run)
     monkeypatch.setattr(io, "wait_gone", lambda names, term_after: None)
     return fake
@@ -423,21 +444,37 @@ def host(dirs, monkeypatch):
 def test_the_initial_load_of_an_empty_target_goes_through_slapadd(run_module, dirs, host):
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["offline_load"] and not result["transaction"]
-    assert host.calls == ["systemctl", "slapadd", "systemctl"]  # stop, load, start
+    # stopped, the database before kept, the load checked, then loaded quickly, started
+    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "slapadd -q", "systemctl"]
     assert len(host.loaded) == 22 and result["applied"] == 22  # 20 people and 2 groups
     assert dirs.target_people() == dict(PEOPLE)
     assert len(dirs.group_members("防災課")) == 12
     failed, again = run_module(mod, args(target=OFFLINE))  # loaded exactly as the LDAP path writes
-    assert not failed and not again["changed"] and host.calls == ["systemctl", "slapadd", "systemctl"]
+    assert not failed and not again["changed"] and len(host.calls) == 5
 
 
-def test_a_failed_slapadd_is_completed_over_ldap(run_module, dirs, host):
+def test_a_failed_quick_load_puts_the_database_back_and_completes_over_ldap(run_module, dirs, host):
     host.fail_after = 7
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and not result["offline_load"] and "could not add entry" in result["offline_load_failed"]
+    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "slapadd -q", "slapadd", "systemctl"]
+    assert not host.unusable
     assert result["summary"]["create"] == 20 and result["applied"] == 22
     assert dirs.target_people() == dict(PEOPLE) and len(dirs.group_members("税務課")) == 8
-    assert host.calls == ["systemctl", "slapadd", "systemctl"]  # the rest went over LDAP
+
+
+def test_a_load_that_does_not_pass_the_dry_run_is_never_written(run_module, dirs, host, monkeypatch):
+    def refuse(argv, **kwargs):
+        if argv[-1] == "-u":
+            host.calls.append("slapadd -u")
+            return subprocess.CompletedProcess(argv, 80, b"", b"slapadd: unknown attributeDescription\n")
+        return FakeHost.run(host, argv, **kwargs)
+
+    monkeypatch.setattr(io, "_run", refuse)
+    failed, result = run_module(mod, args(target=OFFLINE))
+    assert not failed and result["offline_load_failed"] == "slapadd (dry run): slapadd: unknown attributeDescription"
+    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "systemctl"] and host.loaded == []
+    assert dirs.target_people() == dict(PEOPLE)  # over LDAP
 
 
 def test_slapd_is_never_stopped_for_a_target_that_holds_people_or_a_small_load(run_module, dirs, host):
