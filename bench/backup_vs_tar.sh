@@ -74,6 +74,7 @@ location:
 storage:
     encryption_passcommand: cat $work/etc/pass
     compression: zstd,3
+    chunker_params: $(sed -n 's/^backup_chunker_params: //p' "$ANSHIN_ROOT/roles/backup/defaults/main.yml")
     archive_name_format: 'bench-{now:%Y-%m-%dT%H:%M:%S.%f}'
 YAML
 if [ "$(borgmatic --version | cut -d. -f1,2)" != "1.7" ]; then  # flat format from 1.8
