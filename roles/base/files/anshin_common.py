@@ -137,4 +137,4 @@ def wait_gone(names, seconds=30, term_after=None):
             for name in alive:
                 subprocess.run(["pkill", "-TERM", "-x", name], check=False)
             termed = True
-        time.sleep(0.2)
+        time.sleep(0.05)
