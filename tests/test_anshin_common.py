@@ -4,6 +4,9 @@ writes and the textfile metrics every part of the repo shares, on the controller
 import datetime
 import os
 import pathlib
+import shlex
+import shutil
+import subprocess
 import time
 import zoneinfo
 
@@ -151,3 +154,24 @@ def test_textfile_labels_are_escaped_by_prometheus_client(tmp_path):
     assert samples == [("anshin_test_value", {"repository": label}, 1.5)]
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
     assert os.listdir(tmp_path) == ["anshin_test.prom"]
+
+
+def test_wait_gone_terms_a_daemon_its_stop_left_behind_and_names_one_that_stays(tmp_path):
+    # copies of sleep and bash under names of their own (pgrep -x matches the process name), started in the
+    # background of a shell that exits: not this test's children, as a daemon is not anshin-backup's
+    daemon, stubborn = tmp_path / "anshin-tdaemon", tmp_path / "anshin-tstays"
+    shutil.copy("/bin/sleep", daemon)
+    shutil.copy("/bin/bash", stubborn)
+    subprocess.run(["sh", "-c", f"{daemon} 60 >/dev/null 2>&1 &"], check=True)
+    started = time.time()
+    common.wait_gone([daemon.name], seconds=10, term_after=0.5)
+    assert time.time() - started < 5
+    assert subprocess.run(["pgrep", "-x", daemon.name]).returncode == 1
+    script = "trap '' TERM; while :; do sleep 0.1; done"
+    subprocess.run(["sh", "-c", f"{stubborn} -c {shlex.quote(script)} >/dev/null 2>&1 &"], check=True)
+    try:
+        with pytest.raises(common.StillRunning, match="still running after stop: anshin-tstays"):
+            common.wait_gone([stubborn.name], seconds=1, term_after=0)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-x", stubborn.name])
+    common.wait_gone(["anshin-tnothing"])  # nothing of that name: returns at once
