@@ -34,9 +34,9 @@ options:
         C(ca_file), C(timeout).
       - C(offline_load) (optional, only for a slapd on the host the module runs on) - C(service), C(process),
         C(user) (slapd's own), C(directory) (its database files) and C(min_people). A full sync into a target
-        with no people and no groups that creates at least C(min_people) people stops the service, loads the
-        plan with C(slapadd -q) after a dry run and starts it again; when the load fails, the database before
-        it is put back and the same plan is completed over LDAP.
+        that holds nothing but its base, the three branches and the bind entry, creating at least C(min_people)
+        people, stops the service, loads the plan with C(slapadd -q) after a dry run and starts it again; when
+        the load fails, the database before it is put back and the same plan is completed over LDAP.
     type: dict
     required: true
   attribute_map:

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import os
 import subprocess
+import sys
 import time
 from datetime import UTC
 
@@ -228,10 +229,13 @@ def _exists(conn, dn):
         return False
 
 
+_BRANCHES = ("people", "groups", "disabled")
+
+
 def ensure_branches(conn, base_dn):
     """ou=people, ou=groups, ou=disabled under the base (created when missing). Returns those created."""
     created = []
-    for name in ("people", "groups", "disabled"):
+    for name in _BRANCHES:
         dn = _branch(base_dn, name)
         if not _exists(conn, dn):
             conn.add(dn, ["top", "organizationalUnit"], {"ou": name})
@@ -347,18 +351,37 @@ def _apply(conn, base_dn, ops, group_ops, controls):
 
 
 def offline_load_fits(target_settings, active, disabled, groups, ops, changed_since):
-    """Whether this run's plan can be loaded offline: a full run into an empty target, creates only, at least
-    offline_load.min_people of them (a small load is not worth stopping slapd for)."""
+    """Whether this run's plan can be loaded offline: a full run into a target without people and groups,
+    creates only, at least offline_load.min_people of them (a small load is not worth stopping slapd for).
+    holds_only_branches() then checks that nothing else lives in the target either."""
     load = target_settings.get("offline_load") or {}
     least = int(load.get("min_people", 0) or 0)
     return bool(
         load
+        and load.get("directory")
         and least > 0
         and not changed_since
         and not (active or disabled or groups)
         and len(ops) >= least
         and all(op["op"] == "create" for op in ops)
     )
+
+
+def holds_only_branches(conn, settings):
+    """True when the target holds nothing but its base, the sync's three branches and the bind entry: no
+    service account or other subtree that someone could be using while slapd is stopped."""
+    base = settings["base_dn"]
+    allowed = {_norm(dn) for dn in [base, settings.get("bind_dn") or base] + [_branch(base, n) for n in _BRANCHES]}
+    try:
+        conn.search(base, "(objectClass=*)", search_scope=ldap3.SUBTREE, attributes=["1.1"], size_limit=10)
+    except ldap_errors.LDAPSizeLimitExceededResult:
+        return False
+    found = [e["dn"] for e in conn.response if e.get("type") == "searchResEntry"]
+    return all(_norm(dn) in allowed for dn in found)
+
+
+def _norm(dn):
+    return ",".join(f"{a.lower()}={v.lower()}" for a, v, _ in parse_dn(dn))
 
 
 def _safe_string(value):
@@ -429,6 +452,7 @@ def offline_load(settings, ops, group_ops):
     slapadd = as_user + ["slapadd", "-b", settings["base_dn"]]
     ldif = load_ldif(settings["base_dn"], ops, group_ops).encode("utf-8")
     stopped = _run(["systemctl", "stop", service])
+    loaded = False
     try:
         if stopped.returncode != 0:
             return _why(stopped, f"systemctl stop {service}")
@@ -446,21 +470,32 @@ def offline_load(settings, ops, group_ops):
         if added.returncode != 0:
             _put_back(load, slapadd, before.stdout)
             return _why(added, "slapadd")
+        loaded = True
         return None
     finally:
-        started = _run(["systemctl", "start", service])
-        if started.returncode != 0:
-            cause = started.stderr.decode("utf-8", "replace").strip()
-            raise SyncError(f"target: systemctl start {service} failed after the offline load: {cause}")
-        _answering(settings)
+        # slapd comes back whatever happened; its failure to do so is named together with any failure before
+        pending = sys.exc_info()[1]
+        try:
+            started = _run(["systemctl", "start", service])
+            if started.returncode != 0:
+                raise SyncError(_why(started, f"systemctl start {service}"))
+            _answering(settings)
+        except SyncError as exc:
+            done = "after loading the people" if loaded else "after the offline load stopped short"
+            raise SyncError(f"target: {exc} ({done}){f'; before that: {pending}' if pending else ''}") from None
 
 
 def _put_back(load, slapadd, ldif):
     """The database before a failed quick load: its files removed, the slapcat of before added again."""
     directory = load["directory"]
-    for name in os.listdir(directory):
-        if name.endswith(".mdb"):
-            os.unlink(os.path.join(directory, name))
+    try:
+        for name in os.listdir(directory):
+            if name.endswith(".mdb"):
+                os.unlink(os.path.join(directory, name))
+    except OSError as exc:
+        raise SyncError(
+            f"target: cannot empty {directory} to put the database back: {exc}; restore it (playbooks/restore.yml)"
+        ) from None
     again = _run(slapadd, input=ldif)
     if again.returncode != 0:
         raise SyncError(
@@ -535,7 +570,7 @@ def sync(
 
 def _target_run(target_settings, people, changed_since, policy, max_percent, override, dry_run, offline_ok):
     """Read the target, plan and apply: over LDAP, or offline for the initial load when it fits (when that
-    fails, once more over LDAP with what it added read back)."""
+    fails, the target holds what it held before, and the run goes once more over LDAP)."""
     target_conn = connect(target_settings, "target")
     offline, why_not = False, ""
     try:
@@ -557,7 +592,11 @@ def _target_run(target_settings, people, changed_since, policy, max_percent, ove
         branches, applied, in_transaction = [], 0, False
         if not dry_run:
             branches = ensure_branches(target_conn, target_settings["base_dn"])
-            if offline_ok and offline_load_fits(target_settings, active, disabled, groups, ops, changed_since):
+            if (
+                offline_ok
+                and offline_load_fits(target_settings, active, disabled, groups, ops, changed_since)
+                and holds_only_branches(target_conn, target_settings)
+            ):
                 target_conn.unbind()
                 why_not = offline_load(target_settings, ops, group_ops)
                 offline = why_not is None
@@ -571,15 +610,7 @@ def _target_run(target_settings, people, changed_since, policy, max_percent, ove
             target_conn.unbind()
     if why_not:  # the offline load failed: the same plan over LDAP, from what the target holds now
         again = _target_run(target_settings, people, changed_since, policy, max_percent, override, dry_run, False)
-        loaded = len(ops) + len(group_ops) - len(again["operations"]) - len(again["group_operations"])
-        again.update(
-            operations=ops,
-            group_operations=group_ops,
-            applied=again["applied"] + loaded,
-            target_count=len(active),
-            created_branches=branches,
-            offline_load_failed=why_not,
-        )
+        again.update(created_branches=branches, offline_load_failed=why_not)
         return again
     return {
         "operations": ops,

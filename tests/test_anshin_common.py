@@ -156,6 +156,15 @@ def test_textfile_labels_are_escaped_by_prometheus_client(tmp_path):
     assert os.listdir(tmp_path) == ["anshin_test.prom"]
 
 
+def running(name):
+    """Wait until a process of that name runs (the shell that started it may return before it execs)."""
+    for _ in range(100):
+        if subprocess.run(["pgrep", "-x", name], stdout=subprocess.DEVNULL).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never started")
+
+
 def test_wait_gone_terms_a_daemon_its_stop_left_behind_and_names_one_that_stays(tmp_path):
     # copies of sleep and bash under names of their own (pgrep -x matches the process name), started in the
     # background of a shell that exits: not this test's children, as a daemon is not anshin-backup's
@@ -163,12 +172,14 @@ def test_wait_gone_terms_a_daemon_its_stop_left_behind_and_names_one_that_stays(
     shutil.copy("/bin/sleep", daemon)
     shutil.copy("/bin/bash", stubborn)
     subprocess.run(["sh", "-c", f"{daemon} 60 >/dev/null 2>&1 &"], check=True)
+    running(daemon.name)
     started = time.time()
     common.wait_gone([daemon.name], seconds=10, term_after=0.5)
     assert time.time() - started < 5
     assert subprocess.run(["pgrep", "-x", daemon.name]).returncode == 1
     script = "trap '' TERM; while :; do sleep 0.1; done"
     subprocess.run(["sh", "-c", f"{stubborn} -c {shlex.quote(script)} >/dev/null 2>&1 &"], check=True)
+    running(stubborn.name)
     try:
         with pytest.raises(common.StillRunning, match="still running after stop: anshin-tstays"):
             common.wait_gone([stubborn.name], seconds=1, term_after=0)

@@ -400,14 +400,16 @@ class FakeHost:
 
     def __init__(self, dirs, directory):
         self.dirs, self.directory, self.fail_after, self.calls, self.loaded = dirs, directory, None, [], []
-        self.unusable = False
+        self.unusable, self.start_fails, self.put_back_fails = False, False, False
 
     def run(self, argv, **kwargs):
         if argv[0] == "runuser":
             assert argv[:4] == ["runuser", "-u", "openldap", "--"]
             argv = argv[4:]
-        self.calls.append(" ".join(argv[:1] + argv[3:]))
-        assert argv[0] == "systemctl" or self.calls[1] == "slapcat", self.calls  # never beside a running slapd
+        self.calls.append(" ".join(argv[:2] if argv[0] == "systemctl" else argv[:1] + argv[3:]))
+        assert argv[0] == "systemctl" or self.calls[0] == "systemctl stop", self.calls  # never beside a running slapd
+        if argv[:2] == ["systemctl", "start"] and self.start_fails:
+            return subprocess.CompletedProcess(argv, 1, b"", b"Job for slapd.service failed.\n")
         if argv[0] == "slapcat":
             return subprocess.CompletedProcess(argv, 0, b"dn: dc=anshin\nobjectClass: top\n\n", b"")
         if argv[0] == "slapadd":
@@ -424,6 +426,8 @@ class FakeHost:
                     self.loaded.append(dn)
             else:  # the database before, put back into emptied files
                 assert records[0][0] == "dc=anshin" and not any(self.directory.glob("*.mdb"))
+                if self.put_back_fails:
+                    return subprocess.CompletedProcess(argv, 1, b"", b"slapadd: could not open database\n")
                 for dn in self.loaded:
                     self.dirs.target.strategy.remove_entry(dn)
                 self.unusable, self.loaded = False, []
@@ -435,7 +439,7 @@ def host(dirs, monkeypatch, tmp_path):
     for name in ("data.mdb", "lock.mdb"):
         (tmp_path / name).write_bytes(b"mdb")
     fake = FakeHost(dirs, tmp_path)
-    LOAD["directory"] = str(tmp_path)
+    monkeypatch.setitem(LOAD, "directory", str(tmp_path))
     monkeypatch.setattr(io, "_run", fake.run)
     monkeypatch.setattr(io, "wait_gone", lambda names, term_after: None)
     return fake
@@ -445,7 +449,7 @@ def test_the_initial_load_of_an_empty_target_goes_through_slapadd(run_module, di
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["offline_load"] and not result["transaction"]
     # stopped, the database before kept, the load checked, then loaded quickly, started
-    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "slapadd -q", "systemctl"]
+    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "slapadd -q", "systemctl start"]
     assert len(host.loaded) == 22 and result["applied"] == 22  # 20 people and 2 groups
     assert dirs.target_people() == dict(PEOPLE)
     assert len(dirs.group_members("防災課")) == 12
@@ -457,7 +461,7 @@ def test_a_failed_quick_load_puts_the_database_back_and_completes_over_ldap(run_
     host.fail_after = 7
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and not result["offline_load"] and "could not add entry" in result["offline_load_failed"]
-    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "slapadd -q", "slapadd", "systemctl"]
+    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "slapadd -q", "slapadd", "systemctl start"]
     assert not host.unusable
     assert result["summary"]["create"] == 20 and result["applied"] == 22
     assert dirs.target_people() == dict(PEOPLE) and len(dirs.group_members("税務課")) == 8
@@ -473,7 +477,7 @@ def test_a_load_that_does_not_pass_the_dry_run_is_never_written(run_module, dirs
     monkeypatch.setattr(io, "_run", refuse)
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["offline_load_failed"] == "slapadd (dry run): slapadd: unknown attributeDescription"
-    assert host.calls == ["systemctl", "slapcat", "slapadd -u", "systemctl"] and host.loaded == []
+    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "systemctl start"] and host.loaded == []
     assert dirs.target_people() == dict(PEOPLE)  # over LDAP
 
 
@@ -489,6 +493,27 @@ def test_slapd_is_never_stopped_for_a_target_that_holds_people_or_a_small_load(r
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["summary"] == {"create": 6, "group_members": 1} and host.calls == []
     assert not run_module(mod, args(target=dict(TARGET, offline_load={})))[1]["offline_load"]
+
+
+def test_a_target_that_holds_anything_else_keeps_its_slapd_running(run_module, dirs, host):
+    dirs.target.strategy.add_entry("cn=proxy,dc=anshin", {"objectClass": ["applicationProcess"], "cn": "proxy"})
+    failed, result = run_module(mod, args(target=OFFLINE))  # a service account someone may be using
+    assert not failed and not result["offline_load"] and host.calls == [] and result["summary"]["create"] == 20
+
+
+def test_a_failed_put_back_and_a_failed_start_are_both_named(run_module, dirs, host):
+    host.fail_after, host.put_back_fails, host.start_fails = 3, True, True
+    failed, result = run_module(mod, args(target=OFFLINE))
+    assert (
+        failed
+        and "systemctl start slapd: Job for slapd.service failed. (after the offline load stopped short)"
+        in result["msg"]
+    )
+    assert (
+        "before that: target: slapadd: slapadd: could not open database while putting the database back"
+        in (result["msg"])
+    )
+    assert "restore it (playbooks/restore.yml)" in result["msg"]
 
 
 def test_ldif_values_that_are_not_safe_strings_go_base64():
