@@ -8,8 +8,10 @@ when it comes from reading.
 import base64
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC
 
@@ -345,8 +347,8 @@ def _apply(conn, base_dn, ops, group_ops, controls):
 
 # -- the initial load of an empty local target: slapadd while slapd is stopped -----------------------------------
 # Over LDAP, 10,000 adds cost slapd alone 2 s of CPU even in one transaction (ldapmodify -E txn=commit: 3 s);
-# slapadd writes the same entries in a fraction of a second. Only for a target that holds no people and no
-# groups yet (nobody can log in to it, so stopping it a moment takes nothing away) and only where the
+# slapadd writes the same entries in a fraction of a second. Only for a target that holds nothing but its base,
+# branches and bind entry (nobody can use it, so stopping it a moment takes nothing away) and only where the
 # settings say how (offline_load: the role sets it for the VM's own slapd).
 
 
@@ -445,7 +447,7 @@ def offline_load(settings, ops, group_ops):
     Returns None when loaded, else why not; the target then holds what it held before, and the caller
     completes the plan over LDAP. slapadd -q (30 times faster: 0.15 s against 5 s for 10,000 people) leaves
     an unusable database when it fails, so the load is checked first (-u: parsed and schema-checked, nothing
-    written) and the database before it (slapcat) is put back after a failure."""
+    written) and the database files of before (small: the target is empty) are copied back after a failure."""
     load = settings["offline_load"]
     service, process = load.get("service", "slapd"), load.get("process", "slapd")
     as_user = ["runuser", "-u", load["user"], "--"] if load.get("user") else []  # files stay slapd's
@@ -460,16 +462,27 @@ def offline_load(settings, ops, group_ops):
             wait_gone([process], term_after=0)
         except StillRunning as exc:
             return str(exc)
-        before = _run(as_user + ["slapcat", "-b", settings["base_dn"]])
-        if before.returncode != 0:
-            return _why(before, "slapcat")
         checked = _run(slapadd + ["-u"], input=ldif)
         if checked.returncode != 0:
             return _why(checked, "slapadd (dry run)")
-        added = _run(slapadd + ["-q"], input=ldif)
-        if added.returncode != 0:
-            _put_back(load, slapadd, before.stdout)
-            return _why(added, "slapadd")
+        with tempfile.TemporaryDirectory(prefix="anshin-ldap-load-") as kept:
+            try:
+                files = _database_files(load["directory"])
+                for path in files:
+                    shutil.copyfile(path, os.path.join(kept, os.path.basename(path)))
+            except OSError as exc:
+                return f"cannot keep the database files before the load: {exc}"
+            added = _run(slapadd + ["-q"], input=ldif)
+            if added.returncode != 0:
+                try:
+                    for path in files:  # onto the same files: owner and mode stay slapd's
+                        shutil.copyfile(os.path.join(kept, os.path.basename(path)), path)
+                except OSError as exc:
+                    raise SyncError(
+                        f"target: {_why(added, 'slapadd')}, and the database before could not be put back: {exc}; "
+                        "restore it (playbooks/restore.yml)"
+                    ) from None
+                return _why(added, "slapadd")
         loaded = True
         return None
     finally:
@@ -485,23 +498,8 @@ def offline_load(settings, ops, group_ops):
             raise SyncError(f"target: {exc} ({done}){f'; before that: {pending}' if pending else ''}") from None
 
 
-def _put_back(load, slapadd, ldif):
-    """The database before a failed quick load: its files removed, the slapcat of before added again."""
-    directory = load["directory"]
-    try:
-        for name in os.listdir(directory):
-            if name.endswith(".mdb"):
-                os.unlink(os.path.join(directory, name))
-    except OSError as exc:
-        raise SyncError(
-            f"target: cannot empty {directory} to put the database back: {exc}; restore it (playbooks/restore.yml)"
-        ) from None
-    again = _run(slapadd, input=ldif)
-    if again.returncode != 0:
-        raise SyncError(
-            f"target: {_why(again, 'slapadd')} while putting the database back after a failed load: "
-            f"restore it (playbooks/restore.yml)"
-        )
+def _database_files(directory):
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".mdb"))
 
 
 def today_jst():

@@ -394,9 +394,12 @@ def parse_ldif(text):
 
 
 class FakeHost:
-    """systemctl, slapcat and slapadd of the VM against the mock target. slapadd -u parses the LDIF; -q adds
-    its records, and with fail_after stops with an error after that many, leaving the database unusable
-    (only putting back the database before, with its files removed, makes it usable again)."""
+    """systemctl and slapadd of the VM against the mock target, whose database file is data.mdb in a temporary
+    directory. slapadd -u parses the LDIF; -q adds its records and writes data.mdb, and with fail_after stops
+    with an error after that many, leaving data.mdb torn. systemctl start opens what data.mdb holds: the file of
+    before (the entries the failed load added are gone, as slapd would find them) or a torn one (unusable)."""
+
+    BEFORE = b"mdb: base and branches"
 
     def __init__(self, dirs, directory):
         self.dirs, self.directory, self.fail_after, self.calls, self.loaded = dirs, directory, None, [], []
@@ -408,36 +411,37 @@ class FakeHost:
             argv = argv[4:]
         self.calls.append(" ".join(argv[:2] if argv[0] == "systemctl" else argv[:1] + argv[3:]))
         assert argv[0] == "systemctl" or self.calls[0] == "systemctl stop", self.calls  # never beside a running slapd
-        if argv[:2] == ["systemctl", "start"] and self.start_fails:
-            return subprocess.CompletedProcess(argv, 1, b"", b"Job for slapd.service failed.\n")
-        if argv[0] == "slapcat":
-            return subprocess.CompletedProcess(argv, 0, b"dn: dc=anshin\nobjectClass: top\n\n", b"")
+        data = self.directory / "data.mdb"
+        if argv[:2] == ["systemctl", "start"]:
+            if data.is_file() and data.read_bytes() == self.BEFORE:
+                for dn in self.loaded:
+                    self.dirs.target.strategy.remove_entry(dn)
+                self.loaded = []
+            elif not data.is_file() or data.read_bytes().endswith(b"torn"):
+                self.unusable = True
+            if self.start_fails:
+                return subprocess.CompletedProcess(argv, 1, b"", b"Job for slapd.service failed.\n")
         if argv[0] == "slapadd":
-            assert argv[1:3] == ["-b", "dc=anshin"]
+            assert argv[1:3] == ["-b", "dc=anshin"] and argv[3:] in (["-u"], ["-q"])
             records = parse_ldif(kwargs["input"].decode("utf-8"))
-            if argv[3:] == ["-u"]:
-                return subprocess.CompletedProcess(argv, 0, b"", b"")
             if argv[3:] == ["-q"]:
                 for i, (dn, attrs) in enumerate(records):
                     if i == self.fail_after:
-                        self.unusable = True
+                        data.write_bytes(data.read_bytes() + b" torn")
+                        if self.put_back_fails:  # the file cannot be written again
+                            data.unlink()
+                            data.mkdir()
                         return subprocess.CompletedProcess(argv, 1, b"", b'slapadd: could not add entry dn="x"\n')
                     self.dirs.target.strategy.add_entry(dn, attrs)
                     self.loaded.append(dn)
-            else:  # the database before, put back into emptied files
-                assert records[0][0] == "dc=anshin" and not any(self.directory.glob("*.mdb"))
-                if self.put_back_fails:
-                    return subprocess.CompletedProcess(argv, 1, b"", b"slapadd: could not open database\n")
-                for dn in self.loaded:
-                    self.dirs.target.strategy.remove_entry(dn)
-                self.unusable, self.loaded = False, []
+                data.write_bytes(data.read_bytes() + b" + loaded")
         return subprocess.CompletedProcess(argv, 0, b"", b"")
 
 
 @pytest.fixture
 def host(dirs, monkeypatch, tmp_path):
-    for name in ("data.mdb", "lock.mdb"):
-        (tmp_path / name).write_bytes(b"mdb")
+    (tmp_path / "data.mdb").write_bytes(FakeHost.BEFORE)
+    (tmp_path / "lock.mdb").write_bytes(b"lock")
     fake = FakeHost(dirs, tmp_path)
     monkeypatch.setitem(LOAD, "directory", str(tmp_path))
     monkeypatch.setattr(io, "_run", fake.run)
@@ -449,20 +453,20 @@ def test_the_initial_load_of_an_empty_target_goes_through_slapadd(run_module, di
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["offline_load"] and not result["transaction"]
     # stopped, the database before kept, the load checked, then loaded quickly, started
-    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "slapadd -q", "systemctl start"]
-    assert len(host.loaded) == 22 and result["applied"] == 22  # 20 people and 2 groups
+    assert host.calls == ["systemctl stop", "slapadd -u", "slapadd -q", "systemctl start"]
+    assert not host.unusable and len(host.loaded) == 22 and result["applied"] == 22  # 20 people and 2 groups
     assert dirs.target_people() == dict(PEOPLE)
     assert len(dirs.group_members("防災課")) == 12
     failed, again = run_module(mod, args(target=OFFLINE))  # loaded exactly as the LDAP path writes
-    assert not failed and not again["changed"] and len(host.calls) == 5
+    assert not failed and not again["changed"] and len(host.calls) == 4
 
 
 def test_a_failed_quick_load_puts_the_database_back_and_completes_over_ldap(run_module, dirs, host):
     host.fail_after = 7
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and not result["offline_load"] and "could not add entry" in result["offline_load_failed"]
-    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "slapadd -q", "slapadd", "systemctl start"]
-    assert not host.unusable
+    assert host.calls == ["systemctl stop", "slapadd -u", "slapadd -q", "systemctl start"]
+    assert not host.unusable and (host.directory / "data.mdb").read_bytes() == FakeHost.BEFORE  # the file of before
     assert result["summary"]["create"] == 20 and result["applied"] == 22
     assert dirs.target_people() == dict(PEOPLE) and len(dirs.group_members("税務課")) == 8
 
@@ -477,7 +481,7 @@ def test_a_load_that_does_not_pass_the_dry_run_is_never_written(run_module, dirs
     monkeypatch.setattr(io, "_run", refuse)
     failed, result = run_module(mod, args(target=OFFLINE))
     assert not failed and result["offline_load_failed"] == "slapadd (dry run): slapadd: unknown attributeDescription"
-    assert host.calls == ["systemctl stop", "slapcat", "slapadd -u", "systemctl start"] and host.loaded == []
+    assert host.calls == ["systemctl stop", "slapadd -u", "systemctl start"] and host.loaded == []
     assert dirs.target_people() == dict(PEOPLE)  # over LDAP
 
 
@@ -510,8 +514,8 @@ def test_a_failed_put_back_and_a_failed_start_are_both_named(run_module, dirs, h
         in result["msg"]
     )
     assert (
-        "before that: target: slapadd: slapadd: could not open database while putting the database back"
-        in (result["msg"])
+        'before that: target: slapadd: slapadd: could not add entry dn="x", and the database before could not be '
+        "put back" in result["msg"]
     )
     assert "restore it (playbooks/restore.yml)" in result["msg"]
 

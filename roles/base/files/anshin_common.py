@@ -10,7 +10,7 @@
     write_textfile(path, registry)
                                  a prometheus_client registry as node_exporter's textfile, mode 0644
     wait_gone(names, seconds=30, term_after=None)
-                                 wait until no process has one of NAMES (TERM halfway); raises StillRunning
+                                 no process of NAMES left (TERM after term_after, default halfway); raises StillRunning
 
 One file, read from two places. It lives in the base role (roles/base/files/anshin_common.py), which installs
 it on every L-Alert VM as /usr/local/lib/anshin/python/anshin_common.py for the scripts the other roles
