@@ -55,22 +55,15 @@ def parse_only(path):
 
 def full_audit(path):
     r = audit.run(
-        {
-            "since": "2026-11-27T00:00:00+09:00",
-            "until": "2026-11-28T00:00:00+09:00",
-            "hours": 24,
-            "access_logs": [path],
-            "error_logs": [],
-            "auth_source": "none",
-            "auth_files": [],
-            "receiver_identifier": "lalert-receiver",
-            "approved_ranges": [],
-            "thresholds": {},
-            "attack_patterns": None,
-            "utc_offset_hours": 9,
-            "top": 20,
-            "samples": 5,
-        }
+        dict(
+            audit.DEFAULTS,
+            since="2026-11-27T00:00:00+09:00",
+            until="2026-11-28T00:00:00+09:00",
+            access_logs=[path],
+            error_logs=[],
+            auth_source="none",
+            auth_files=[],
+        )
     )
     c = r["counts"]
     return {

@@ -27,7 +27,9 @@ options:
     type: path
     default: /var/lib/anshin-patching/first-seen.json
   textfile:
-    description: Prometheus textfile to write (pending, pending security, age of the oldest); empty for none.
+    description:
+      - Prometheus textfile to write (pending, pending security, age of the oldest pending update and of the oldest
+        security update, when the check ran); empty for none.
     type: path
     default: ""
   security_patterns:
@@ -97,184 +99,37 @@ reboot_required_now:
   description: True when /run/reboot-required exists (an earlier update needs a reboot).
   returned: always
   type: bool
+oldest_pending_security_seconds:
+  description: Age of the security update pending longest (0 when none), by first sight on this host.
+  returned: always
+  type: int
 restart_needed_now:
   description: Units needrestart says need a restart now (empty when needrestart is not installed).
   returned: always
   type: list
 """
 
-import contextlib
-import json
-import os
-import re
-import time
-
-from ansible.module_utils.anshin_common import write_file, write_textfile
+from ansible.module_utils.anshin_pending_updates import DEFAULTS, PendingError, pending
 from ansible.module_utils.basic import AnsibleModule
-
-try:  # Debian's python3-prometheus-client (role patching installs it): for the textfile only
-    from prometheus_client import CollectorRegistry, Gauge
-
-    HAS_PROMETHEUS_CLIENT = True
-except ImportError:
-    HAS_PROMETHEUS_CLIENT = False
-
-LIB_OR_BIN = re.compile(r"(\.so(\.[0-9.]+)?$|/s?bin/)")
-
-
-def security_sources(cache, patterns):
-    """The package lists APT read from a security archive, as 'site archive'."""
-    files = getattr(getattr(cache, "_cache", None), "file_list", None) or []
-    return sorted(
-        {
-            f"{f.site or f.filename} {f.archive}".strip()
-            for f in files
-            if any(rx.search(f.label or "") or rx.search(f.archive or "") for rx in patterns)
-        }
-    )
-
-
-def running_units():
-    """{path: set(unit)} of files mapped or executed by running processes, units from their cgroup."""
-    by_path = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cgroup", encoding="utf-8") as fh:
-                cgroup = fh.read()
-            units = re.findall(r"/([^/\n]+\.service)(?:/|$)", cgroup, re.M)
-            if not units:
-                continue
-            unit = units[-1]
-            paths = set()
-            with contextlib.suppress(OSError):
-                paths.add(os.readlink(f"/proc/{pid}/exe"))
-            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    parts = line.split(None, 5)
-                    if len(parts) == 6 and parts[5].startswith("/"):
-                        paths.add(parts[5].strip().replace(" (deleted)", ""))
-        except OSError:  # gone, or not ours to read
-            continue
-        for path in paths:
-            by_path.setdefault(path, set()).add(unit)
-    return by_path
-
-
-def needrestart_now(module):
-    binary = module.get_bin_path("needrestart")
-    if not binary:
-        return []
-    rc, out, _err = module.run_command([binary, "-b", "-r", "l"])
-    return sorted({line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("NEEDRESTART-SVC:")})
 
 
 def main():
+    d = DEFAULTS
     module = AnsibleModule(
         argument_spec=dict(
-            update_cache=dict(type="bool", default=False),
-            state_file=dict(type="path", default="/var/lib/anshin-patching/first-seen.json"),
-            textfile=dict(type="path", default=""),
-            security_patterns=dict(type="list", elements="str", default=["^Debian-Security$", "-security$"]),
-            require_security_source=dict(type="bool", default=True),
-            reboot_packages=dict(
-                type="list", elements="str", default=["^linux-image-", "^intel-microcode$", "^amd64-microcode$"]
-            ),
+            update_cache=dict(type="bool", default=d["update_cache"]),
+            state_file=dict(type="path", default=d["state_file"]),
+            textfile=dict(type="path", default=d["textfile"]),
+            security_patterns=dict(type="list", elements="str", default=d["security_patterns"]),
+            require_security_source=dict(type="bool", default=d["require_security_source"]),
+            reboot_packages=dict(type="list", elements="str", default=d["reboot_packages"]),
         ),
         supports_check_mode=True,
     )
     try:
-        import apt  # python3-apt, on every Debian host Ansible manages packages on
-    except ImportError:
-        module.fail_json(msg="python3-apt is not installed (Debian family only)")
-    try:
-        security = [re.compile(p) for p in module.params["security_patterns"]]
-        reboot = [re.compile(p) for p in module.params["reboot_packages"]]
-    except re.error as exc:
-        module.fail_json(msg=f"security_patterns / reboot_packages: bad regular expression: {exc}")
-    if module.params["textfile"] and not HAS_PROMETHEUS_CLIENT:
-        module.fail_json(msg="python3-prometheus-client is not installed: it writes the textfile (role patching)")
-
-    if module.params["update_cache"]:
-        rc, _out, err = module.run_command(["apt-get", "update", "-q"])
-        if rc != 0:
-            module.fail_json(msg=f"apt-get update failed: {err.strip()}")
-    cache = apt.Cache()
-    sources = security_sources(cache, security)
-    if module.params["require_security_source"] and not sources:
-        module.fail_json(
-            msg="no security source: APT reads no package list of a security archive, so this report "
-            "would never show a security update. Add the release's -security suite "
-            "(role base: base_apt_security_mirror) and run again."
-        )
-    state_file = module.params["state_file"]
-    try:
-        with open(state_file, encoding="utf-8") as fh:
-            first_seen = json.load(fh)
-    except (OSError, ValueError):
-        first_seen = {}
-    now = int(time.time())
-    mapped = running_units()
-    packages, seen = [], {}
-    for pkg in cache:
-        if not pkg.is_upgradable:
-            continue
-        cand = pkg.candidate
-        origins = cand.origins
-        is_security = any(rx.search(o.label or "") or rx.search(o.archive or "") for o in origins for rx in security)
-        key = f"{pkg.name}={cand.version}"
-        seen[key] = first_seen.get(key, now)
-        restart = set()
-        for path in pkg.installed_files if pkg.is_installed else []:
-            if LIB_OR_BIN.search(path):
-                restart |= mapped.get(path, set())
-        packages.append(
-            {
-                "name": pkg.name,
-                "installed": pkg.installed.version,
-                "candidate": cand.version,
-                "security": is_security,
-                "origin": " ".join(sorted({f"{o.label} {o.archive}".strip() for o in origins})),
-                "first_seen": seen[key],
-                "restart": sorted(restart),
-                "reboot": any(rx.search(pkg.name) for rx in reboot),
-            }
-        )
-    packages.sort(key=lambda p: p["name"])
-    os.makedirs(os.path.dirname(state_file), exist_ok=True)
-    write_file(state_file, json.dumps(seen, indent=1, sort_keys=True))
-
-    oldest = max([now - p["first_seen"] for p in packages] or [0])
-    result = {
-        "security_sources": sources,
-        "packages": packages,
-        "pending": len(packages),
-        "pending_security": len([p for p in packages if p["security"]]),
-        "oldest_pending_seconds": oldest,
-        "restart_units": sorted({u for p in packages for u in p["restart"]}),
-        "reboot_after": any(p["reboot"] for p in packages),
-        "reboot_required_now": os.path.exists("/run/reboot-required"),
-        "restart_needed_now": needrestart_now(module),
-    }
-    if module.params["textfile"]:
-        registry = CollectorRegistry()
-        for name, help_text, value in (
-            ("anshin_patch_pending_updates", "Upgradable packages.", result["pending"]),
-            (
-                "anshin_patch_pending_security_updates",
-                "Upgradable packages from a security archive.",
-                result["pending_security"],
-            ),
-            ("anshin_patch_oldest_pending_seconds", "Age of the update pending longest.", oldest),
-            (
-                "anshin_patch_reboot_required",
-                "1 when an installed update needs a reboot.",
-                int(result["reboot_required_now"]),
-            ),
-        ):
-            Gauge(name, help_text, registry=registry).set(value)
-        path = module.params["textfile"]
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_textfile(path, registry)
+        result = pending(module.params, module.run_command, module.get_bin_path)
+    except PendingError as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
 
 

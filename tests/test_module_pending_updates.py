@@ -3,6 +3,7 @@ restart and reboot prediction, metrics. (Against a real apt repository: molecule
 
 import json
 import sys
+import time
 import types
 
 import pytest
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import load_module
 
 mod = load_module("anshin_pending_updates")
+lib = sys.modules["ansible.module_utils.anshin_pending_updates"]  # the check's body, shared with the daily check
 
 
 def origin(label, archive):
@@ -63,14 +65,14 @@ def fake_apt(monkeypatch):
     )
     monkeypatch.setitem(sys.modules, "apt", types.SimpleNamespace(Cache=lambda: cache))
     monkeypatch.setattr(
-        mod,
+        lib,
         "running_units",
         lambda: {
             "/usr/lib/x86_64-linux-gnu/libssl.so.3": {"nginx.service", "lalert-receiver.service"},
             "/usr/share/doc/openssl/README": {"never.service"},
         },
     )
-    monkeypatch.setattr(mod, "needrestart_now", lambda module: ["ssh.service"])
+    monkeypatch.setattr(lib, "needrestart_now", lambda run, which: ["ssh.service"])
     return cache
 
 
@@ -87,10 +89,13 @@ def test_lists_marks_and_predicts(fake_apt, run_module, tmp_path):
     assert r["reboot_after"] is True and r["restart_needed_now"] == ["ssh.service"]
     prom = (tmp_path / "p.prom").read_text()
     values = {s.name: s.value for f in text_string_to_metric_families(prom) for s in f.samples}
+    assert abs(values.pop("anshin_patch_check_last_run_timestamp_seconds") - time.time()) < 60
     assert values == {
+        "anshin_patch_check_success": 1,
         "anshin_patch_pending_updates": 3,
         "anshin_patch_pending_security_updates": 2,
         "anshin_patch_oldest_pending_seconds": 0,
+        "anshin_patch_oldest_pending_security_seconds": 0,
         "anshin_patch_reboot_required": values["anshin_patch_reboot_required"],  # the test machine's own
     }
     assert "# HELP anshin_patch_oldest_pending_seconds Age of the update pending longest.\n" in prom
@@ -103,6 +108,21 @@ def test_age_counts_from_first_sight_and_forgets_applied_updates(fake_apt, run_m
     assert r["oldest_pending_seconds"] > 1_700_000_000  # since epoch 1000
     kept = json.loads(seen.read_text())
     assert kept["openssl=3.0.2"] == 1000 and "gone=1.0" not in kept and "less=590-3" in kept
+
+
+def test_the_security_age_is_that_of_the_oldest_security_update_not_of_any_update(fake_apt, run_module, tmp_path):
+    """An old ordinary update and a fresh security one: the alert on security updates pending for N days
+    (SecurityUpdatesPending) reads the security age, so it stays quiet until the security update is old."""
+    seen = tmp_path / "seen.json"
+    now = int(time.time())
+    seen.write_text(json.dumps({"less=590-3": now - 30 * 86400, "openssl=3.0.2": now - 2 * 86400}))
+    _, r = run_module(mod, {"state_file": str(seen), "textfile": str(tmp_path / "p.prom")})
+    assert 30 * 86400 <= r["oldest_pending_seconds"] < 30 * 86400 + 60
+    # linux-image-amd64 (security) is seen for the first time now; openssl two days ago
+    assert 2 * 86400 <= r["oldest_pending_security_seconds"] < 2 * 86400 + 60
+    prom = (tmp_path / "p.prom").read_text()
+    values = {s.name: s.value for f in text_string_to_metric_families(prom) for s in f.samples}
+    assert values["anshin_patch_oldest_pending_security_seconds"] == r["oldest_pending_security_seconds"]
 
 
 def test_bad_pattern_is_refused(fake_apt, run_module, tmp_path):

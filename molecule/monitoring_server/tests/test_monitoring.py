@@ -158,6 +158,38 @@ def test_warnings_arrive_by_mail_and_webhook():
     assert not [m for m in mails() if m["to"] == "oncall@pref.test" and "MaintenanceAccountExpiring" in m["subject"]]
 
 
+def test_the_daily_log_audit_runs_by_itself_and_a_crossed_threshold_reaches_alertmanager():
+    """Nothing here starts the audit: its timer (every minute in this scenario) does. Three requests for attack
+    paths through the VM's nginx cross the scenario's threshold of 2; the next audit's metrics carry it to
+    Prometheus, and LogAuditThresholdCrossed arrives at the chat webhook and in the office's mail."""
+    for path in ("/wp-login.php", "/.env", "/cgi-bin/test.cgi"):
+        VM.check_output(f"curl -sk -o /dev/null https://127.0.0.1{path}")
+    wait_for(
+        "the audit's attack count in Prometheus",
+        lambda: query('anshin_log_audit_check_value{check="attack_requests"}').get("monitoring-vm", 0) >= 3,
+        240,
+    )
+    assert query('anshin_log_audit_check_threshold{check="attack_requests"}').get("monitoring-vm") == 2
+    assert query("anshin_log_audit_success").get("monitoring-vm") == 1
+    hits = wait_for(
+        "LogAuditThresholdCrossed at the webhook",
+        lambda: [h for h in hooks() if h[1] == "LogAuditThresholdCrossed" and h[2] == "firing"],
+    )
+    assert "attack_requests" in {h[3]["check"] for h in hits}
+    wait_for(
+        "LogAuditThresholdCrossed e-mailed to the office",
+        lambda: mail_for("LogAuditThresholdCrossed", "office@pref.test"),
+    )
+    # the timer ran it (and keeps running it), and each run left its result on the VM
+    triggered = VM.check_output("systemctl show anshin-log-audit.timer -p LastTriggerUSecMonotonic --value")
+    assert triggered.strip() not in ("", "0"), triggered
+    assert VM.service("anshin-log-audit.timer").is_enabled
+    newest = VM.check_output("ls -t /var/lib/anshin-log-audit/audit-*.json | head -1")
+    result = json.loads(VM.check_output(f"cat {newest}"))
+    assert result["counts"]["attack_requests"] >= 3
+    assert {"name": "attack_requests", "value": result["counts"]["attack_requests"], "threshold": 2} in result["flags"]
+
+
 ALERT_SECONDS_GOAL = 120  # issue 20: from systemctl stop to the on-call e-mail
 
 

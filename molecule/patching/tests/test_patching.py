@@ -71,6 +71,31 @@ def test_report_shows_the_pending_updates(host, run_playbook):
     assert versions(host) == before  # read-only
 
 
+def test_the_daily_check_runs_as_its_timer_would_and_feeds_the_alert(host):
+    """The service its timer starts (every day; a timer firing by itself is proven by the daily log audit in
+    monitoring_server): through its sandbox it refreshes the package lists, marks the demo security updates,
+    keeps its result and writes the metrics SecurityUpdatesPending and PatchCheckNotRunning read. Installs
+    nothing."""
+    before = versions(host)
+    timer = host.service("anshin-pending-updates.timer")
+    assert timer.is_enabled and timer.is_running
+    host.check_output(
+        "rm -f /var/lib/anshin-patching/last-check.json /var/lib/prometheus/node-exporter/anshin_patching.prom"
+    )
+    started = host.run("systemctl start anshin-pending-updates.service")
+    assert started.rc == 0, host.run("journalctl -u anshin-pending-updates -n 30 --no-pager").stdout
+    last = json.loads(host.file("/var/lib/anshin-patching/last-check.json").content_string)
+    security = {p["name"] for p in last["packages"] if p["security"]}
+    assert {"anshin-demo-lib", "anshin-demo-held"} <= security and "anshin-demo-tool" not in security
+    prom = host.file("/var/lib/prometheus/node-exporter/anshin_patching.prom").content_string
+    values = {line.split()[0]: float(line.split()[1]) for line in prom.splitlines() if not line.startswith("#")}
+    assert values["anshin_patch_check_success"] == 1
+    assert values["anshin_patch_check_last_run_timestamp_seconds"] == last["checked_at"]
+    assert values["anshin_patch_pending_security_updates"] == len(security) == last["pending_security"]
+    assert values["anshin_patch_oldest_pending_security_seconds"] == last["oldest_pending_security_seconds"]
+    assert versions(host) == before  # read-only
+
+
 # Makes sure one real update of Debian's security suite is pending: normally some are (the image is built
 # from the release alone); otherwise an installed package goes back to its release version.
 ENSURE_REAL_SECURITY_UPDATE = r"""
