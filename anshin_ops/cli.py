@@ -9,6 +9,7 @@
     anshin incident list | export [--xlsx FILE] [--markdown FILE]                  障害管理表
     anshin report availability 2026 [--fiscal] [--include-planned] [--probes]      稼働率
     anshin report monthly 2026-11 [--no-collect]                                    月次報告書
+    anshin report operations 2026-11 [--no-collect]                                 運用報告書
     anshin inquiry new --received 2026-11-30T10:05 --from "危機管理課 山田" --channel 電話 --subject "..."
     anshin inquiry answer INQ-... --answered 2026-11-30T11:00 --answer "..."   | list | export  問合せ記録
     anshin minutes new --date 2026-12-01 [--title 定例会]                            打合せ議事録
@@ -22,6 +23,7 @@ Every command checks its input first and exits 2 with one line naming the proble
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import sys
@@ -36,6 +38,7 @@ from anshin_ops import (
     inventory,
     monthly,
     office_calendar as cal,
+    operations,
     output,
     records,
     runner,
@@ -251,21 +254,15 @@ def probe_downtimes(args, first, after):
         int(datetime.datetime(after.year, after.month, after.day, tzinfo=cal.JST).timestamp()),
         int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60,
     )
-    rc, entry = runner.run_job(
+    history = prometheus_answers(
+        args,
         "probe_history",
-        args.inventory,
-        extra_vars=[f"monitoring_server_availability_start={begin}", f"monitoring_server_availability_end={end}"],
+        {"monitoring_server_availability_start": begin, "monitoring_server_availability_end": end},
+        os.path.join("availability", f"probe_history_{begin}_{end}.json"),
+        "障害管理表の停止時間だけで計算します",
     )
-    path = os.path.join(records.records_dir(args.inventory, "availability"), f"probe_history_{begin}_{end}.json")
-    if rc != 0 or not os.path.exists(path):
-        print(
-            f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); "
-            "障害管理表の停止時間だけで計算します",
-            file=sys.stderr,
-        )
+    if history is None:
         return None
-    with open(path, encoding="utf-8") as fh:
-        history = json.load(fh)
     minutes = [
         (datetime.datetime.fromtimestamp(t - 60, cal.JST), datetime.datetime.fromtimestamp(t, cal.JST))
         for t in history["failed_minutes"]
@@ -414,6 +411,57 @@ def cmd_monthly(args):
     return 0
 
 
+def prometheus_answers(args, job, extra_vars, relative_path, without):
+    """Run JOB (a playbook that asks Prometheus on the monitoring host and writes RELATIVE_PATH under the
+    inventory's records) and read what it wrote; None when it could not be asked, said on stderr with
+    WITHOUT: what the report does instead."""
+    rc, entry = runner.run_job(job, args.inventory, extra_vars=[f"{k}={v}" for k, v in extra_vars.items()])
+    path = os.path.join(records.records_dir(args.inventory), relative_path)
+    if rc != 0 or not os.path.exists(path):
+        print(
+            f"anshin: 監視データを取得できませんでした ({entry['result']}, {entry['artifacts']}); {without}",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except ValueError as exc:
+        raise incidents.RecordError(f"{path}: not JSON ({exc})") from exc
+
+
+def operations_history(args, month):
+    """What Prometheus saw of the month (playbooks/operations_history.yml), or None when it could not be asked:
+    the report then says so in each section that needs it."""
+    end = min(month.end, int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60)  # a running month: until now
+    return prometheus_answers(
+        args,
+        "operations_history",
+        {"monitoring_server_operations_start": month.start, "monitoring_server_operations_end": end},
+        os.path.join("monthly", f"operations_history_{month.name}.json"),
+        "監視データの項目はその旨を記載します",
+    )
+
+
+def cmd_operations(args):
+    today = datetime.datetime.now(cal.JST).date()
+    month = operations.Month(args.month, today)  # refused before anything runs
+    inv = inventory.load(args.inventory)
+    settings = inventory.office_calendar(inv)
+    inventory.site_access(inv)
+    history = None if args.no_collect else operations_history(args, month)
+    out_dir = os.path.join(records.records_dir(args.inventory, "monthly"), args.month)
+    # the counts of the VM in service (group lalert) when the standby's were drawn too
+    primary = {os.path.join(out_dir, f"usage-{host}.json") for host in inv["groups"].get("lalert", [])}
+    counts = sorted(glob.glob(os.path.join(out_dir, "usage-*.json")), key=lambda p: (p not in primary, p))
+    usage = monthly.load_counts(counts[0]) if counts else None
+    site = site_access_counts(args, inv, collect=False) if usage is not None else None
+    tables, extra = operations.build(month, records.records_dir(args.inventory), settings, history, usage, site, today)
+    for path in operations.render(month, inv["name"], tables, extra, usage, site, out_dir, today):
+        print(path)
+    return 0
+
+
 def cmd_docs(args):
     written, problems = docs.generate(args.inventory, args.out)
     for path in written:
@@ -507,7 +555,7 @@ def parser():
     mins_new.add_argument("--date", required=True)
     mins_new.add_argument("--title", default="定例会")
 
-    rep = sub.add_parser("report", help="稼働率, 月次報告書").add_subparsers(dest="report", required=True)
+    rep = sub.add_parser("report", help="稼働率, 月次報告書, 運用報告書").add_subparsers(dest="report", required=True)
     avail = with_inventory(rep.add_parser("availability", help="稼働率 over office hours"))
     avail.add_argument("year", type=int)
     avail.add_argument("--fiscal", action="store_true")
@@ -517,6 +565,10 @@ def parser():
     month.add_argument("month", help="YYYY-MM")
     month.add_argument("--limit", "-l")
     month.add_argument("--no-collect", action="store_true", help="draw from counts collected earlier")
+
+    ops = with_inventory(rep.add_parser("operations", help="運用報告書: the month's operations in one document"))
+    ops.add_argument("month", help="YYYY-MM")
+    ops.add_argument("--no-collect", action="store_true", help="do not ask Prometheus (its sections say so)")
 
     doc = with_inventory(sub.add_parser("docs", help="運用保守体制表, 緊急連絡窓口一覧表, 議事録テンプレート, 引継書"))
     doc.add_argument("--out", help="directory (default: the inventory's records, docs/)")
@@ -535,7 +587,8 @@ def main(argv=None):
     }
     try:
         if args.command == "report":
-            return cmd_monthly(args) if args.report == "monthly" else cmd_availability(args)
+            reports = {"monthly": cmd_monthly, "availability": cmd_availability, "operations": cmd_operations}
+            return reports[args.report](args)
         return commands[args.command](args)
     except (incidents.RecordError, OSError, yaml.YAMLError) as exc:
         print(f"anshin: {exc}", file=sys.stderr)

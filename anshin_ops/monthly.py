@@ -76,7 +76,7 @@ H_CURRENT = "公開中の情報 (月末時点, 分類別)"
 
 class Table(NamedTuple):
     """One section of the report: the page's <h2> and table, the workbook's sheet (SHEET: at most 31
-    characters). HEADER None: a section of notes only. CHART: the key of _charts' file shown with it."""
+    characters). HEADER None: a section of notes only. CHART: the key of draw_charts' file shown with it."""
 
     heading: str
     sheet: str
@@ -290,8 +290,9 @@ def _rule(rule):
     return {"network": f"送信元アドレス {value}", "agent": f"User-Agent {value}"}.get(kind, rule)
 
 
-def _tables(data, site_access=None, today=None):
-    """[Table] shared by the HTML page and the workbook: the public site's sections, then the VM's."""
+def section_tables(data, site_access=None, today=None):
+    """[Table] shared by the HTML page and the workbook: the public site's sections, then the VM's (the
+    運用報告書, operations.py, shows the same sections)."""
     today = today or datetime.datetime.now(cal.JST).date()
     access = data["access"]
     reg = data["registered"]
@@ -345,17 +346,19 @@ def _tables(data, site_access=None, today=None):
     ]
 
 
-def _save(fig, directory, name, files, key):
+def save_chart(fig, directory, name, files, key):
     from matplotlib.ticker import MaxNLocator
 
-    for ax in fig.axes:  # counts: whole numbers on the count axis
-        (ax.xaxis if ax.get_xlabel() == "件数" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
+    for ax in fig.axes:  # counts: whole numbers on the count axis (a percentage or a name axis is left as it is)
+        for axis, label in ((ax.xaxis, ax.get_xlabel()), (ax.yaxis, ax.get_ylabel())):
+            if label == "件数":
+                axis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     files[key] = name
     fig.savefig(os.path.join(directory, name), dpi=100)
 
 
-def _charts(data, directory, prefix, font, site_access=None, today=None):
+def draw_charts(data, directory, prefix, font, site_access=None, today=None):
     """The PNG charts in DIRECTORY, drawn in FONT (japanese_font()); {key: file name}."""
     import matplotlib
 
@@ -382,7 +385,7 @@ def _charts(data, directory, prefix, font, site_access=None, today=None):
             ax.set_xlabel("日")
             ax.set_ylabel("件数")
             ax.legend(loc="upper right", fontsize="small")
-            _save(fig, directory, f"{prefix}site_by_day.png", files, "site_by_day")
+            save_chart(fig, directory, f"{prefix}site_by_day.png", files, "site_by_day")
             plt.close(fig)
 
         days = data["access"]["by_day"]
@@ -396,7 +399,7 @@ def _charts(data, directory, prefix, font, site_access=None, today=None):
         ax.set_xlabel("日")
         ax.set_ylabel("件数")
         ax.legend(loc="upper right", fontsize="small")
-        _save(fig, directory, f"{prefix}access_by_day.png", files, "access_by_day")
+        save_chart(fig, directory, f"{prefix}access_by_day.png", files, "access_by_day")
         plt.close(fig)
 
         pages = data["access"]["by_page"][:15]
@@ -408,7 +411,7 @@ def _charts(data, directory, prefix, font, site_access=None, today=None):
         )
         ax.set_title("L-Alert連携サーバへのパス別要求件数 (参考)")
         ax.set_xlabel("件数")
-        _save(fig, directory, f"{prefix}access_by_page.png", files, "access_by_page")
+        save_chart(fig, directory, f"{prefix}access_by_page.png", files, "access_by_page")
         plt.close(fig)
 
         posts = data["posts"]
@@ -420,7 +423,7 @@ def _charts(data, directory, prefix, font, site_access=None, today=None):
         ax.set_title("分類別電文件数")
         ax.set_ylabel("件数")
         ax.legend(fontsize="small")
-        _save(fig, directory, f"{prefix}posts_by_category.png", files, "posts")
+        save_chart(fig, directory, f"{prefix}posts_by_category.png", files, "posts")
         plt.close(fig)
     return files
 
@@ -433,7 +436,10 @@ def _html(data, host, charts, finished, site_access=None, today=None):
         finished=finished,
         created=f"{cal.now_jst():%Y-%m-%d %H:%M}",
         unparsable=data["access"]["unparsable"],
-        tables=[(t.heading, t.header, t.rows, t.notes, charts.get(t.chart)) for t in _tables(data, site_access, today)],
+        tables=[
+            (t.heading, t.header, t.rows, t.notes, charts.get(t.chart))
+            for t in section_tables(data, site_access, today)
+        ],
     )
 
 
@@ -444,6 +450,11 @@ XLSX_CHARTS = {  # sheet: (title, first and last data column, stacked)
 
 
 def _xlsx(data, path, site_access=None, today=None):
+    tables_xlsx(section_tables(data, site_access, today), path)
+
+
+def tables_xlsx(tables, path):
+    """[Table] as a workbook, a sheet each (a bar chart on the sheets of XLSX_CHARTS), written whole."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
@@ -451,7 +462,7 @@ def _xlsx(data, path, site_access=None, today=None):
 
     book = Workbook()
     book.remove(book.active)
-    for table in _tables(data, site_access, today):
+    for table in tables:
         sheet = book.create_sheet(table.sheet)
         sheet.append([table.heading])
         sheet["A1"].font = Font(bold=True, size=12)
@@ -461,6 +472,9 @@ def _xlsx(data, path, site_access=None, today=None):
                 cell.font = Font(bold=True)
             for row in table.rows:
                 sheet.append(row)
+                for cell in sheet[sheet.max_row]:  # anyone's text (a path, a summary) is never a formula
+                    if isinstance(cell.value, str) and cell.value.startswith("="):
+                        cell.data_type = "s"
         if table.notes and table.header is not None:
             sheet.append([])
         for note in table.notes:
@@ -483,7 +497,7 @@ def _xlsx(data, path, site_access=None, today=None):
             chart.set_categories(Reference(sheet, min_col=1, min_row=3, max_row=2 + days))
             chart.width, chart.height = 24, 8
             sheet.add_chart(chart, f"{get_column_letter(len(table.header) + 2)}2")
-    book.save(path)
+    output.save_workbook(book, path)
 
 
 def render(counts_path, out_dir, today=None, site_access=None):
@@ -497,7 +511,7 @@ def render(counts_path, out_dir, today=None, site_access=None):
     font = japanese_font()
     with output.drawing(out_dir) as (scratch, written):
         # chart names carry the host: two hosts' reports share the month's directory
-        charts = _charts(data, scratch, f"{host}_", font, site_access, today)
+        charts = draw_charts(data, scratch, f"{host}_", font, site_access, today)
         stem = f"月次報告書_{data['month']}_{host}"
         output.write_text(
             os.path.join(scratch, stem + ".html"), _html(data, host, charts, finished, site_access, today)

@@ -121,6 +121,11 @@ def subtract(intervals, cuts):
 def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_closed=(), target=99.0):
     """Availability over office hours for a year from (start, end) downtimes (planned ones left out by the caller)."""
     first, after = period(year, fiscal)
+    return availability_between(first, after, downtimes, hours, extra_closed, target)
+
+
+def availability_between(first, after, downtimes, hours=("08:30", "17:15"), extra_closed=(), target=99.0):
+    """Availability over the office hours of the days FIRST up to AFTER (excluded): a month, a year to date."""
     days = office_days(first, after, extra_closed)
     total = office_minutes(days, hours)
     used = 0.0
@@ -137,7 +142,8 @@ def availability(year, downtimes, fiscal=False, hours=("08:30", "17:15"), extra_
         "office_minutes": total,
         "downtime_minutes": round(used, 1),
         "allowed_minutes": round(allowed, 1),
-        "availability_percent": round(100 * (1 - used / total), 3),
+        # no office day in the period (a running month's first days, the new year's holidays): nothing to judge
+        "availability_percent": round(100 * (1 - used / total), 3) if total else None,
         "target_percent": target,
-        "met": used <= allowed,
+        "met": used <= allowed if total else None,
     }

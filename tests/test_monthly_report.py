@@ -468,7 +468,9 @@ def test_the_charts_are_drawn_in_japanese_without_missing_glyphs(logs, database,
     data = chart_data(logs, database)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib's "Glyph ... missing from font(s)" is a UserWarning
-        files = monthly._charts(data, str(tmp_path), "x_", monthly.japanese_font(), site(), datetime.date(2026, 12, 5))
+        files = monthly.draw_charts(
+            data, str(tmp_path), "x_", monthly.japanese_font(), site(), datetime.date(2026, 12, 5)
+        )
     assert sorted(files) == ["access_by_day", "access_by_page", "posts", "site_by_day"]
     for name in files.values():
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -479,7 +481,7 @@ def test_the_glyph_check_catches_a_font_without_japanese(logs, database, tmp_pat
     monkeypatch.setattr(monthly, "FONT_FAMILY", "DejaVu Sans")
     with warnings.catch_warnings(), pytest.raises(UserWarning, match=r"Glyph \d+ .* missing from font"):
         warnings.simplefilter("error")
-        monthly._charts(
+        monthly.draw_charts(
             chart_data(logs, database), str(tmp_path), "x_", monthly.japanese_font(), site(), datetime.date(2026, 12, 5)
         )
 

@@ -340,6 +340,47 @@ def test_integration_check_gives_a_readable_result_per_integration(run_playbook,
     assert "- monitoring-vm: 受信記録なし" in markdown
 
 
+def test_the_operations_history_comes_from_prometheus_in_the_shape_the_report_reads(run_playbook, tmp_path):
+    """playbooks/operations_history.yml (bin/anshin report operations) asks this Prometheus: every query is
+    answered, the daily log audits that ran here (every minute) and their crossed attack check are in it, and
+    the report's integration section reads the probes' success from the answers."""
+    import datetime
+
+    from anshin_common import JST, now_jst
+
+    from anshin_ops import operations
+
+    end = int(time.time()) // 60 * 60
+    start = end - 3 * 3600
+    # the file is named after the JST month of the start
+    month = operations.Month(f"{datetime.datetime.fromtimestamp(start, JST):%Y-%m}", now_jst().date())
+    rc, out = run_playbook(
+        os.path.join(PROJECT, "playbooks", "operations_history.yml"),
+        {
+            "monitoring_server_report_dir": str(tmp_path),
+            "monitoring_server_operations_start": start,
+            "monitoring_server_operations_end": end,
+        },
+    )
+    assert rc == 0, out
+    history = json.loads((tmp_path / "monthly" / f"operations_history_{month.name}.json").read_text())
+    results = history["results"]
+    assert set(results) == {
+        "backup_success", "backup_failed", "drill", "drill_mismatched", "probe_success", "probe_samples",
+        "log_audit_run", "log_audit_failed", "log_audit_crossed", "log_audit_crossed_runs", "security_pending",
+        "security_oldest",
+    }  # fmt: skip
+    assert [s["metric"]["instance"] for s in results["log_audit_run"]] == ["monitoring-vm"]
+    assert "attack_requests" in {s["metric"]["check"] for s in results["log_audit_crossed"]}
+    # the crossed check carries the time of the audit that found it: a run of the last minutes
+    (runs,) = [s for s in results["log_audit_crossed_runs"] if s["metric"]["check"] == "attack_requests"]
+    assert end - 600 < float(runs["values"][-1][1]) <= end
+    table = operations.integration_table(str(tmp_path), history, month)
+    rates = {row[0]: float(row[2]) for row in table.rows}
+    # the receiver answers (less the outages the tests above made), the closed port never does
+    assert 0 < rates["receiver_monitoring_vm"] <= 100 and rates["lalert_centre_standin"] == 0, table.rows
+
+
 def test_resource_report_from_prometheus(run_playbook, tmp_path):
     rc, out = run_playbook(
         os.path.join(PROJECT, "playbooks", "resource_report.yml"),
