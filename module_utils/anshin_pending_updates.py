@@ -113,6 +113,12 @@ def pending(params, run, which, now=None):
     except (OSError, ValueError):
         first_seen = {}
     now = int(time.time() if now is None else now)
+    # a newer version of a package still pending keeps the age of the first one seen: an update that keeps
+    # being superseded is pending all along, not new each time (the state holds only what is pending now)
+    since_by_name = {}
+    for key, seen_at in first_seen.items():
+        name = key.split("=", 1)[0]
+        since_by_name[name] = min(seen_at, since_by_name.get(name, seen_at))
     mapped = running_units()
     packages, seen = [], {}
     for pkg in cache:
@@ -122,7 +128,7 @@ def pending(params, run, which, now=None):
         origins = cand.origins
         is_security = any(rx.search(o.label or "") or rx.search(o.archive or "") for o in origins for rx in security)
         key = f"{pkg.name}={cand.version}"
-        seen[key] = first_seen.get(key, now)
+        seen[key] = first_seen.get(key, since_by_name.get(pkg.name, now))
         restart = set()
         for path in pkg.installed_files if pkg.is_installed else []:
             if LIB_OR_BIN.search(path):

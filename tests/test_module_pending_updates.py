@@ -125,6 +125,17 @@ def test_the_security_age_is_that_of_the_oldest_security_update_not_of_any_updat
     assert values["anshin_patch_oldest_pending_security_seconds"] == r["oldest_pending_security_seconds"]
 
 
+def test_a_superseded_pending_update_keeps_its_age(fake_apt, run_module, tmp_path):
+    """openssl 3.0.15 was pending 10 days when 3.0.2 (the fake's candidate) replaced it, never installed: the
+    package has been pending all along, so the security age does not start again."""
+    seen = tmp_path / "seen.json"
+    now = int(time.time())
+    seen.write_text(json.dumps({"openssl=3.0.15": now - 10 * 86400}))
+    _, r = run_module(mod, {"state_file": str(seen)})
+    assert 10 * 86400 <= r["oldest_pending_security_seconds"] < 10 * 86400 + 60
+    assert json.loads(seen.read_text())["openssl=3.0.2"] == now - 10 * 86400
+
+
 def test_bad_pattern_is_refused(fake_apt, run_module, tmp_path):
     failed, r = run_module(mod, {"state_file": str(tmp_path / "s.json"), "security_patterns": ["("]})
     assert failed and "security_patterns" in r["msg"]
