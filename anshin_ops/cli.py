@@ -433,7 +433,8 @@ def prometheus_answers(args, job, extra_vars, relative_path, without):
 def operations_history(args, month):
     """What Prometheus saw of the month (playbooks/operations_history.yml), or None when it could not be asked:
     the report then says so in each section that needs it."""
-    end = min(month.end, int(datetime.datetime.now(cal.JST).timestamp()) // 60 * 60)  # a running month: until now
+    # a running month: up to this second (an audit of the last minute is in it)
+    end = min(month.end, int(datetime.datetime.now(cal.JST).timestamp()))
     return prometheus_answers(
         args,
         "operations_history",

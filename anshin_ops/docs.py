@@ -50,6 +50,8 @@ SCHEDULES = [
     ("logrotate_archive_time", "ログ保管 (アーカイブ)"),
     ("borg_store_prune_time", "バックアップ世代整理 (保管先)"),
     ("ldap_sync_schedule_time", "LDAP同期 (自動, 有効時)"),
+    ("log_audit_schedule_time", "ログ監査 (自動)"),
+    ("patching_check_time", "未適用の更新プログラム確認 (自動)"),
 ]
 CI_SECRETS = [
     (

@@ -1,14 +1,20 @@
 """End to end: bin/anshin runs maintenance jobs against the local environment (inventories/local, the
 podman stand-ins) through ansible-runner. The main job (site) builds the stand-ins; a job that succeeds
 leaves a maintenance log entry and its artifacts; check mode is passed through; a job that fails drafts a
-障害管理表 record from the failing task; the monthly report is drawn from counts read on the VM.
-The tests run in file order: the first builds what the others use."""
+障害管理表 record from the failing task; the monthly report is drawn from counts read on the VM; a month of
+operations: the scheduled log audit fires and alerts, and the 運用報告書 holds every section with figures from
+the stand-ins. The tests run in file order: the first builds what the others use."""
 
+import datetime
+import json
 import os
 import subprocess
+import time
 
+import openpyxl
 import pytest
 import yaml
+from anshin_common import JST
 from localenv import local_env  # noqa: F401  (a fixture)
 
 from conftest import ROOT
@@ -194,3 +200,75 @@ def test_availability_counts_a_real_outage_from_the_probes(records):
     failed, done = failed_minutes()
     failed -= before
     assert 1 <= failed <= 5, done.stdout
+
+
+def alertmanager_alerts(name):
+    """The alerts named NAME that the monitoring stand-in's Alertmanager holds now: [labels]."""
+    code = (
+        "import json, urllib.request\n"
+        "print(urllib.request.urlopen('http://127.0.0.1:9093/api/v2/alerts', timeout=10).read().decode())"
+    )
+    out = subprocess.run(
+        ["podman", "exec", "anshin-monitoring-server", "python3", "-c", code],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [a["labels"] for a in json.loads(out) if a["labels"].get("alertname") == name]
+
+
+def test_a_month_of_operations_the_scheduled_audit_alerts_and_the_report_holds_every_section(records):
+    """Nothing here starts the audit: its timer (every 2 minutes on the stand-ins) does. Attack requests above
+    the threshold reach Alertmanager as LogAuditThresholdCrossed; then an approved maintenance run, an
+    incident and an inquiry are recorded, and `report operations` for the month shows them with the backup,
+    the daily audits, the integrations and the pending updates Prometheus saw."""
+    month = datetime.datetime.now(JST).strftime("%Y-%m")
+    attacks = "for i in $(seq 60); do curl -sk -o /dev/null https://127.0.0.1/wp-login.php; done"
+    subprocess.run(["podman", "exec", "anshin-lalert-vm", "sh", "-c", attacks], check=True)
+    deadline = time.monotonic() + 420
+    while not [a for a in alertmanager_alerts("LogAuditThresholdCrossed") if a.get("check") == "attack_requests"]:
+        assert time.monotonic() < deadline, "no LogAuditThresholdCrossed at Alertmanager within 7 minutes"
+        time.sleep(10)
+
+    done = anshin("run", "backup_now", "--limit", "lalert-vm", "--approval", "徳危第43号")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    now = datetime.datetime.now(JST).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        anshin("incident", "new", "--occurred", now, "--target", "lalert-vm", "--summary", "E2E 月次").returncode == 0
+    )
+    assert (
+        anshin(
+            "inquiry",
+            "new",
+            "--received",
+            now,
+            "--from",
+            "危機管理課",
+            "--channel",
+            "電話",
+            "--subject",
+            "E2E 月次問合せ",
+        )
+    ).returncode == 0
+    time.sleep(20)  # a scrape of the backup's textfile after the run (every 15 s)
+    counted = anshin("report", "monthly", month)
+    assert counted.returncode == 0, counted.stdout + counted.stderr
+    done = anshin("report", "operations", month)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "監視データを取得できませんでした" not in done.stderr
+    xlsx = next(line for line in done.stdout.splitlines() if line.endswith(f"運用報告書_{month}.xlsx"))
+    book = openpyxl.load_workbook(xlsx)
+
+    def rows(sheet):
+        return [[c.value for c in row] for row in book[sheet].iter_rows(min_row=3) if row[0].value]
+
+    assert [r[0] for r in rows("稼働率")][:2] == ["当月", "年度累計"]
+    assert "E2E 月次" in [r[3] for r in rows("障害対応")]
+    approved = [r for r in rows("保守作業") if r[3] == "徳危第43号"]
+    assert approved and approved[0][5] == "成功"
+    backups = [r for r in rows("バックアップ") if isinstance(r[1], int)]
+    assert backups and max(r[1] for r in backups) >= 1, backups  # the runs of this test run, seen by Prometheus
+    audit = {r[0]: r for r in rows("ログ監査") if isinstance(r[1], int)}
+    assert audit["攻撃パスへの要求"][1] >= 1 and audit["攻撃パスへの要求"][2] >= 60
+    assert [r for r in rows("外部連携") if r[1] == "receiver" and float(r[2]) > 50]
+    assert [r for r in rows("未適用更新") if isinstance(r[1], int)]  # patch_report's check, earlier in this run
+    assert "E2E 月次問合せ" in [r[2] for r in rows("問合せ")]
+    assert rows("電文受信件数")  # the 月次報告書's counts of the month
