@@ -303,11 +303,7 @@ def cmd_availability(args):
     if first > today:
         raise incidents.RecordError(f"{'fiscal ' if args.fiscal else ''}year {args.year} has not started yet")
     records_ = incidents.load(incidents_dir(args))
-    downtimes = [
-        (incidents.parse_time(r["down_start"], "down_start"), incidents.parse_time(r["down_end"], "down_end"))
-        for r in records_
-        if r.get("down_start") and r.get("down_end") and (args.include_planned or not r.get("planned"))
-    ]
+    downtimes, still_open = incidents.outages(records_, datetime.datetime.now(cal.JST), args.include_planned)
     planned = [] if args.include_planned else planned_windows(args, records_)
     probes = probe_downtimes(args, first, after) if args.probes else None
     if probes:
@@ -339,6 +335,8 @@ def cmd_availability(args):
         ),
         ("稼働率", f"{result['availability_percent']} %  {'達成' if result['met'] else '未達'}"),
     ]
+    if still_open:
+        lines.append(("停止終了時刻のない障害 (作成時点まで停止として算出)", ", ".join(still_open)))
     print(title)
     for label, value in lines:
         print(f"  {label} {value}")

@@ -150,6 +150,22 @@ def downtime(record, hours=("08:30", "17:15"), extra_closed=()):
     return cal.split_downtime(start, end, hours, extra_closed)
 
 
+def outages(records, now, include_planned=False):
+    """(start, end) of the records' outages (planned ones left out unless asked for) and the ids of those
+    still open, counted up to NOW: the one rule of report availability and report operations."""
+    intervals, still_open = [], []
+    for record in records:
+        if (record.get("planned") and not include_planned) or not record.get("down_start"):
+            continue
+        start = parse_time(record["down_start"], "down_start")
+        end = parse_time(record.get("down_end"), "down_end")
+        if end is None:
+            still_open.append(record["id"])
+            end = max(start, now)
+        intervals.append((start, end))
+    return intervals, still_open
+
+
 def load(directory, check=None):
     """Every record of a directory, each checked (by validate, or the check given: inquiries use theirs)."""
     check = check or validate

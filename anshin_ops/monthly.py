@@ -449,10 +449,6 @@ XLSX_CHARTS = {  # sheet: (title, first and last data column, stacked)
 }
 
 
-def _xlsx(data, path, site_access=None, today=None):
-    tables_xlsx(section_tables(data, site_access, today), path)
-
-
 def tables_xlsx(tables, path):
     """[Table] as a workbook, a sheet each (a bar chart on the sheets of XLSX_CHARTS), written whole."""
     from openpyxl import Workbook
@@ -516,5 +512,5 @@ def render(counts_path, out_dir, today=None, site_access=None):
         output.write_text(
             os.path.join(scratch, stem + ".html"), _html(data, host, charts, finished, site_access, today)
         )
-        _xlsx(data, os.path.join(scratch, stem + ".xlsx"), site_access, today)
+        tables_xlsx(section_tables(data, site_access, today), os.path.join(scratch, stem + ".xlsx"))
     return written

@@ -111,25 +111,9 @@ def _runs(series, month):
 # ---- sections -------------------------------------------------------------------------------------------
 
 
-def downtimes_of(incident_records, now):
-    """(start, end) of the unplanned outages of the 障害管理表 (report availability counts the same), and the
-    ids of those still open: counted up to NOW, and named."""
-    downtimes, still_open = [], []
-    for record in incident_records:
-        if record.get("planned") or not record.get("down_start"):
-            continue
-        start = incidents.parse_time(record["down_start"], "down_start")
-        end = incidents.parse_time(record.get("down_end"), "down_end")
-        if end is None:
-            still_open.append(record["id"])
-            end = max(start, now)
-        downtimes.append((start, end))
-    return downtimes, still_open
-
-
 def availability_tables(incident_records, settings, month, now):
     """This month and the fiscal year up to it, over office hours, from the 障害管理表's unplanned outages."""
-    downtimes, still_open = downtimes_of(incident_records, now)
+    downtimes, still_open = incidents.outages(incident_records, now)
     fiscal_year = month.first.year if month.first.month >= 4 else month.first.year - 1
 
     def judged(first, after):

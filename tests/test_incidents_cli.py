@@ -265,6 +265,17 @@ def test_the_wrapper_runs_the_cli():
     assert out.returncode == 0 and "incident" in out.stdout and "report" in out.stdout
 
 
+def test_availability_counts_an_open_outage_until_now_as_the_operations_report_does(tmp_path, capsys):
+    """An outage without its end is still going on: counted up to now and named, never left out."""
+    run(tmp_path, "incident", "new", "--occurred", "2026-06-01T08:30", "--target", "lalert-vm",
+        "--summary", "停止中", "--down-start", "2026-06-01T08:30")  # fmt: skip
+    capsys.readouterr()
+    assert run(tmp_path, "report", "availability", "2026") == 0
+    out = capsys.readouterr().out
+    assert "停止時間 (開庁時間内) 0.0 分" not in out  # months of office hours since, not nothing
+    assert f"停止終了時刻のない障害 (作成時点まで停止として算出) {only_id(tmp_path)}" in out
+
+
 def test_availability_adds_the_probe_history(tmp_path, capsys, monkeypatch):
     """--probes: the failed minutes Prometheus returns (probe_history.yml) join the incident downtime; an
     outage in both counts once; an unreachable Prometheus leaves the incident figures and says so."""
