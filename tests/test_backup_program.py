@@ -226,6 +226,52 @@ def test_metrics_keep_the_last_success_through_a_failure(tmp_path):
     assert json.loads(pathlib.Path(settings["state_file"]).read_text())["backup_result"] == {"store": 0}
 
 
+def test_a_failure_a_retry_fixed_stays_in_the_metrics(tmp_path, monkeypatch):
+    """A night that failed and the backup_now run that fixed it within the hour: Prometheus samples hourly, so
+    the failure's own timestamp must outlive the success (the 運用報告書 counts each distinct value as a run)."""
+    import argparse
+
+    settings = make_settings(tmp_path)
+    answers = iter([ab.Failure("borg: the store is unreachable"), {"archive": {"name": "vm-2", "stats": {}}}])
+
+    def create(repo, *args):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(ab, "borgmatic_json", create)
+    now = {"t": 1_790_000_000.0}
+    monkeypatch.setattr(ab.time, "time", lambda: now["t"])
+    with pytest.raises(ab.Failure, match="unreachable"):
+        ab.cmd_run(settings, argparse.Namespace())
+    now["t"] += 1800  # the retry, half an hour later
+    ab.cmd_run(settings, argparse.Namespace())
+    metrics = {name: value for name, _labels, value in samples(settings["textfile"])}
+    assert metrics["anshin_backup_last_result"] == 1
+    assert metrics["anshin_backup_last_failure_timestamp_seconds"] == 1_790_000_000
+    assert metrics["anshin_backup_last_run_timestamp_seconds"] == 1_790_001_800
+
+
+def test_a_snapshot_that_fails_and_a_drill_that_fails_leave_their_own_timestamps(tmp_path, monkeypatch):
+    import argparse
+
+    settings = make_settings(tmp_path)
+    monkeypatch.setattr(ab, "write_manifest", lambda settings: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(ab.time, "time", lambda: 1_790_000_000.0)
+    with pytest.raises(ab.Failure, match="snapshot: disk full"):
+        ab.cmd_run(settings, argparse.Namespace())
+    monkeypatch.setattr(ab, "pick_archive", lambda repo, name=None, before=None: {"name": "vm-1", "time": 1.0})
+    monkeypatch.setattr(ab, "extract", lambda *a, **k: (_ for _ in ()).throw(ab.Failure("borg: segment missing")))
+    monkeypatch.setattr(ab.time, "time", lambda: 1_790_000_600.0)
+    with pytest.raises(ab.Failure, match="segment missing"):
+        ab.cmd_drill(settings, argparse.Namespace(repository=None))
+    metrics = {name: value for name, _labels, value in samples(settings["textfile"])}
+    assert metrics["anshin_backup_last_failure_timestamp_seconds"] == 1_790_000_000
+    assert metrics["anshin_backup_drill_last_failure_timestamp_seconds"] == 1_790_000_600
+    assert metrics["anshin_backup_drill_last_result"] == 0
+
+
 def test_a_repository_name_cannot_forge_a_metrics_line(tmp_path):
     settings = make_settings(tmp_path)
     evil = 'x"} 1\nanshin_forged 1\n#\\'
