@@ -52,6 +52,7 @@ SCHEDULES = [
     ("ldap_sync_schedule_time", "LDAP同期 (自動, 有効時)"),
     ("log_audit_schedule_time", "ログ監査 (自動)"),
     ("patching_check_time", "未適用の更新プログラム確認 (自動)"),
+    ("monitoring_server_resource_report_schedule_time", "リソース使用状況報告書 (監視サーバ, 自動, 有効時)"),
 ]
 CI_SECRETS = [
     (

@@ -210,7 +210,10 @@ def backup_table(history, month):
     for kind in ("backup_success", "backup_failed", "drill", "drill_mismatched"):
         for series in results.get(kind, []):
             key = _series_name(series["metric"], "instance", "repository")
-            by_repo.setdefault(key, {})[kind] = _runs(series, month)
+            # a repository can answer twice for one kind (the failure gauge, and the fallback of a VM whose
+            # anshin-backup predates it): every run counts once
+            runs = by_repo.setdefault(key, {})
+            runs[kind] = sorted(set(runs.get(kind, [])) | set(_runs(series, month)))
     rows = []
     for key, runs in sorted(by_repo.items()):
         success, failed = runs.get("backup_success", []), runs.get("backup_failed", [])
@@ -268,7 +271,10 @@ def patching_tables(records_root, history, month):
         )
     ]
     if history is None:
-        tables.append(Table(H_PENDING, "未適用更新", None, [], [_no_history("未適用のセキュリティ更新")]))
+        tables.append(
+            pending_from_reports(records_root, month, [_no_history("未適用のセキュリティ更新")])
+            or Table(H_PENDING, "未適用更新", None, [], [_no_history("未適用のセキュリティ更新")])
+        )
         return tables
     oldest = {
         s["metric"].get("instance", ""): float(s["value"][1]) for s in history["results"].get("security_oldest", [])
@@ -288,7 +294,9 @@ def patching_tables(records_root, history, month):
         notes = [
             "監視データに更新プログラム確認の値がありません (日次の確認が動いていないか、メトリクスが届いていません)。"
         ]
-        return tables + [Table(H_PENDING, "未適用更新", None, [], notes)]
+        return tables + [
+            pending_from_reports(records_root, month, notes) or Table(H_PENDING, "未適用更新", None, [], notes)
+        ]
     tables.append(Table(H_PENDING, "未適用更新", ["ホスト", "セキュリティ更新(件)", "最も古いもの(日)"], rows, notes))
     return tables
 
@@ -384,13 +392,18 @@ def resource_table(records_root, month):
             "リソース",
             None,
             [],
-            ["当月のリソース使用状況報告書がありません: bin/anshin run resource_report で作成してください。"],
+            [
+                "当月のリソース使用状況報告書がありません: 監視ホストの定期実行 (毎月末) の結果は、"
+                "その後の report operations が取り込みます。"
+                "すぐに必要なら bin/anshin run resource_report で作成してください。"
+            ],
         )
     path, data = latest
     rows = [[f"提案 {i}", proposal] for i, proposal in enumerate(data.get("proposals") or [], 1)]
     start = data.get("period_start")
     period = f"{_epoch_jst(start) if isinstance(start, int | float) else '?'} - {_epoch_jst(data['period_end'])}"
-    notes = [f"出典: {os.path.basename(path)} (期間 {period} JST)"]
+    made = "監視ホストの定期実行" if path.endswith("_scheduled.json") else "手動実行"
+    notes = [f"出典: {os.path.basename(path)} ({made}、期間 {period} JST)"]
     if data.get("missing"):
         notes.append("監視データのなかった項目: " + ", ".join(map(str, data["missing"])))
     return Table(H_RESOURCES, "リソース", ["項目", "内容"], rows, notes)
@@ -483,6 +496,30 @@ def usage_tables(usage, site_access, month, today):
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+
+
+def pending_from_reports(records_root, month, why=()):
+    """Without the monitoring data: the security updates pending in each host's last パッチ状況報告
+    (patch_report) of the month, with the time it was checked; None when there is none."""
+    latest = {}
+    for path in sorted(glob.glob(os.path.join(records_root, "patch_report", "*.json"))):
+        report = _json(path)
+        checked = _jst_text(report.get("checked"))
+        if not (checked and month.holds(checked) and isinstance(report.get("pending_security"), int)):
+            continue
+        host = str(report.get("host", ""))
+        if host not in latest or checked >= latest[host][0]:
+            latest[host] = (checked, report)
+    if not latest:
+        return None
+    rows = []
+    for host, (checked, report) in sorted(latest.items()):
+        age = report.get("oldest_pending_security_seconds")
+        days = round(age / 86400, 1) if isinstance(age, int | float) and not isinstance(age, bool) else "不明"
+        rows.append([host, report["pending_security"], days, checked.replace("T", " ")])
+    notes = [*why, "当月最後のパッチ状況報告 (bin/anshin run patch_report) の値です。月末時点の値ではありません。"]
+    header = ["ホスト", "セキュリティ更新(件)", "最も古いもの(日)", "確認日時"]
+    return Table(H_PENDING, "未適用更新", header, rows, notes)
 
 
 def _no_history(what):

@@ -104,10 +104,15 @@ def test_handover_document(inventory, tmp_path):
     standby = next(line for line in text.splitlines() if line.startswith("| standby-vm |"))
     assert "lalert_receiver (playbooks/failover.yml 実行時)" in standby
     assert "| 夜間バックアップ | *-*-* 02:00:00 | backup_time (ロール既定値) |" in text
-    # the stand-ins audit every 2 minutes (inventories/local); the pending-updates check keeps its default
+    # the stand-ins audit and make the resource report every 2 minutes (inventories/local); the pending-updates
+    # check keeps its default
     assert "| ログ監査 (自動) | *:0/2 | log_audit_schedule_time (インベントリ: lalert-vm) |" in text
     assert "| 未適用の更新プログラム確認 (自動) | *-*-* 05:30:00 | patching_check_time (ロール既定値) |" in text
     assert "| パッチ適用の保守時間帯 | 02:00-05:00 (JST) |" in text
+    assert (
+        "| リソース使用状況報告書 (監視サーバ, 自動, 有効時) | *:0/2 |"
+        " monitoring_server_resource_report_schedule_time (インベントリ: monitoring-server) |"
+    ) in text
     for name, job in runner.jobs().items():
         assert f"### {job['title']} (`bin/anshin run {name}`)" in text
     assert "| リストア訓練 | 2026-11-20T04:00:00+09:00 | 成功 | 阿波 花子 |" in text

@@ -1,7 +1,9 @@
-"""library/anshin_resource_report.py: figures, trends, proposals and the written report."""
+"""library/anshin_resource_report.py and its analysis (module_utils/anshin_resource_report.py): figures, trends,
+proposals and the written report."""
 
 import json
 
+import anshin_resource_report as analysis  # module_utils: the analysis the monitoring host's run shares
 import pytest
 
 from conftest import load_module
@@ -36,16 +38,16 @@ def quiet_series():
 
 
 def test_percentile_and_slope():
-    assert mod.percentile([1, 2, 3, 4, 5], 0.5) == 3
-    assert mod.percentile(list(range(101)), 0.95) == 95
-    assert mod.percentile([], 0.95) is None
+    assert analysis.percentile([1, 2, 3, 4, 5], 0.5) == 3
+    assert analysis.percentile(list(range(101)), 0.95) == 95
+    assert analysis.percentile([], 0.95) is None
     # one point per hour rising 0.5 per hour = 12 per day
-    assert mod.slope_per_day([(i * 3600, i * 0.5) for i in range(48)]) == pytest.approx(12)
-    assert mod.slope_per_day([(0, 1)]) == 0
+    assert analysis.slope_per_day([(i * 3600, i * 0.5) for i in range(48)]) == pytest.approx(12)
+    assert analysis.slope_per_day([(0, 1)]) == 0
 
 
 def test_a_quiet_system_gets_no_proposal_but_says_so():
-    figures, proposals, missing = mod.analyse(quiet_series(), THRESHOLDS)
+    figures, proposals, missing = analysis.analyse(quiet_series(), THRESHOLDS)
     assert missing == []
     assert proposals == ["期間中のリソース使用率はいずれも基準内で、増加傾向も問題ありません。現状の構成で十分です。"]
     cpu = figures["cpu"][0]
@@ -62,7 +64,7 @@ def test_each_threshold_gives_its_proposal():
     data["load"] = [series({"instance": "vm"}, [3.0] * hours)]
     # 50 % rising 1 point a day: 50 days to full, under the 90-day threshold
     data["disk"] = [series({"instance": "vm", "mountpoint": "/"}, [40 + i / 24 for i in range(hours)])]
-    figures, proposals, _ = mod.analyse(data, THRESHOLDS)
+    figures, proposals, _ = analysis.analyse(data, THRESHOLDS)
     text = "\n".join(proposals)
     assert "CPU 使用率の95パーセンタイルが 95.0%" in text
     assert "メモリ使用率が最大 97.0%" in text
@@ -78,7 +80,7 @@ def test_each_threshold_gives_its_proposal():
 def test_a_full_disk_is_named_before_its_trend():
     data = quiet_series()
     data["disk"] = [series({"instance": "vm", "mountpoint": "/"}, [90] * 48)]
-    _, proposals, _ = mod.analyse(data, THRESHOLDS)
+    _, proposals, _ = analysis.analyse(data, THRESHOLDS)
     assert proposals == [
         "vm /: ディスク使用率が 90.0% (基準 85%) です。ディスクの拡張、またはログ保存期間"
         " (logrotate_retention_days) の見直しを提案します。"
@@ -89,8 +91,19 @@ def test_missing_metrics_are_listed_and_nan_skipped():
     data = quiet_series()
     data["inodes"] = []
     data["load"] = [series({"instance": "vm"}, ["NaN", "NaN"])]
-    _, _, missing = mod.analyse(data, THRESHOLDS)
+    _, proposals, missing = analysis.analyse(data, THRESHOLDS)
     assert missing == ["inodes", "load"]
+    # never "all within the thresholds" over data that is not there
+    assert proposals == [analysis.INCOMPLETE + "inodes, load"]
+    assert analysis.findings_of(proposals) == []
+
+
+def test_an_expected_host_without_data_is_missing_though_another_answered():
+    data = quiet_series()  # the host "vm" answers every metric
+    _, proposals, missing = analysis.analyse(data, THRESHOLDS, expected=["vm", "lalert-vm"])
+    assert missing == [f"{key}:lalert-vm" for key in ("cpu", "memory", "disk", "inodes", "load")]
+    assert analysis.NO_FINDINGS not in proposals
+    assert analysis.analyse(data, THRESHOLDS, expected=["vm"])[1] == [analysis.NO_FINDINGS]
 
 
 def test_the_module_writes_html_with_charts_markdown_and_json(run_module, tmp_path):
@@ -142,7 +155,7 @@ def test_bad_input_fails_clearly(run_module, tmp_path):
 
 
 def test_the_page_is_a_template_that_escapes_every_value(tmp_path):
-    figures, proposals, missing = mod.analyse(quiet_series(), THRESHOLDS)
+    figures, proposals, missing = analysis.analyse(quiet_series(), THRESHOLDS)
     params = {
         "dest": str(tmp_path),
         "name": 'r"<x>',

@@ -444,6 +444,66 @@ def test_log_audit_reports_belong_to_the_month_their_period_ends_in(records):
     assert names == ["lalert-vm_20261101T0000_20261102T0000", "lalert-vm_20261130T0000_20261201T0000"]
 
 
+def test_the_monitoring_hosts_own_resource_report_is_the_latest_and_says_where_it_came_from(records):
+    """The month-end run on the monitoring host (rendered by operations_history.yml as *_scheduled) is newer than
+    the person's run of the 15th, so its proposals are the month's; one of December is not November's."""
+    write(
+        records / "resource_report/resource_report_20261130_scheduled.json",
+        {"period_start": at(31, 9, month=10).timestamp(), "period_end": at(30, 9).timestamp(), "missing": [],
+         "proposals": ["lalert-vm: メモリ使用率が最大 93.0% (基準 90%) に達しました。メモリの増設を提案します。"]},
+    )  # fmt: skip
+    write(
+        records / "resource_report/resource_report_20261201_scheduled.json",
+        {"period_start": at(1, 9).timestamp(), "period_end": at(1, 9, month=12).timestamp(), "missing": [],
+         "proposals": ["12月の提案"]},
+    )  # fmt: skip
+    by, _, _ = tables_of(records, None)
+    resources = by[operations.H_RESOURCES]
+    assert resources.rows == [
+        ["提案 1", "lalert-vm: メモリ使用率が最大 93.0% (基準 90%) に達しました。メモリの増設を提案します。"]
+    ]
+    assert resources.notes[0].startswith("出典: resource_report_20261130_scheduled.json (監視ホストの定期実行、期間 ")
+
+
+def patch_report(records, host, checked, pending, oldest):
+    write(
+        records / "patch_report" / f"{host}_{checked.replace('-', '').replace(' ', '').replace(':', '')}.json",
+        {"host": host, "checked": checked, "pending": pending + 3, "pending_security": pending,
+         "oldest_pending_security_seconds": oldest},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_without_monitoring_data_pending_updates_come_from_the_months_last_patch_report(records, history, asked):
+    """Prometheus not asked (or without the daily check's values): each host's last パッチ状況報告 of the month
+    stands in, said to be one, with the time it was checked; October's and December's are not November's."""
+    patch_report(records, "lalert-vm", "2026-11-10 10:00", 4, 3 * 86400)
+    patch_report(records, "lalert-vm", "2026-11-24 10:00", 1, 12 * 86400)
+    patch_report(records, "lalert-vm", "2026-10-31 10:00", 9, 86400)
+    patch_report(records, "lalert-vm", "2026-12-01 10:00", 7, 86400)
+    patch_report(records, "standby-vm", "2026-11-20 10:00", 0, 0)
+    if asked:
+        history["results"]["security_pending"] = []
+        history["results"]["security_oldest"] = []
+    by, _, _ = tables_of(records, history if asked else None)
+    pending = by[operations.H_PENDING]
+    assert pending.rows == [["lalert-vm", 1, 12.0, "2026-11-24 10:00"], ["standby-vm", 0, 0.0, "2026-11-20 10:00"]]
+    assert "当月最後のパッチ状況報告" in pending.notes[-1]
+    assert ("監視データを取得できませんでした" in pending.notes[0]) is not asked
+
+
+def test_a_repository_answering_twice_for_its_failures_counts_each_run_once(records, history):
+    """The month the VM's anshin-backup learnt the failure gauge: the 10th's failure came through the old
+    fallback series, the 20th's through the gauge (which also still holds no earlier value): two failures."""
+    failed = history["results"]["backup_failed"][0]
+    tenth, twentieth = int(at(10, 2).timestamp()), int(at(20, 2).timestamp())
+    old = {"metric": failed["metric"], "values": [[t, v] for t, v in failed["values"] if float(v) == tenth]}
+    gauge = {"metric": failed["metric"], "values": [[t, str(twentieth)] for t, _ in failed["values"] if t >= twentieth]}
+    history["results"]["backup_failed"] = [gauge, old]
+    by, _, _ = tables_of(records, history)
+    assert by[operations.H_BACKUP].rows[0][2] == 2
+
+
 def test_audits_that_all_failed_never_read_as_a_clean_month(records, history):
     history["results"]["log_audit_failed"] = history["results"]["log_audit_run"]
     history["results"]["log_audit_run"] = []

@@ -219,7 +219,8 @@ def test_a_month_of_operations_the_scheduled_audit_alerts_and_the_report_holds_e
     """Nothing here starts the audit: its timer (every 2 minutes on the stand-ins) does. Attack requests above
     the threshold reach Alertmanager as LogAuditThresholdCrossed; then an approved maintenance run, an
     incident and an inquiry are recorded, and `report operations` for the month shows them with the backup,
-    the daily audits, the integrations and the pending updates Prometheus saw."""
+    the daily audits, the integrations and the pending updates Prometheus saw, and the resource report the
+    monitoring host's timer made."""
     month = datetime.datetime.now(JST).strftime("%Y-%m")
     attacks = "for i in $(seq 60); do curl -sk -o /dev/null https://127.0.0.1/wp-login.php; done"
     subprocess.run(["podman", "exec", "anshin-lalert-vm", "sh", "-c", attacks], check=True)
@@ -271,4 +272,8 @@ def test_a_month_of_operations_the_scheduled_audit_alerts_and_the_report_holds_e
     assert [r for r in rows("外部連携") if r[1] == "receiver" and float(r[2]) > 50]
     assert [r for r in rows("未適用更新") if isinstance(r[1], int)]  # patch_report's check, earlier in this run
     assert "E2E 月次問合せ" in [r[2] for r in rows("問合せ")]
+    # the monitoring host's own resource report (its timer, every 2 minutes here), brought into the records
+    resources = rows("リソース")
+    assert resources and resources[0][0] == "提案 1", resources
+    assert [r for r in resources if "監視ホストの定期実行" in str(r[0])], resources
     assert rows("電文受信件数")  # the 月次報告書's counts of the month

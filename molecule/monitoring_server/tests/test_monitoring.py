@@ -85,9 +85,10 @@ def mail_for(alertname, to, status="FIRING"):
 
 
 def test_services_listen_on_loopback_only():
-    for unit in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
+    for unit in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter", "prometheus-node-exporter"):
         assert SERVER.service(unit).is_running, SERVER.run(f"journalctl -u {unit} -n 40 --no-pager").stdout
-    for port in (9090, 9093, 9115):
+    # the host's own node_exporter too (the textfile of its scheduled report, nothing else)
+    for port in (9090, 9093, 9115, 9100):
         assert SERVER.socket(f"tcp://127.0.0.1:{port}").is_listening
         assert not SERVER.socket(f"tcp://0.0.0.0:{port}").is_listening
     # one Alertmanager: no cluster port
@@ -188,6 +189,54 @@ def test_the_daily_log_audit_runs_by_itself_and_a_crossed_threshold_reaches_aler
     result = json.loads(VM.check_output(f"cat {newest}"))
     assert result["counts"]["attack_requests"] >= 3
     assert {"name": "attack_requests", "value": result["counts"]["attack_requests"], "threshold": 2} in result["flags"]
+
+
+def test_the_resource_report_runs_by_itself_and_its_proposal_reaches_alertmanager():
+    """Nothing here starts it: its timer (every minute in this scenario, the last day of the month in
+    production) does. The scenario's inode threshold of 1 % gives a proposal; the run's textfile reaches
+    Prometheus through this host's own node_exporter, the rule ResourceReportProposals fires and arrives at the
+    chat webhook and in the office's mail, and the result stays on the host with its series for the records."""
+    state = "/var/lib/anshin-resource-report"
+
+    def complete():
+        for path in SERVER.run(f"ls -t {state}/resource_report_*.json").stdout.split()[:1]:
+            report = json.loads(SERVER.check_output(f"cat {path}"))
+            return report if report["missing"] == [] else None
+
+    report = wait_for("a resource report with every metric of every VM, made by the timer", complete, 240)
+    assert set(report["series"]) == {"cpu", "memory", "disk", "inodes", "load"}
+    assert report["period_end"] - report["period_start"] == 86400
+    assert any("inode 使用率" in f and "(基準 1%)" in f for f in report["findings"]), report["findings"]
+    wait_for(
+        "the run's metrics in Prometheus",
+        lambda: (
+            query("anshin_resource_report_success").get("monitoring-server") == 1
+            and query("anshin_resource_report_findings").get("monitoring-server", 0) >= 1
+        ),
+    )
+    hits = wait_for(
+        "ResourceReportProposals at the webhook",
+        lambda: [h for h in hooks() if h[1] == "ResourceReportProposals" and h[2] == "firing"],
+    )
+    assert hits[-1][3]["instance"] == "monitoring-server"
+    wait_for(
+        "ResourceReportProposals e-mailed to the office",
+        lambda: mail_for("ResourceReportProposals", "office@pref.test"),
+    )
+    # the timer ran it as prometheus in its sandbox; neither failed nor late
+    triggered = SERVER.check_output("systemctl show anshin-resource-report.timer -p LastTriggerUSecMonotonic --value")
+    assert triggered.strip() not in ("", "0"), triggered
+    assert SERVER.service("anshin-resource-report.timer").is_enabled
+    assert SERVER.check_output(f"stat -c %U {state}") == "prometheus"
+    # the host's own node_exporter exports that textfile and no machine metrics: nothing else joins the reports
+    assert not query('node_memory_MemTotal_bytes{instance!="monitoring-vm"}')
+    firing = query('ALERTS{alertstate="firing", alertname=~"ResourceReport.*"}')
+    assert "monitoring-server" in firing  # the proposals
+    wait_for(
+        "no failed or late report (an early run before the first scrapes may have lacked data)",
+        lambda: not query('ALERTS{alertname=~"ResourceReportFailed|ResourceReportNotRunning"}'),
+        60,
+    )
 
 
 ALERT_SECONDS_GOAL = 120  # issue 20: from systemctl stop to the on-call e-mail
@@ -309,6 +358,12 @@ def test_bad_input_stops_before_any_change(run_playbook):
         ),
         ({"monitoring_server_disk_warning_percent": 96}, "monitoring_server_disk_warning_percent"),
         ({"monitoring_server_alert_email_office": ["not-an-address"]}, "monitoring_server_alert_email_office"),
+        # systemd's own parser refuses it before the timer is written
+        (
+            {"monitoring_server_resource_report_schedule_time": "monthly at nine"},
+            "monitoring_server_resource_report_schedule_time",
+        ),
+        ({"monitoring_server_resource_report_keep_days": 0}, "monitoring_server_resource_report_keep_days"),
     ]
     for extra_vars, variable in cases:
         rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "monitoring.yml"), extra_vars)
@@ -379,6 +434,17 @@ def test_the_operations_history_comes_from_prometheus_in_the_shape_the_report_re
     rates = {row[0]: float(row[2]) for row in table.rows}
     # the receiver answers (less the outages the tests above made), the closed port never does
     assert 0 < rates["receiver_monitoring_vm"] <= 100 and rates["lalert_centre_standin"] == 0, table.rows
+    # the resource reports the timer made this month are in the records now, with their charts, and are the
+    # month's latest (none other was made here); a period that starts in the last month is asked for that month
+    if datetime.datetime.fromtimestamp(end, JST).month == datetime.datetime.fromtimestamp(start, JST).month:
+        folder = tmp_path / "resource_report"
+        pages = sorted(folder.glob("resource_report_*_scheduled.html"))  # one a day: two across midnight
+        text = pages[-1].read_text(encoding="utf-8")
+        assert "リソース使用状況報告書" in text and "inode 使用率" in text
+        assert len(list(folder.glob("resource_report_*_scheduled_*.png"))) == 5 * len(pages)
+        resources = operations.resource_table(str(tmp_path), month)
+        assert any("inode 使用率" in row[1] for row in resources.rows), resources.rows
+        assert "監視ホストの定期実行" in resources.notes[0]
 
 
 def test_resource_report_from_prometheus(run_playbook, tmp_path):
