@@ -271,10 +271,8 @@ def patching_tables(records_root, history, month):
         )
     ]
     if history is None:
-        tables.append(
-            pending_from_reports(records_root, month, [_no_history("未適用のセキュリティ更新")])
-            or Table(H_PENDING, "未適用更新", None, [], [_no_history("未適用のセキュリティ更新")])
-        )
+        why = [_no_history("未適用のセキュリティ更新")]
+        tables.append(pending_from_reports(records_root, month, why) or Table(H_PENDING, "未適用更新", None, [], why))
         return tables
     oldest = {
         s["metric"].get("instance", ""): float(s["value"][1]) for s in history["results"].get("security_oldest", [])

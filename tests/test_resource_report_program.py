@@ -210,7 +210,7 @@ def test_old_results_and_half_written_ones_are_pruned_and_recent_ones_kept(setti
     os.makedirs(given["state_dir"])
     old = os.path.join(given["state_dir"], "resource_report_20250101.json")
     recent = os.path.join(given["state_dir"], "resource_report_20261001.json")
-    half = os.path.join(given["state_dir"], "resource_report_20261031.json.part")
+    half = os.path.join(given["state_dir"], "resource_report_20261031.json.partial")
     for name in (old, recent, half):
         with open(name, "w", encoding="utf-8") as fh:
             fh.write("{}")
@@ -223,22 +223,26 @@ def test_old_results_and_half_written_ones_are_pruned_and_recent_ones_kept(setti
 
 
 def test_the_installed_layout_runs_as_the_timer_runs_it(settings, stand_in, tmp_path):
-    """The program and the analysis side by side, as the role installs them, run as a command."""
+    """The program, the analysis and the common code side by side, as the role installs them, run as a command;
+    its textfile readable by node_exporter whatever the caller's umask."""
     path, given = settings
     libexec = tmp_path / "libexec"
     libexec.mkdir()
     shutil.copy(PROGRAM, libexec / "anshin-resource-report")
     shutil.copy(ROOT / "module_utils/anshin_resource_report.py", libexec / "anshin_resource_report.py")
+    shutil.copy(ROOT / "module_utils/anshin_common.py", libexec / "anshin_common.py")
     done = subprocess.run(
         [sys.executable, str(libexec / "anshin-resource-report"), str(path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         env={"PATH": os.environ["PATH"]},
+        umask=0o077,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     assert metrics(given)["anshin_resource_report_success"] == 1
+    assert oct(os.stat(given["textfile"]).st_mode & 0o777) == "0o644"
 
 
 @pytest.mark.parametrize(
