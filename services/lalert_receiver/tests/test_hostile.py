@@ -424,6 +424,73 @@ def test_repair_spool_restores_missing_and_torn_files_and_drops_unacknowledged_o
     assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 0, "failed": 0}
 
 
+def test_the_web_side_never_sees_a_spool_file_before_its_commit(receiver, monkeypatch):
+    """The spool file is written by the request's thread before the transaction, under a
+    temporary name, and renamed into place only after the commit."""
+    seen_inside = []
+    original = Store._accept
+
+    def accept_and_look(self, conn, *args, **kwargs):
+        outcome = original(self, conn, *args, **kwargs)
+        seen_inside.append((outcome, [n for n in os.listdir(self.spool_dir) if not n.startswith(".tmp-")]))
+        return outcome
+
+    monkeypatch.setattr(Store, "_accept", accept_and_look)
+    assert publish(receiver, variant(EVAC, document_id="SEEN-1")) == "stored"
+    assert seen_inside == [("stored", [])]
+    (spooled,) = spool_files(receiver)
+    assert json.loads((pathlib.Path(receiver.config.spool_dir) / spooled).read_text("utf-8"))["document_id"] == "SEEN-1"
+
+
+def test_a_failed_commit_leaves_no_spool_file_not_even_a_temporary_one(receiver, monkeypatch):
+    def broken(self, conn, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "_accept", broken)
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="LOST-1"))
+    assert err.value.reason == "storage_error"
+    assert spool_files(receiver) == [] and rows(receiver) == []
+
+
+def test_a_repeat_puts_back_the_spool_file_of_a_stored_message(receiver):
+    """A crash between the commit and the rename (or a failed rename) leaves the row without
+    its file; L-Alert's retry is a duplicate, and it must not leave the web side blind."""
+    assert publish(receiver, variant(EVAC, document_id="BACK-1")) == "stored"
+    spool = pathlib.Path(receiver.config.spool_dir)
+    (spooled,) = spool_files(receiver)
+    first = (spool / spooled).read_text("utf-8")
+    (spool / spooled).unlink()
+    assert publish(receiver, variant(EVAC, document_id="BACK-1")) == "duplicate"
+    assert spool_files(receiver) == [spooled]
+    record = json.loads((spool / spooled).read_text("utf-8"))
+    assert record["document_id"] == "BACK-1" and record["raw_xml"] == json.loads(first)["raw_xml"]
+    # a repeat of a message whose file is there leaves that file as it is
+    before = (spool / spooled).stat()
+    assert publish(receiver, variant(EVAC, document_id="BACK-1")) == "duplicate"
+    after = (spool / spooled).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert spool_files(receiver) == [spooled]
+
+
+def test_a_rename_that_fails_after_the_commit_is_a_fault_and_the_retry_spools_it(receiver, monkeypatch):
+    real_replace = os.replace
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="RENAME-1"))
+    assert err.value.reason == "storage_error"  # the sender retries: nobody hears success
+    assert spool_files(receiver) == []  # no temporary file left either
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503") and "No space left" in out
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert publish(receiver, variant(EVAC, document_id="RENAME-1")) == "duplicate"
+    assert len(spool_files(receiver)) == 1 and rows(receiver, "SELECT COUNT(*) FROM messages") == [(1,)]
+
+
 def test_a_second_store_on_the_same_database_leaves_the_first_ones_writes_visible(receiver):
     """Opening and closing the database file by descriptor drops this process's SQLite
     locks: another process then took itself for the last user, removed the WAL on close,
@@ -463,16 +530,14 @@ def one_batch(rcv, bodies):
         except Reject as exc:
             answers[i] = exc.reason
 
-    with rcv.store._cond:
+    with rcv.store._queue_lock:
         rcv.store._leading = True  # a leader seems busy: everyone queues
     threads = [threading.Thread(target=run, args=(i, b)) for i, b in enumerate(bodies)]
     for t in threads:
         t.start()
     while len(rcv.store._queue) < len(bodies):
         time.sleep(0.01)
-    with rcv.store._cond:
-        rcv.store._leading = False
-        rcv.store._cond.notify_all()
+    rcv.store._hand_over()  # the busy leader is done: the first queued leads all of them
     for t in threads:
         t.join(10)
     return answers, [t.is_alive() for t in threads]

@@ -2,15 +2,19 @@
 
 A message is committed to SQLite (synchronous=FULL) before the sender hears
 success: the database is the record. Its spool file (what the web side reads)
-is written inside the same transaction (temp file, rename) and removed again
-if the commit fails. The spool is derived from the database: it is not
-fsynced per file; at start-up repair_spool() rewrites any file a crash left
-missing or torn and removes files of requests that were never acknowledged.
+is written to a temporary name by the request's own thread before the
+transaction and renamed into place after the commit, before the answer: the
+web side never sees a message that is not committed, and a full disk fails
+the request before anything is stored. The spool is derived from the
+database: it is not fsynced per file; at start-up repair_spool() rewrites any
+file a crash left missing or torn and removes temporary files, and a repeat
+of a stored message puts back a spool file that is missing.
 
 Group commit: requests that arrive together are written in one transaction
 (one WAL fsync for all of them). The first waiting thread leads and writes
 the batch; the others wait for its commit. Each request has its own
-savepoint, so one bad request fails alone.
+savepoint, so one bad request fails alone. The batch's leader only runs SQL:
+the spool files are written by each request's thread, outside the write lock.
 
 Tracks: real traffic (Actual, payload status 通常) and non-real traffic
 (Exercise, Test, System, or a payload saying 訓練/試験) are kept apart. The
@@ -136,12 +140,22 @@ REPAIR_RECENT_SECONDS = 600
 
 
 class _Pending:
-    """One write waiting for a group commit: work(conn, now) -> (result, spool path or None)."""
+    """One write waiting for a group commit: work(conn, now) -> result. Its thread sleeps on a
+    lock of its own until the write is done or it is asked to lead the next batch: one wake-up
+    per request, not every waiting thread woken for every batch."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("_wake", "done", "error", "result", "work")
 
     def __init__(self, work):
         self.work, self.done, self.result, self.error = work, False, None, None
+        self._wake = threading.Lock()
+        self._wake.acquire()
+
+    def wait(self):
+        self._wake.acquire()
+
+    def wake(self):
+        self._wake.release()
 
     def outcome(self):
         if self.error is not None:
@@ -154,9 +168,9 @@ class Store:
         self.database = database
         self.spool_dir = spool_dir
         self._local = threading.local()
-        self._cond = threading.Condition()
+        self._queue_lock = threading.Lock()
         self._queue = []
-        self._leading = False
+        self._leading = False  # a batch is being written; when False, nobody is queued
         self._purged_at = 0.0
         self._secure_files()
         conn = self._conn()
@@ -219,9 +233,13 @@ class Store:
         _, root, text = edxl.parse_request(raw)
         msg = edxl.parse_edxl(root)
         record = _record(msg, payload.summarise(msg.payload), received, is_real)
-        path = self._write_spool(spool_file, record, text)
-        with open(path, "rb") as fh:  # repaired files are made durable one by one
-            os.fsync(fh.fileno())
+        tmp = self._write_spool(spool_file, record, text)
+        try:
+            with open(tmp, "rb") as fh:  # repaired files are made durable one by one
+                os.fsync(fh.fileno())
+            os.replace(tmp, os.path.join(self.spool_dir, spool_file))
+        finally:
+            _unlink_quietly(tmp)
 
     def _secure_files(self):
         """0640 whatever the umask of whoever creates the database (SQLite gives the
@@ -275,31 +293,38 @@ class Store:
 
     # write side: every write goes through one group commit
     def _submit(self, work):
-        pending = _Pending(work)
-        with self._cond:
+        pending, batch = _Pending(work), []
+        with self._queue_lock:
             self._queue.append(pending)
-            while not pending.done and self._leading:
-                self._cond.wait()
+            lead, self._leading = not self._leading, True
+        if not lead:
+            pending.wait()
             if pending.done:
                 return pending.outcome()
-            self._leading = True
+        # leading: this request is the first queued, so it is in the batch
         try:
-            while not pending.done:
-                with self._cond:
-                    batch = self._queue[:MAX_BATCH]
-                    del self._queue[: len(batch)]
-                self._write_batch(batch)
-                with self._cond:
-                    self._cond.notify_all()
+            with self._queue_lock:
+                batch = self._queue[:MAX_BATCH]
+                del self._queue[: len(batch)]
+            self._write_batch(batch)
         finally:
-            with self._cond:
-                self._leading = False
-                self._cond.notify_all()
+            self._hand_over()
+            for other in batch:
+                if other is not pending:
+                    other.wake()
         return pending.outcome()
+
+    def _hand_over(self):
+        """The first request still waiting leads the next batch; with none, nobody leads."""
+        with self._queue_lock:
+            if self._queue:
+                self._queue[0].wake()  # it wakes not done: it leads
+            else:
+                self._leading = False
 
     def _write_batch(self, batch):
         """One transaction for the batch; every request of it is done afterwards, whatever fails."""
-        spooled, conn = [], None
+        conn = None
         try:
             conn = self._conn()
             now = time.time()
@@ -307,14 +332,11 @@ class Store:
             for pending in batch:
                 conn.execute("SAVEPOINT request")
                 try:
-                    pending.result, path = pending.work(conn, now)
+                    pending.result = pending.work(conn, now)
                 except Exception as exc:  # this request fails alone (a defect of it included)
                     conn.execute("ROLLBACK TO request")
                     pending.result, pending.error = None, exc
-                    path = None
                 conn.execute("RELEASE request")
-                if path:
-                    spooled.append(path)
             conn.execute("COMMIT")
         except BaseException as exc:
             # first: nobody of this batch hears success; then the clean-up, which may fail too
@@ -328,11 +350,6 @@ class Store:
             except Exception as rollback_error:  # the connection is unusable: a new one next time
                 log.error("rollback failed: %s", rollback_error)
                 self._local.conn = None
-            for path in spooled:
-                try:
-                    _unlink_quietly(path)
-                except OSError as unlink_error:  # repair_spool removes it at the next start
-                    log.error("spool file %s of a failed commit not removed: %s", path, unlink_error)
         finally:
             for pending in batch:
                 pending.done = True
@@ -350,10 +367,11 @@ class Store:
 
     def use_nonce(self, nonce, window_seconds):
         """Record a nonce alone (messages that are not stored); False on a replay."""
-        return self._submit(lambda conn, now: (self._record_nonce(conn, nonce, window_seconds, now), None))
+        return self._submit(lambda conn, now: self._record_nonce(conn, nonce, window_seconds, now))
 
     def accept(self, msg, summary, raw, nonce, window_seconds, text=None, digest=None):
-        """Record the nonce and store the message in one transaction.
+        """Record the nonce and store the message in one transaction; its spool file is in
+        place when this returns 'stored' (or 'duplicate': a missing one is put back).
 
         raw: the request as received (bytes, kept as evidence); text: the request decoded
         (what the spool file carries); digest: a function giving the content digest of
@@ -361,13 +379,44 @@ class Store:
         Returns 'stored', 'duplicate', 'conflict', 'older_revision' or 'replayed_nonce'.
         """
         text = raw.decode("utf-8", errors="replace") if text is None else text
-        return self._submit(
-            lambda conn, now: self._accept(conn, now, msg, summary, raw, text, nonce, window_seconds, digest)
-        )
+        received = time.time()
+        is_real = int(msg.is_actual and summary["real"])
+        spool_name = self._spool_name(msg, is_real)
+        # before the transaction, in this thread: a full disk fails here, with nothing stored
+        tmp = self._write_spool(spool_name, _record(msg, summary, received, is_real), text)
+        try:
+            outcome = self._submit(
+                lambda conn, now: self._accept(conn, received, msg, summary, raw, nonce, window_seconds, digest)
+            )
+            if outcome == "stored":
+                os.replace(tmp, os.path.join(self.spool_dir, spool_name))
+                tmp = None
+            elif outcome == "duplicate" and not os.path.exists(os.path.join(self.spool_dir, spool_name)):
+                self._respool(msg.document_id, is_real, msg.revision)
+        finally:
+            if tmp:
+                try:
+                    _unlink_quietly(tmp)
+                except OSError as exc:  # repair_spool removes it at the next start
+                    log.error("temporary spool file %s not removed: %s", tmp, exc)
+        return outcome
 
-    def _accept(self, conn, received, msg, summary, raw, text, nonce, window_seconds, digest):
+    def _respool(self, document_id, is_real, revision):
+        """A repeat found its message stored but not spooled (a crash between the commit and the
+        rename, or a failed rename): the web side must not miss it until the next start. The file
+        is made from the stored row, as repair_spool() makes it."""
+        conn = self._conn()
+        row = conn.execute(
+            "SELECT id FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
+            (document_id, is_real, revision),
+        ).fetchone()
+        if row:  # purged meanwhile: nothing to show
+            self._rewrite_spool(conn, row[0])
+            log.warning("spool file of %s r%d was missing: written again from the database", document_id, revision)
+
+    def _accept(self, conn, received, msg, summary, raw, nonce, window_seconds, digest):
         if not self._record_nonce(conn, nonce, window_seconds, received):
-            return "replayed_nonce", None
+            return "replayed_nonce"
         is_real = int(msg.is_actual and summary["real"])
         latest = conn.execute(
             "SELECT MAX(r) FROM (SELECT MAX(revision) AS r FROM messages WHERE document_id = ?1 AND is_real = ?2"
@@ -375,14 +424,14 @@ class Store:
             (msg.document_id, is_real),
         ).fetchone()[0]
         if latest is not None and latest > msg.revision:
-            return "older_revision", None  # the nonce is kept: a replay of this request stays refused
+            return "older_revision"  # the nonce is kept: a replay of this request stays refused
         if latest == msg.revision:
             row = conn.execute(
                 "SELECT id, content_sha256, raw FROM messages WHERE document_id = ? AND is_real = ? AND revision = ?",
                 (msg.document_id, is_real, msg.revision),
             ).fetchone()
             if digest is None or row is None:  # no digest asked for, or the row was purged
-                return "duplicate", None
+                return "duplicate"
             row_id, kept, kept_raw = row
             try:
                 content_sha256 = digest()
@@ -392,14 +441,13 @@ class Store:
                 kept = _digest_of_raw(kept_raw)
                 conn.execute("UPDATE messages SET content_sha256 = ? WHERE id = ?", (kept, row_id))
             if kept in (None, content_sha256):
-                return "duplicate", None
+                return "duplicate"
             conn.execute(
                 "INSERT INTO conflicts (document_id, revision, is_real, received_at, kept_sha256, content_sha256, raw)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (msg.document_id, msg.revision, is_real, received, kept, content_sha256, raw),
             )
-            return "conflict", None
-        record = _record(msg, summary, received, is_real)
+            return "conflict"
         spool_name = self._spool_name(msg, is_real)
         conn.execute(
             "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at,"
@@ -417,7 +465,7 @@ class Store:
                 "UPDATE messages SET cancelled = 1 WHERE document_id = ? AND is_real = ? AND revision <= ?",
                 (msg.document_id, is_real, msg.revision),
             )
-        return "stored", self._write_spool(spool_name, record, text)
+        return "stored"
 
     def _spool_name(self, msg, is_real):
         digest = hashlib.sha256(msg.document_id.encode("utf-8")).hexdigest()[:12]
@@ -426,22 +474,20 @@ class Store:
         return f"{readable}-{digest}{track}-r{msg.revision}.json"
 
     def _write_spool(self, name, record, text):
-        """Atomic: the web side sees the whole file or none of it. Not fsynced: the
-        database is the record, and repair_spool() restores what a crash tore. The
-        temporary name is the final one's: one writer at a time (the batch's leader)."""
+        """The spool file under a temporary name of its own (requests write theirs at the same
+        time); the caller renames it into place: the web side sees the whole file or none of it.
+        Not fsynced: the database is the record, and repair_spool() restores what a crash tore."""
         record = dict(record, raw_xml=text)
-        final = os.path.join(self.spool_dir, name)
-        tmp = os.path.join(self.spool_dir, ".tmp-" + name)
+        tmp = os.path.join(self.spool_dir, f".tmp-{os.getpid()}-{threading.get_ident()}-{name}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 os.fchmod(fh.fileno(), FILE_MODE)  # whatever the umask
                 fh.write(json.dumps(record, ensure_ascii=False))  # the C encoder (indent= takes the Python one)
-            os.replace(tmp, final)
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        return final
+        return tmp
 
     @staticmethod
     def _fsync_dir(path):
