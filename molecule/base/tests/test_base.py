@@ -1,6 +1,11 @@
 """What an operator relies on after the base role: verified inside the container."""
 
+import os
+
 import pytest
+import yaml
+
+from conftest import PROJECT
 
 
 def test_time_zone_is_japan_standard_time(host):
@@ -54,12 +59,14 @@ def test_service_directories(host, path):
     assert d.is_directory and d.user == "lalert" and d.group == "lalert" and d.mode == 0o750
 
 
-def test_sysctl_file_written(host):
-    # written by ansible.posix.sysctl: key=value, one per line
+def test_sysctl_file_holds_exactly_the_role_parameters(host):
+    # written whole from base_sysctl: every key once with its value, nothing else (a dropped key leaves)
     lines = host.file("/etc/sysctl.d/60-anshin.conf").content_string.splitlines()
-    values = dict(line.replace(" ", "").split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-    assert values["net.ipv4.tcp_syncookies"] == "1"
-    assert values["kernel.dmesg_restrict"] == "1"
+    pairs = [line.replace(" ", "").split("=", 1) for line in lines if line.strip() and not line.startswith("#")]
+    with open(os.path.join(PROJECT, "roles", "base", "defaults", "main.yml"), encoding="utf-8") as fh:
+        expected = {key: str(value) for key, value in yaml.safe_load(fh)["base_sysctl"].items()}
+    assert dict(pairs) == expected and len(pairs) == len(expected)
+    assert dict(pairs)["net.ipv4.tcp_syncookies"] == "1" and dict(pairs)["kernel.dmesg_restrict"] == "1"
 
 
 def test_apt_reads_the_release_updates_and_security_suites(host):
