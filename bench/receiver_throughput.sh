@@ -4,7 +4,9 @@
 # senders over a drill burst of 10,000 messages (zero lost, zero duplicated:
 # rows are counted afterwards), next to a plain SQLite insert loop of the
 # same rows with the same durability settings (the storage limit). Read the
-# ratio, not the seconds: the machines are noisy.
+# ratio, not the seconds: the machines are noisy. Leave 6 minutes between two
+# runs: the run deletes its spool files at the end, and ext4 makes a new file
+# skip every inode freed in the last minutes, which slows the next run's spool.
 #
 #   bench/receiver_throughput.sh [COUNT] [CONCURRENCY]     default 10000 8
 set -euo pipefail
