@@ -10,6 +10,7 @@ import os
 import pathlib
 import sqlite3
 import stat
+import time
 import unicodedata
 
 import pytest
@@ -442,7 +443,7 @@ def test_the_web_side_never_sees_a_spool_file_before_its_commit(receiver, monkey
     assert json.loads((pathlib.Path(receiver.config.spool_dir) / spooled).read_text("utf-8"))["document_id"] == "SEEN-1"
 
 
-def test_a_failed_commit_leaves_no_spool_file_not_even_a_temporary_one(receiver, monkeypatch):
+def test_a_failed_request_leaves_no_spool_file_not_even_a_temporary_one(receiver, monkeypatch):
     def broken(self, conn, *args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
@@ -451,6 +452,43 @@ def test_a_failed_commit_leaves_no_spool_file_not_even_a_temporary_one(receiver,
         publish(receiver, variant(EVAC, document_id="LOST-1"))
     assert err.value.reason == "storage_error"
     assert spool_files(receiver) == [] and rows(receiver) == []
+
+
+def test_a_commit_that_fails_puts_no_spool_file_in_place(receiver, monkeypatch):
+    real_conn = receiver.store._conn()
+
+    class FailingCommit:
+        def __getattr__(self, name):
+            return getattr(real_conn, name)
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_conn.execute(sql, *args)
+
+    monkeypatch.setattr(receiver.store, "_conn", lambda: FailingCommit())
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="LOST-2"))
+    assert err.value.reason == "storage_error"
+    assert spool_files(receiver) == [] and rows(receiver) == []
+
+
+def test_a_replay_of_a_stored_message_whose_file_is_missing_is_refused_and_puts_it_back(receiver, monkeypatch):
+    """The rename after the commit failed, and the sender resends the very same request: the
+    nonce was committed with the row, so it is a replay (refused), but the web side gets the file."""
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left")))
+    nonce = b"0123456789abcdef"  # the same request sent again: the same token
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="SAME-1"), nonce=nonce)
+    assert err.value.reason == "storage_error" and spool_files(receiver) == []
+    monkeypatch.setattr(os, "replace", real_replace)
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="SAME-1"), nonce=nonce)
+    assert err.value.reason == "replayed_nonce"
+    (spooled,) = spool_files(receiver)
+    record = json.loads((pathlib.Path(receiver.config.spool_dir) / spooled).read_text("utf-8"))
+    assert record["document_id"] == "SAME-1" and rows(receiver, "SELECT COUNT(*) FROM messages") == [(1,)]
 
 
 def test_a_repeat_puts_back_the_spool_file_of_a_stored_message(receiver):
@@ -587,6 +625,78 @@ def test_a_failed_commit_whose_cleanup_fails_too_acknowledges_nobody(receiver, m
     answers, alive = one_batch(receiver, [signed(variant(EVAC, document_id=f"B-{i}")) for i in range(2)])
     assert answers == ["storage_error", "storage_error"] and alive == [False, False]
     assert rows(receiver) == []
+    # the temporary files could not be removed (read-only), but none was put in place
+    assert [name for name in spool_files(receiver) if not name.startswith(".tmp-")] == []
+
+
+def test_a_request_interrupted_while_queued_leaves_nobody_without_a_leader(receiver, monkeypatch):
+    """Found in review: a waiter that stopped waiting (a BaseException in its wait) stayed queued,
+    was made the next leader and never led: every later write hung."""
+    import threading
+
+    from lalert_receiver.store import _Pending
+
+    store = receiver.store
+    gate, write_batch = threading.Event(), store._write_batch
+    monkeypatch.setattr(store, "_write_batch", lambda batch: (gate.wait(5), write_batch(batch))[1])
+    leader = threading.Thread(target=publish, args=(receiver, variant(EVAC, document_id="LEAD-1")))
+    leader.start()
+    while not store._leading:
+        pass
+    real_wait = _Pending.wait
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Pending, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        publish(receiver, variant(EVAC, document_id="INTERRUPTED-1"))
+    monkeypatch.setattr(_Pending, "wait", real_wait)
+    gate.set()
+    leader.join(10)
+    answers = []
+    after = threading.Thread(target=lambda: answers.append(publish(receiver, variant(EVAC, document_id="NEXT-1"))))
+    after.start()
+    after.join(10)
+    assert answers == ["stored"] and not store._leading and store._queue == []
+
+
+def test_a_repeat_in_the_batch_that_stores_its_message_leaves_the_file_to_its_request(receiver, caplog, monkeypatch):
+    real_replace = os.replace
+
+    def late_replace(src, dst):  # the storing request puts its file in place after the repeat looked
+        time.sleep(0.3)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", late_replace)
+    first = signed(variant(EVAC, document_id="PAIR-1"))
+    repeat = signed(variant(EVAC, document_id="PAIR-1"))
+    answers, alive = one_batch(receiver, [first, repeat])
+    assert sorted(answers) == ["duplicate", "stored"] and alive == [False, False]
+    assert len(spool_files(receiver)) == 1
+    assert "was missing" not in caplog.text  # not written twice
+
+
+def test_start_up_leaves_a_running_writers_temporary_file_and_removes_a_dead_ones(receiver):
+    import subprocess
+    import sys
+
+    spool = pathlib.Path(receiver.config.spool_dir)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = spool / f".tmp-{os.getppid()}-1-LIVE-abc-r1.json"  # a process that runs (pytest's parent)
+    dead = spool / f".tmp-{gone.stdout.strip()}-1-DEAD-abc-r1.json"
+    old = spool / f".tmp-{os.getppid()}-2-OLD-abc-r1.json"
+    for path in (live, dead, old):
+        path.write_text("{}", encoding="utf-8")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert receiver.store.repair_spool() == {"rewritten": 0, "removed": 2, "failed": 0}
+    assert spool_files(receiver) == [live.name]
+
+
+def test_spool_metrics_count_no_temporary_files(receiver):
+    assert publish(receiver, variant(EVAC, document_id="SIZE-1")) == "stored"
+    (pathlib.Path(receiver.config.spool_dir) / ".tmp-1-1-INFLIGHT-abc-r1.json").write_text("{}", encoding="utf-8")
+    assert receiver.store.sizes()["spool_files"] == 1
 
 
 def test_a_repeat_too_deep_for_the_digest_is_kept_as_a_conflict_and_fails_nobody(receiver):

@@ -7,8 +7,9 @@ transaction and renamed into place after the commit, before the answer: the
 web side never sees a message that is not committed, and a full disk fails
 the request before anything is stored. The spool is derived from the
 database: it is not fsynced per file; at start-up repair_spool() rewrites any
-file a crash left missing or torn and removes temporary files, and a repeat
-of a stored message puts back a spool file that is missing.
+file a crash left missing or torn and removes the temporary files of writers
+that are gone, and a repeat (or a replay, still refused) of a stored message
+puts back a spool file that is missing.
 
 Group commit: requests that arrive together are written in one transaction
 (one WAL fsync for all of them). The first waiting thread leads and writes
@@ -144,10 +145,10 @@ class _Pending:
     lock of its own until the write is done or it is asked to lead the next batch: one wake-up
     per request, not every waiting thread woken for every batch."""
 
-    __slots__ = ("_wake", "done", "error", "result", "work")
+    __slots__ = ("_wake", "done", "error", "leads", "result", "work")
 
     def __init__(self, work):
-        self.work, self.done, self.result, self.error = work, False, None, None
+        self.work, self.done, self.result, self.error, self.leads = work, False, None, None, False
         self._wake = threading.Lock()
         self._wake.acquire()
 
@@ -171,6 +172,7 @@ class Store:
         self._queue_lock = threading.Lock()
         self._queue = []
         self._leading = False  # a batch is being written; when False, nobody is queued
+        self._stored_in_batch = set()  # (documentID, is_real, revision) the batch being written stored
         self._purged_at = 0.0
         self._secure_files()
         conn = self._conn()
@@ -186,10 +188,11 @@ class Store:
     def repair_spool(self):
         """Make the spool match the database: rewrite missing or torn files of stored
         messages (from their raw request), remove files no row names (never acknowledged)
-        and temp files. Run before serving. Returns the counts.
+        and the temporary files of writers that are gone. Run before serving. Returns the counts.
 
-        Under the database's write lock: spool files are written inside write transactions, so
-        no other process is between writing a file and committing its row meanwhile."""
+        Under the database's write lock: a final spool file appears only after its row is
+        committed, so none of another running receiver's is taken for unacknowledged; its
+        temporary files (written before its transactions) are left to it."""
         conn = self._conn()
         done = {"rewritten": 0, "removed": 0, "failed": 0}
         conn.execute("BEGIN IMMEDIATE")
@@ -201,6 +204,8 @@ class Store:
                 named[spool_file] = (row_id, received)
                 newest = max(newest, received)
             for name in sorted(on_disk - set(named)):
+                if name.startswith(".tmp-") and not self._stale_temp(name):
+                    continue
                 if name.endswith(".json") or name.startswith(".tmp-"):
                     _unlink_quietly(os.path.join(self.spool_dir, name))
                     done["removed"] += 1
@@ -218,6 +223,22 @@ class Store:
         finally:
             conn.execute("COMMIT")
         return done
+
+    def _stale_temp(self, name):
+        """A temporary spool file whose writer process is gone, or older than any request takes
+        (.tmp-PID-THREAD-NAME: a receiver started by hand beside the service leaves its files)."""
+        try:
+            pid = int(name.split("-", 2)[1])
+            if time.time() - os.stat(os.path.join(self.spool_dir, name)).st_mtime > REPAIR_RECENT_SECONDS:
+                return True
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # another user's process: alive
+            return False
+        except (ValueError, IndexError, OSError):  # not ours, or already gone
+            return True
+        return False  # its writer runs: the file is renamed or removed by it
 
     def _spool_ok(self, name):
         try:
@@ -298,7 +319,11 @@ class Store:
             self._queue.append(pending)
             lead, self._leading = not self._leading, True
         if not lead:
-            pending.wait()
+            try:
+                pending.wait()
+            except BaseException:  # interrupted while queued: never leave the others without a leader
+                self._abandon(pending)
+                raise
             if pending.done:
                 return pending.outcome()
         # leading: this request is the first queued, so it is in the batch
@@ -317,10 +342,22 @@ class Store:
     def _hand_over(self):
         """The first request still waiting leads the next batch; with none, nobody leads."""
         with self._queue_lock:
-            if self._queue:
-                self._queue[0].wake()  # it wakes not done: it leads
-            else:
-                self._leading = False
+            self._hand_over_locked()
+
+    def _hand_over_locked(self):
+        if self._queue:
+            self._queue[0].leads = True
+            self._queue[0].wake()  # it wakes not done: it leads
+        else:
+            self._leading = False
+
+    def _abandon(self, pending):
+        """A queued request that stops waiting leaves the queue; if it was to lead, the next one does."""
+        with self._queue_lock:
+            if pending in self._queue:
+                self._queue.remove(pending)
+            if pending.leads and not pending.done:
+                self._hand_over_locked()
 
     def _write_batch(self, batch):
         """One transaction for the batch; every request of it is done afterwards, whatever fails."""
@@ -328,6 +365,7 @@ class Store:
         try:
             conn = self._conn()
             now = time.time()
+            self._stored_in_batch.clear()
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 conn.execute("SAVEPOINT request")
@@ -371,7 +409,8 @@ class Store:
 
     def accept(self, msg, summary, raw, nonce, window_seconds, text=None, digest=None):
         """Record the nonce and store the message in one transaction; its spool file is in
-        place when this returns 'stored' (or 'duplicate': a missing one is put back).
+        place when this returns 'stored' (a repeat or a replay of a stored message whose file
+        is missing puts it back).
 
         raw: the request as received (bytes, kept as evidence); text: the request decoded
         (what the spool file carries); digest: a function giving the content digest of
@@ -384,15 +423,22 @@ class Store:
         spool_name = self._spool_name(msg, is_real)
         # before the transaction, in this thread: a full disk fails here, with nothing stored
         tmp = self._write_spool(spool_name, _record(msg, summary, received, is_real), text)
+        key = (msg.document_id, is_real, msg.revision)
+
+        def work(conn, now):
+            outcome = self._accept(conn, received, msg, summary, raw, nonce, window_seconds, digest)
+            return outcome, key in self._stored_in_batch  # then its own request puts the file in place
+
         try:
-            outcome = self._submit(
-                lambda conn, now: self._accept(conn, received, msg, summary, raw, nonce, window_seconds, digest)
-            )
+            outcome, stored_in_batch = self._submit(work)
+            final = os.path.join(self.spool_dir, spool_name)
             if outcome == "stored":
-                os.replace(tmp, os.path.join(self.spool_dir, spool_name))
+                os.replace(tmp, final)
                 tmp = None
-            elif outcome == "duplicate" and not os.path.exists(os.path.join(self.spool_dir, spool_name)):
-                self._respool(msg.document_id, is_real, msg.revision)
+            elif outcome in ("duplicate", "replayed_nonce") and not stored_in_batch and not os.path.exists(final):
+                _unlink_quietly(tmp)  # the file is made from the stored row, not from this request
+                tmp = None
+                self._respool(*key)
         finally:
             if tmp:
                 try:
@@ -465,6 +511,7 @@ class Store:
                 "UPDATE messages SET cancelled = 1 WHERE document_id = ? AND is_real = ? AND revision <= ?",
                 (msg.document_id, is_real, msg.revision),
             )
+        self._stored_in_batch.add((msg.document_id, is_real, msg.revision))
         return "stored"
 
     def _spool_name(self, msg, is_real):
@@ -574,7 +621,7 @@ class Store:
         spool_bytes = spool_files = 0
         with os.scandir(self.spool_dir) as entries:
             for entry in entries:
-                if entry.is_file(follow_symlinks=False) and entry.name.endswith(".json"):
+                if entry.is_file(follow_symlinks=False) and entry.name.endswith(".json") and entry.name[0] != ".":
                     spool_files += 1
                     spool_bytes += entry.stat(follow_symlinks=False).st_size
         return {"database_bytes": database, "spool_bytes": spool_bytes, "spool_files": spool_files}
