@@ -70,6 +70,27 @@ def current(rcv, view="current_real"):
     return rows(rcv, f"SELECT document_id, revision, dist_type FROM {view} ORDER BY document_id")
 
 
+def no_space(*args, **kwargs):
+    """Stands in for a write or rename on a full disk."""
+    raise OSError(28, "No space left on device")
+
+
+def fail_commits(rcv, monkeypatch):
+    """Every COMMIT of the receiver's connections fails; all other SQL runs."""
+    real_conn = rcv.store._conn()
+
+    class FailingCommit:
+        def __getattr__(self, name):
+            return getattr(real_conn, name)
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_conn.execute(sql, *args)
+
+    monkeypatch.setattr(rcv.store, "_conn", lambda: FailingCommit())
+
+
 # 1. replay by re-spelling the nonce
 def test_a_nonce_respelled_in_base64_is_refused_not_replayed(receiver):
     nonce = b"0123456789abcde\x00"  # 16 bytes: Base64 ends 'AA==', 'AB=='..'AP==' decode alike
@@ -199,10 +220,7 @@ def test_health_fails_on_a_read_only_file_system(receiver, monkeypatch):
 
 
 def test_health_fails_after_a_publish_could_not_be_stored(receiver, monkeypatch):
-    def full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(receiver.store, "_write_spool", full)
+    monkeypatch.setattr(receiver.store, "_write_spool", no_space)
     status, out = call(
         receiver, "POST", "/lalert/publish", sender.envelope(EVAC, wsse.make_token(USER, PASSWORD, created=CREATED))
     )
@@ -455,18 +473,7 @@ def test_a_failed_request_leaves_no_spool_file_not_even_a_temporary_one(receiver
 
 
 def test_a_commit_that_fails_puts_no_spool_file_in_place(receiver, monkeypatch):
-    real_conn = receiver.store._conn()
-
-    class FailingCommit:
-        def __getattr__(self, name):
-            return getattr(real_conn, name)
-
-        def execute(self, sql, *args):
-            if sql == "COMMIT":
-                raise sqlite3.OperationalError("disk I/O error")
-            return real_conn.execute(sql, *args)
-
-    monkeypatch.setattr(receiver.store, "_conn", lambda: FailingCommit())
+    fail_commits(receiver, monkeypatch)
     with pytest.raises(Reject) as err:
         publish(receiver, variant(EVAC, document_id="LOST-2"))
     assert err.value.reason == "storage_error"
@@ -477,7 +484,7 @@ def test_a_replay_of_a_stored_message_whose_file_is_missing_is_refused_and_puts_
     """The rename after the commit failed, and the sender resends the very same request: the
     nonce was committed with the row, so it is a replay (refused), but the web side gets the file."""
     real_replace = os.replace
-    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left")))
+    monkeypatch.setattr(os, "replace", no_space)
     nonce = b"0123456789abcdef"  # the same request sent again: the same token
     with pytest.raises(Reject) as err:
         publish(receiver, variant(EVAC, document_id="SAME-1"), nonce=nonce)
@@ -513,11 +520,7 @@ def test_a_repeat_puts_back_the_spool_file_of_a_stored_message(receiver):
 
 def test_a_rename_that_fails_after_the_commit_is_a_fault_and_the_retry_spools_it(receiver, monkeypatch):
     real_replace = os.replace
-
-    def full(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", full)
+    monkeypatch.setattr(os, "replace", no_space)
     with pytest.raises(Reject) as err:
         publish(receiver, variant(EVAC, document_id="RENAME-1"))
     assert err.value.reason == "storage_error"  # the sender retries: nobody hears success
@@ -606,21 +609,10 @@ def test_a_leader_whose_connection_cannot_open_leaves_nobody_waiting(receiver, m
 
 
 def test_a_failed_commit_whose_cleanup_fails_too_acknowledges_nobody(receiver, monkeypatch):
-    real_conn = receiver.store._conn()
-
-    class FailingCommit:
-        def __getattr__(self, name):
-            return getattr(real_conn, name)
-
-        def execute(self, sql, *args):
-            if sql == "COMMIT":
-                raise sqlite3.OperationalError("disk I/O error")
-            return real_conn.execute(sql, *args)
-
     def read_only(path):
         raise OSError(30, "Read-only file system", path)
 
-    monkeypatch.setattr(receiver.store, "_conn", lambda: FailingCommit())
+    fail_commits(receiver, monkeypatch)
     monkeypatch.setattr("lalert_receiver.store._unlink_quietly", read_only)
     answers, alive = one_batch(receiver, [signed(variant(EVAC, document_id=f"B-{i}")) for i in range(2)])
     assert answers == ["storage_error", "storage_error"] and alive == [False, False]

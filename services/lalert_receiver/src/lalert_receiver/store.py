@@ -426,7 +426,9 @@ class Store:
         key = (msg.document_id, is_real, msg.revision)
 
         def work(conn, now):
-            outcome = self._accept(conn, received, msg, summary, raw, nonce, window_seconds, digest)
+            outcome = self._accept(
+                conn, received, msg, is_real, spool_name, summary, raw, nonce, window_seconds, digest
+            )
             return outcome, key in self._stored_in_batch  # then its own request puts the file in place
 
         try:
@@ -460,10 +462,9 @@ class Store:
             self._rewrite_spool(conn, row[0])
             log.warning("spool file of %s r%d was missing: written again from the database", document_id, revision)
 
-    def _accept(self, conn, received, msg, summary, raw, nonce, window_seconds, digest):
+    def _accept(self, conn, received, msg, is_real, spool_name, summary, raw, nonce, window_seconds, digest):
         if not self._record_nonce(conn, nonce, window_seconds, received):
             return "replayed_nonce"
-        is_real = int(msg.is_actual and summary["real"])
         latest = conn.execute(
             "SELECT MAX(r) FROM (SELECT MAX(revision) AS r FROM messages WHERE document_id = ?1 AND is_real = ?2"
             " UNION ALL SELECT revision FROM purged WHERE document_id = ?1 AND is_real = ?2)",
@@ -494,7 +495,6 @@ class Store:
                 (msg.document_id, msg.revision, is_real, received, kept, content_sha256, raw),
             )
             return "conflict"
-        spool_name = self._spool_name(msg, is_real)
         conn.execute(
             "INSERT INTO messages (document_id, revision, distribution_id, sender_id, sent_at,"
             " received_at, status, dist_type, is_real, category, kind, code, headline, areas,"
