@@ -3,7 +3,7 @@ against a stand-in Prometheus on loopback it keeps the result with its series, w
 rules read (findings, success, when it ran), refuses bad settings before asking anything, and a report it
 could not make, or made without the data of an expected host, is exported as failed, never as clean. (The
 timer firing on its own and the alert reaching the receivers: molecule/monitoring_server; the rules:
-molecule/monitoring_server/files/rules.test.yml.)"""
+molecule/monitoring_server/files/rules.hours.test.yml.)"""
 
 import importlib.machinery
 import importlib.util
