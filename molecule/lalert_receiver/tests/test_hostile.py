@@ -1,6 +1,7 @@
 """The receiver on the VM against slow clients, a full or read-only disk, and with its
 retention purge timer (issue 17): what a unit test cannot show."""
 
+import configparser
 import json
 import os
 import time
@@ -8,6 +9,7 @@ import time
 import pytest
 
 import test_receiver
+from conftest import only_debian12
 from test_receiver import DB, SEND, SPOOL, count, send, sql
 
 fx = test_receiver.fx  # the fixture, shared with test_receiver.py
@@ -105,23 +107,28 @@ def test_database_files_are_0640(host):
         assert f.exists and f.mode == 0o640 and f.user == "lalert", suffix
 
 
-RETENTION_DAYS = 400  # the scenario's (molecule.yml), as on staging and production
-BACKUP_METRICS = "/var/lib/anshin-test/anshin_backup.prom"  # the scenario's lalert_receiver_backup_metrics_file
+def retention_settings(host):
+    """(days, backup metrics file) as the service reads them: the scenario's settings, rendered by the role."""
+    ini = configparser.ConfigParser()
+    ini.read_string(host.file("/etc/lalert-receiver/receiver.ini").content_string)
+    return ini.getint("retention", "days"), ini.get("retention", "backup_metrics_file")
 
 
 def test_retention_purge_timer_keeps_current_real_and_unbacked_messages(host, fx):
     assert host.service("lalert-receiver-purge.timer").is_enabled
-    host.check_output(f"rm -f {BACKUP_METRICS}")
+    days, backup_metrics = retention_settings(host)
+    assert days > 0 and backup_metrics, "the scenario converges with retention on"
+    host.check_output(f"rm -f {backup_metrics}")
     send(host, f"{fx}/evacuation_order.xml")  # stored or present: real, stays in current_real
     wait_healthy(host)
     # age every row past the retention; an old drill copy of a row is purgeable, the current real one is not
-    host.check_output(f'sqlite3 {DB} "UPDATE messages SET received_at = received_at - {RETENTION_DAYS + 3} * 86400"')
+    host.check_output(f'sqlite3 {DB} "UPDATE messages SET received_at = received_at - {days + 3} * 86400"')
     rows_before = count(host)[0]
     # no backup evidence yet: the purge refuses and removes nothing
     assert host.run("systemctl start lalert-receiver-purge.service").rc != 0
     assert count(host)[0] == rows_before
-    host.check_output(f"install -d -m 0755 {os.path.dirname(BACKUP_METRICS)}")
-    host.check_output(f"printf 'anshin_backup_last_success_timestamp_seconds %s\\n' $(date +%s) > {BACKUP_METRICS}")
+    host.check_output(f"install -d -m 0755 {os.path.dirname(backup_metrics)}")
+    host.check_output(f"printf 'anshin_backup_last_success_timestamp_seconds %s\\n' $(date +%s) > {backup_metrics}")
     host.check_output("systemctl start lalert-receiver-purge.service")
     current = {r["id"] for r in sql(host, "SELECT id FROM current_real")}
     left = {r["id"] for r in sql(host, "SELECT id FROM messages")}
@@ -135,10 +142,10 @@ def test_retention_purge_timer_keeps_current_real_and_unbacked_messages(host, fx
 
 
 def test_retention_off_removes_the_purge_timer_and_on_brings_it_back(host, run_playbook):
-    if not host.backend.get_hostname().endswith("debian12"):
-        pytest.skip("the same tasks on both platforms; one is enough")
+    only_debian12(host, "the same tasks on both platforms; one is enough")
     rc, out = run_playbook(RECEIVER_ONLY, {"lalert_receiver_retention_days": 0})
     assert rc == 0, out
+    assert not host.service("lalert-receiver-purge.timer").is_running, out  # no purge is scheduled any more
     for unit in ("lalert-receiver-purge.timer", "lalert-receiver-purge.service"):
         assert not host.file(f"/etc/systemd/system/{unit}").exists, out
     rc, out = run_playbook(RECEIVER_ONLY, {})  # the scenario's settings again

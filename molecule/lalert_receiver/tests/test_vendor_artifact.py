@@ -16,6 +16,8 @@ import tarfile
 
 import pytest
 
+from conftest import only_debian12
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SERVICE = os.path.join(PROJECT, "services", "lalert_receiver")
@@ -58,17 +60,12 @@ def vendor_artifact(tmp_path_factory):
     return str(path), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def only_debian12(host):
-    if not host.backend.get_hostname().endswith("debian12"):
-        pytest.skip("swaps the installed release: one platform is enough")
-
-
 def rows(host):
     return host.check_output("sqlite3 /var/lib/lalert/receiver.sqlite3 'SELECT COUNT(*) FROM messages'")
 
 
 def test_wrong_checksum_stops_before_any_change(host, run_playbook, vendor_artifact):
-    only_debian12(host)
+    only_debian12(host, "swaps the installed release: one platform is enough")
     path, _ = vendor_artifact
     before = host.file(MARKER).content_string
     rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": path, "lalert_receiver_artifact_sha256": "0" * 64})
@@ -79,7 +76,7 @@ def test_wrong_checksum_stops_before_any_change(host, run_playbook, vendor_artif
 
 def test_missing_artifact_stops_before_any_change(host, run_playbook, vendor_artifact):
     """A path with nothing there (a build not made, a vendor's file not copied): stopped, naming the build."""
-    only_debian12(host)
+    only_debian12(host, "swaps the installed release: one platform is enough")
     _, sha = vendor_artifact
     before = host.file(MARKER).content_string
     missing = os.path.join(os.path.dirname(vendor_artifact[0]), "not-built.tar.gz")
@@ -90,7 +87,7 @@ def test_missing_artifact_stops_before_any_change(host, run_playbook, vendor_art
 
 
 def test_vendor_artifact_installs_and_keeps_data(host, run_playbook, vendor_artifact):
-    only_debian12(host)
+    only_debian12(host, "swaps the installed release: one platform is enough")
     path, sha = vendor_artifact
     before = rows(host)
     rc, out = run_playbook(CONVERGE, {"lalert_receiver_artifact": path, "lalert_receiver_artifact_sha256": sha})
