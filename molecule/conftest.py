@@ -21,7 +21,7 @@ def _nsenter_run(self, command, *args, **kwargs):
     if self.user is not None:
         return _podman_exec_run(self, command, *args, **kwargs)
     cmd = self.get_command(command, *args)
-    rc, out, err = container_exec.run(self.name, ["/bin/sh", "-c", cmd])
+    rc, out, err = container_exec.run(self.name, ["/bin/sh", "-c", self.encode(cmd)])
     return self.result(rc, self.encode(cmd), out, err)
 
 
