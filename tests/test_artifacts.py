@@ -89,6 +89,11 @@ def test_every_inventory_and_molecule_pass_the_build_by_the_rule():
     assert shared["dependency"] == {"name": "shell", "command": "${MOLECULE_PROJECT_DIRECTORY}/bin/build-artifacts"}
     assert shared["scenario"]["test_sequence"][0] == "dependency"
     assert "dependency" not in shared["scenario"]["destroy_sequence"]
+    # the shared prepare and destroy: molecule falls back to the driver's own when a path does not exist
+    for step in ("prepare", "destroy"):
+        path = shared["provisioner"]["playbooks"][step]
+        assert path == f"${{MOLECULE_PROJECT_DIRECTORY}}/molecule/shared/{step}.yml", step
+        assert (ROOT / "molecule" / "shared" / f"{step}.yml").is_file(), step
     for path in (ROOT / "molecule").glob("*/molecule.yml"):
         scenario = load_yaml(path) or {}  # log_audit's states no delta
         assert "dependency" not in scenario, f"{path}: the shared dependency step builds the artifacts"
