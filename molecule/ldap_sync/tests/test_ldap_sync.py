@@ -10,12 +10,14 @@ import pathlib
 import shlex
 
 import testinfra
+import yaml
 
 from conftest import PROJECT
 
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
 SOURCE = testinfra.get_host("podman://ldap-source")
 PLAYBOOK = os.path.join(PROJECT, "playbooks", "ldap_sync.yml")
+ROLE = os.path.join(PROJECT, "roles", "ldap_sync")
 T_BASE, S_BASE = "dc=anshin,dc=local", "dc=pref,dc=tokushima,dc=test"
 RENAMED = "危機管理政策課"  # department 0 of the seed
 
@@ -280,8 +282,9 @@ def source_address():
 def test_bad_input_fails_before_any_change(run_playbook):
     before = people(host_vm())
     cases = [
-        ({"ldap_sync_source": {"url": "ldap://x", "base_dn": "ou=staff,,dc=pref="}}, "ldap_sync_source"),
-        ({"ldap_sync_source": {}}, "ldap_sync_source is empty"),  # site.yml's setup is fine, a sync is not
+        # (bad input, the message, whether the inputs alone decide it: then before the directory is touched)
+        ({"ldap_sync_source": {"url": "ldap://x", "base_dn": "ou=staff,,dc=pref="}}, "ldap_sync_source", True),
+        ({"ldap_sync_source": {}}, "ldap_sync_source is empty", True),  # site.yml's setup is fine, a sync is not
         (
             {
                 "ldap_sync_attribute_map": {
@@ -293,10 +296,12 @@ def test_bad_input_fails_before_any_change(run_playbook):
                 }
             },
             "unknown target attribute ['shoeSize']",
+            True,
         ),
         (
             {"ldap_sync_reorganisation": [{"type": "rename", "from": "消防課", "to": "x", "effective": "2027-04-01"}]},
             "department '消防課' does not exist in the source directory",
+            False,  # needs the source, read after the directory's setup
         ),
         (
             {
@@ -306,13 +311,18 @@ def test_bad_input_fails_before_any_change(run_playbook):
                 ]
             },
             "overlapping mappings",
+            False,
         ),
     ]
-    for extra, message in cases:
+    with open(os.path.join(ROLE, "tasks", "directory.yml"), encoding="utf-8") as fh:
+        directory_first_task = f"TASK [ldap_sync : {yaml.safe_load(fh)[0]['name']}]"
+    outputs = []
+    for extra, message, before_the_directory in cases:
         rc, out = run_playbook(PLAYBOOK, extra)
         assert rc != 0 and message in out and "changed=0" in out, out
-        # what the inputs alone decide stops before the directory is touched (a fresh VM gets nothing);
-        # a department the source lacks needs the source, read after the directory's setup
-        if "source directory" not in message and "overlapping" not in message:
-            assert "Install debconf-utils" not in out, out  # the directory's first task
+        # what the inputs alone decide stops before the directory is touched: a fresh VM gets nothing
+        assert (directory_first_task not in out) == before_the_directory, out
+        outputs.append(out)
+    # the empty source is refused by its own check, not by some other failure on the way
+    assert "TASK [ldap_sync : Refuse a sync without a source]" in outputs[1], outputs[1]
     assert people(host_vm()) == before
