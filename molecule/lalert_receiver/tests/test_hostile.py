@@ -148,6 +148,8 @@ def test_retention_off_removes_the_purge_timer_and_on_brings_it_back(host, run_p
     assert not host.service("lalert-receiver-purge.timer").is_running, out  # no purge is scheduled any more
     for unit in ("lalert-receiver-purge.timer", "lalert-receiver-purge.service"):
         assert not host.file(f"/etc/systemd/system/{unit}").exists, out
+        # and systemd no longer knows them
+        assert host.check_output(f"systemctl show -p LoadState --value {unit}") == "not-found", out
     rc, out = run_playbook(RECEIVER_ONLY, {})  # the scenario's settings again
     assert rc == 0, out
     assert host.service("lalert-receiver-purge.timer").is_enabled
