@@ -92,8 +92,10 @@ borgmatic -c "$work/etc/bench.yaml" rcreate --encryption repokey-blake2 >/dev/nu
 # anshin_common.py comes from module_utils/ here (the base role installs it on the VM)
 ab="env PYTHONPATH=$ANSHIN_ROOT/module_utils $ANSHIN_ROOT/roles/backup/files/anshin-backup --config $work/etc/backup.json"
 
-seconds() {  # a failed command fails the benchmark: no figure for a run that did not happen
-  local s=$EPOCHREALTIME; "$@" >/dev/null || die "failed: $*"; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }'; }
+# a failed command fails the benchmark: no figure for a run that did not happen. sync first: no run pays for
+# writing back what the one before it left in the page cache (tar's extract after a restore took 6-17 s without)
+seconds() {
+  sync; local s=$EPOCHREALTIME; "$@" >/dev/null || die "failed: $*"; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 log "first backup"

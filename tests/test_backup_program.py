@@ -3,9 +3,11 @@ manifests and the comparison the drill and the restore rely on. (With borg: mole
 
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import pathlib
+import re
 import sqlite3
 import threading
 
@@ -110,7 +112,7 @@ def extract_like_borg(settings, root):
     import shutil
 
     for path in settings["sources"] + [settings["staging_dir"]]:
-        shutil.copytree(path, root + path, ignore=shutil.ignore_patterns("db.sqlite3*", ".tmp-*"))
+        shutil.copytree(path, root + path, ignore=shutil.ignore_patterns("db.sqlite3*", ".tmp-*"), dirs_exist_ok=True)
 
 
 def test_manifest_records_files_and_a_consistent_database_copy(tmp_path):
@@ -374,6 +376,7 @@ def restore_setup(tmp_path, monkeypatch):
     monkeypatch.setattr(
         ab, "extract", lambda repo, archive, destination, paths=None: extract_like_borg(settings, destination)
     )
+    monkeypatch.setattr(ab, "extract_jobs", lambda: 1)  # one extract: the stand-in above (shared: below)
     calls = []
     monkeypatch.setattr(ab, "systemctl", lambda action, units: calls.append((action, list(units))))
     args = argparse.Namespace(repository=None, archive=None, before=None, yes=True)
@@ -389,8 +392,16 @@ def test_restore_loads_the_dump_into_an_emptied_directory_with_its_service_stopp
     plan = json.loads(capsys.readouterr().out)["plan"]
     assert plan["dumps"]["directory"] == {"archive_entries": 3, "live_entries": 1, "restorable": True}
     assert calls == [] and (directory / "lock.mdb").exists()
+    db_path = settings["databases"][0]["path"]
+    archived_mode = os.stat(db_path).st_mode & 0o777
+    with sqlite3.connect(db_path) as conn:  # rows lost, and the file's mode changed by hand
+        conn.execute("DELETE FROM messages")
+    os.chmod(db_path, 0o600)
     args.yes = True
     ab.cmd_restore(settings, args)
+    with sqlite3.connect(db_path) as conn:  # the database copy put in place with the mode recorded
+        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 50
+    assert os.stat(db_path).st_mode & 0o777 == archived_mode != 0o600
     assert (directory / "data").read_text(encoding="utf-8") == LDIF_A
     assert sorted(os.listdir(directory)) == ["data"]  # loaded into an emptied directory
     assert calls == [("stop", ["slapd.service"]), ("start", ["slapd.service"])]
@@ -415,3 +426,126 @@ def test_an_archive_dump_this_vm_cannot_restore_stops_the_restore(tmp_path, monk
     with pytest.raises(ab.Failure, match="no restore for: directory"):
         ab.cmd_restore(settings, args)
     assert calls == []  # nothing was stopped
+
+
+def borg_matches(pattern_text, path):
+    """Whether borg extracts path with this pattern file, by borg's rules (borg/patterns.py): each line
+    stripped, full-path (pf:) patterns looked up first, then the others in order, the first match decides;
+    no match includes (no PATH arguments are given)."""
+    full, ordered = {}, []
+    for line in (raw.strip() for raw in io.StringIO(pattern_text, newline=None)):  # as open() reads it
+        if not line:
+            continue
+        include, (style, value) = line[0] == "+", line[1:].lstrip().split(":", 1)
+        if style == "pf":
+            full[os.path.normpath(value).lstrip("/")] = include
+        else:
+            ordered.append((style, value, include))
+    if path in full:
+        return full[path]
+    for style, value, include in ordered:
+        if (style == "pp" and (path == value or path.startswith(value.rstrip("/") + "/"))) or (
+            style == "re" and re.search(value, path)
+        ):
+            return include
+    return True
+
+
+ODD = ["spool/trail ", "spool/new\nline", "spool/cr\r", "spool/bad\udcff", "spool/./dot"]  # no pattern names them
+
+
+@pytest.mark.parametrize("paths", [None, ["/var/spool/lalert", "/var/lib/anshin-backup/staging"]])
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_a_shared_extract_takes_every_archived_path_exactly_once(paths, jobs):
+    spool = [f"/var/spool/lalert/TKS-{i:04d}-r1.json" for i in range(50)] + ["/var/spool/lalert/" + o for o in ODD]
+    spool += ["/var/spool/lalert/津波 警報.json"]
+    staging = ["/var/lib/anshin-backup/staging/manifest.json", "/var/lib/anshin-backup/staging/receiver.sqlite3"]
+    etc = ["/etc/hostname", "/etc/ssh/sshd_config"]
+    directories = ["var", "var/spool", "var/spool/lalert", "var/spool/lalert/spool", "etc", "etc/ssh"]
+    link = "var/spool/lalert/latest.json"  # a link: not in the manifest's files
+    archived = [p.lstrip("/") for p in spool + staging + etc] + directories + [link]
+    files = spool + staging + etc
+    patterns = ab.extract_patterns(paths, ab.share_files(paths, files, jobs))
+    assert len(patterns) == jobs
+    wanted = [p for p in archived if not paths or any(borg_matches(f"+ pp:{w.lstrip('/')}\n- re:.", p) for w in paths)]
+    for path in archived:
+        takers = [k for k, text in enumerate(patterns) if borg_matches(text, path)]
+        assert len(takers) == (path in wanted), path
+        if path in directories or path == link:
+            assert takers in ([], [0]), path  # what is not a manifest file stays with the first
+    shared = [p for text in patterns[1:] for p in archived if borg_matches(text, p)]
+    assert shared and not set(shared) & {o.join(["var/spool/lalert/", ""]) for o in ODD}  # odd names: the first
+    sizes = [sum(borg_matches(text, p) for p in archived if p.startswith("var/spool/lalert/TKS")) for text in patterns]
+    assert max(sizes) - min(sizes) <= 1  # dealt round evenly
+
+
+def test_one_job_or_no_files_is_one_plain_extract():
+    assert ab.extract_patterns(None, ab.share_files(None, ["/a/b"], 1)) == ["\n"]
+    assert len(ab.extract_patterns(["/a"], ab.share_files(["/a"], ["/b/c"], 4))) == 1
+
+
+def standin_borgmatic(tmp_path, monkeypatch, first):
+    """A borgmatic on PATH for a shared extract: each process notes its arguments in ../calls (relative to the
+    directory it runs in), and what the spool's directory held; the first process (its pattern file excludes
+    the others' files) runs FIRST, the others end 0.6 s later and well."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "borgmatic").write_text(
+        "#!/bin/sh\n"
+        "patterns=$(eval echo \\${$#})\n"
+        'ls -A spool/sub >> ../listing; echo "$*" >> ../calls\n'
+        f'if head -1 "$patterns" | grep -q "^- pf:"; then {first}; fi\n'
+        "sleep 0.6; echo 'terminating with success status, rc 0'; echo done >> ../ended\n"
+    )
+    (bin_dir / "borgmatic").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+FILES = [f"/spool/sub/TKS-{i}.json" for i in range(4)]
+
+
+def test_a_failed_process_fails_the_extract_after_every_process_ended(tmp_path, monkeypatch):
+    refused = "echo 'CRITICAL: Remote: ssh: connect to host 10.0.0.9 port 22: Connection refused'; exit 2"
+    standin_borgmatic(tmp_path, monkeypatch, refused)
+    monkeypatch.setattr(ab, "borgmatic_version", lambda: (1, 7))
+    with pytest.raises(ab.Failure, match="store: the backup host is unreachable"):
+        ab.extract_shared(REPO, "vm-1", str(tmp_path / "out"), ["/spool"], FILES, 2)
+    assert (tmp_path / "ended").read_text() == "done\n"  # the slower one was waited for, not left running
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 2
+    assert all(
+        c.startswith("-c /dev/null --no-color borg --archive vm-1 extract --show-rc --patterns-from ") for c in calls
+    )
+    # the shared files' directories were made first, not empty while the processes ran (borg removes an
+    # empty directory before extracting its item, racing the others), and emptied again afterwards
+    assert (tmp_path / "listing").read_text().startswith(".anshin-extract-")
+    assert (tmp_path / "out/spool/sub").is_dir() and not os.listdir(tmp_path / "out/spool/sub")
+    monkeypatch.setattr(ab, "borgmatic_version", lambda: (1, 9))
+    (tmp_path / "calls").unlink()
+    with pytest.raises(ab.Failure):
+        ab.extract_shared(REPO, "vm-1", str(tmp_path / "out"), ["/spool"], FILES, 2)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert all(" borg extract ::vm-1 --show-rc --patterns-from " in c for c in calls)
+
+
+def test_a_borg_warning_fails_a_shared_extract(tmp_path, monkeypatch):
+    """borgmatic's borg action exits 0 on a borg warning (a file it could not write): the extract fails."""
+    warned = (
+        "echo 'spool/sub/TKS-0.json: open: [Errno 13] Permission denied'; echo 'terminating with warning status, rc 1'"
+    )
+    standin_borgmatic(tmp_path, monkeypatch, f"{warned}; exit 0")
+    monkeypatch.setattr(ab, "borgmatic_version", lambda: (1, 7))
+    with pytest.raises(ab.Failure, match="store: terminating with warning status, rc 1"):
+        ab.extract_shared(REPO, "vm-1", str(tmp_path / "out"), ["/spool"], FILES, 2)
+    standin_borgmatic(tmp_path, monkeypatch, "true")
+    ab.extract_shared(REPO, "vm-1", str(tmp_path / "out"), ["/spool"], FILES, 2)  # success says success
+
+
+def test_a_restore_path_the_archive_does_not_hold_stops_the_restore(tmp_path, monkeypatch):
+    settings, directory, calls, args = restore_setup(tmp_path, monkeypatch)
+    settings["restore_paths"].append(str(tmp_path / "data" / "added-later"))  # configured after the archive
+    (tmp_path / "data" / "added-later").mkdir()
+    settings["sources"] = [settings["restore_paths"][0]]  # the archive holds the spool only
+    with pytest.raises(ab.Failure, match="holds no .*added-later, not restored"):
+        ab.cmd_restore(settings, args)
+    assert calls == [] and (tmp_path / "data" / "added-later").is_dir()  # nothing stopped, nothing moved

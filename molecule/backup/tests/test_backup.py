@@ -52,10 +52,12 @@ def send(host, tag, count):
 
 
 def fingerprint(host):
-    """Rows of the receiver and the sha256 of every spool file: the state a restore must bring back."""
+    """Rows of the receiver, and the sha256, owner and mode of every spool file and of the spool itself: the
+    state a restore must bring back (the restore shares the files among parallel borg extracts)."""
     rows = host.check_output(f"sqlite3 {DB} 'SELECT document_id, revision, spool_file FROM messages ORDER BY id'")
     spool = host.check_output(f"cd {SPOOL} && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")
-    return rows, spool
+    owners = host.check_output(f"cd {SPOOL} && find . -printf '%p %u:%g %m\\n' | sort")
+    return rows, spool, owners
 
 
 def ldap_admin(tool):
@@ -170,8 +172,11 @@ def test_restore_by_time_brings_back_that_state_byte_identical(host, run_playboo
 
 def test_drill_and_check_report_to_monitoring(host):
     assert host.run("systemctl start anshin-backup-drill.service").rc == 0
-    drill = host.check_output("journalctl --sync && journalctl -u anshin-backup-drill.service -n 3 -o cat --no-pager")
+    drill = host.check_output("journalctl --sync && journalctl -u anshin-backup-drill.service -n 6 -o cat --no-pager")
     assert "matches its manifest" in drill and "'ldap-directory':" in drill, drill  # the export is checked
+    jobs = min(4, int(host.check_output("nproc")))  # the files shared among one borg extract per core
+    assert (f": {jobs} borg extracts at once" in drill) == (jobs > 1), drill
+    assert "natively" not in drill and "terminating" not in drill, drill  # borgmatic's and borg's chatter
     assert metric(host, "anshin_backup_drill_last_result", "store") == 1
     assert metric(host, "anshin_backup_drill_last_timestamp_seconds", "store") > time.time() - 300
     assert host.run("systemctl start anshin-backup-check.service").rc == 0
