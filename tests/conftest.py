@@ -48,9 +48,9 @@ def iis_sample_cut_short(root):
     return cut
 
 
-def ansible_here(tool, *argv, timeout=120):
+def ansible_here(tool, *argv, timeout=120, env=None):
     """An Ansible command of this venv (ansible-playbook, ansible, ...) run on the controller in the
-    repository with its ansible.cfg, output as text and never coloured."""
+    repository with its ansible.cfg, output as text and never coloured (`env`: more variables)."""
     import os
     import subprocess
     import sys
@@ -61,7 +61,7 @@ def ansible_here(tool, *argv, timeout=120):
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **(env or {})),
     )
 
 

@@ -16,7 +16,7 @@ suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
 
 recipe_hash() {  # the cache key: every file of the recipe plus the suite name
-  (cd "$here" && cat build.sh customize.sh packages.txt; echo "$1") | sha256sum | cut -c1-12
+  (cd "$here" && cat build.sh customize.sh packages.txt anshin_ansiballz_cache.py; echo "$1") | sha256sum | cut -c1-12
 }
 
 build_one() {
@@ -34,6 +34,10 @@ build_one() {
     debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" "$mirror" \
       > "$root.log" 2>&1 || { tail -30 "$root.log"; die "debootstrap $suite failed (log: $root.log)"; }
     cp "$here/customize.sh" "$root/tmp/customize.sh"
+    # every Python in the container keeps the compiled code of Ansible's module payloads (see the module)
+    install -m 0644 "$here/anshin_ansiballz_cache.py" "$root/usr/lib/python3/dist-packages/"
+    echo 'import anshin_ansiballz_cache; anshin_ansiballz_cache.install()' \
+      > "$root/usr/lib/python3/dist-packages/anshin_ansiballz_cache.pth"
     chroot "$root" /bin/sh /tmp/customize.sh
     rm -f "$root/tmp/customize.sh" "$root.log"
     tar -C "$root" --numeric-owner -c . | podman import \

@@ -22,6 +22,8 @@ ExecStartPre=
 ExecStartPre=/usr/bin/ssh-keygen -A
 ExecStartPre=/usr/sbin/sshd -t
 UNIT
+# the AnsiballZ code cache build.sh installed: compiled once here, not by the first task
+python3 -m py_compile /usr/lib/python3/dist-packages/anshin_ansiballz_cache.py
 # packages installed later come from Debian's own mirror, not from a cache
 apt-get clean
 # package lists are kept so check mode on a fresh host can resolve packages

@@ -1,0 +1,140 @@
+"""The test images' cache of compiled AnsiballZ payload code (molecule/shared/images/anshin_ansiballz_cache.py):
+code is taken from the cache only for the same interpreter, module name and source; it names the payload of
+the run that uses it; entries root does not own, others may write, or that are corrupt are compiled again;
+other zips are left to zipimport; a real Ansible module runs through it and fills it."""
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import ROOT, ansible_here
+
+IMAGES = ROOT / "molecule" / "shared" / "images"
+SOURCES = {
+    "pkg/__init__.py": "",
+    "pkg/mod.py": "VALUE = 'from source'\n\ndef fail():\n    raise RuntimeError('boom')\n",
+}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root writes and reads the cache")
+
+
+def payload(base, name="ansible_stat_payload.zip", sources=SOURCES):
+    """A zip laid out as AnsiballZ lays out its payload, in a directory of its own (each run has one)."""
+    base.mkdir(parents=True)
+    path = base / name
+    with zipfile.ZipFile(path, "w") as z:
+        for member, text in sources.items():
+            z.writestr(member, text)
+    return path
+
+
+def run(zip_path, cache, code):
+    """`code` in a fresh interpreter with the hook installed and the payload first on sys.path."""
+    prologue = (
+        f"import sys; sys.path.insert(0, {str(IMAGES)!r}); import anshin_ansiballz_cache as c; "
+        f"c.CACHE_DIR = {str(cache)!r}; c.install(); sys.path.insert(0, {str(zip_path)!r})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prologue + code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def poison(cache, text="VALUE = 'from cache'\n"):
+    """Every entry replaced by other code: what runs next shows whether the cache was read."""
+    for entry in cache.iterdir():
+        entry.write_bytes(marshal.dumps(compile(text, "poisoned", "exec")))
+
+
+def test_a_payload_is_compiled_once_then_its_code_comes_from_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    first = payload(tmp_path / "run1")
+    assert run(first, cache, "import pkg.mod; print(pkg.mod.VALUE)") == "from source"
+    assert len(list(cache.iterdir())) == 2  # pkg and pkg.mod
+    poison(cache)
+    # another run's payload (another temporary path), the same sources: the cached code runs
+    second = payload(tmp_path / "run2")
+    assert run(second, cache, "import pkg.mod; print(pkg.mod.VALUE)") == "from cache"
+
+
+def test_another_source_is_never_given_cached_code(tmp_path):
+    cache = tmp_path / "cache"
+    run(payload(tmp_path / "run1"), cache, "import pkg.mod")
+    poison(cache)
+    changed = dict(SOURCES, **{"pkg/mod.py": "VALUE = 'changed'\n"})
+    assert run(payload(tmp_path / "run2", sources=changed), cache, "import pkg.mod; print(pkg.mod.VALUE)") == "changed"
+
+
+def test_cached_code_names_the_payload_of_the_run_that_uses_it(tmp_path):
+    cache = tmp_path / "cache"
+    run(payload(tmp_path / "run1"), cache, "import pkg.mod")
+    second = payload(tmp_path / "run2")
+    shown = run(
+        second,
+        cache,
+        "import json, traceback, pkg.mod\n"
+        "try:\n    pkg.mod.fail()\nexcept RuntimeError as e:\n"
+        "    frame = traceback.extract_tb(e.__traceback__)[-1]\n"
+        "print(json.dumps([pkg.mod.fail.__code__.co_filename, frame.filename, frame.line]))",
+    )
+    filename, frame_file, line = json.loads(shown)
+    assert filename == frame_file == f"{second}/pkg/mod.py"
+    assert line == "raise RuntimeError('boom')"  # the source line is found through the payload's loader
+
+
+@pytest.mark.parametrize("spoil", ["group-writable", "not root's", "corrupt"])
+def test_an_entry_it_cannot_trust_is_compiled_again(tmp_path, spoil):
+    cache = tmp_path / "cache"
+    run(payload(tmp_path / "run1"), cache, "import pkg.mod")
+    poison(cache)
+    for entry in cache.iterdir():
+        if spoil == "group-writable":
+            entry.chmod(0o664)
+        elif spoil == "not root's":
+            os.chown(entry, 1000, 1000)
+        else:
+            entry.write_bytes(b"\xe3 not marshal data")
+    assert run(payload(tmp_path / "run2"), cache, "import pkg.mod; print(pkg.mod.VALUE)") == "from source"
+
+
+def test_other_zips_are_left_to_zipimport(tmp_path):
+    cache = tmp_path / "cache"
+    other = payload(tmp_path / "run1", name="library.zip")
+    assert run(other, cache, "import pkg.mod; print(pkg.mod.VALUE)") == "from source"
+    assert not cache.exists()
+
+
+def test_a_real_ansible_module_runs_through_the_cache_and_fills_it(tmp_path):
+    """The installed ansible-core's own payload (the stock linear strategy, as molecule runs it; Mitogen
+    sends no zip), run twice: the same result, and the second run finds every entry it needs."""
+    cache = tmp_path / "cache"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(IMAGES)!r})\nimport anshin_ansiballz_cache as c\n"
+        f"c.CACHE_DIR = {str(cache)!r}\nc.install()\n"
+    )
+    env = {"PYTHONPATH": str(site), "ANSIBLE_STRATEGY": "linear"}
+    argv = (
+        "ansible",
+        "localhost",
+        "-m",
+        "ansible.builtin.stat",
+        "-a",
+        "path=/etc/hostname get_checksum=false",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-o",
+    )
+    first = ansible_here(*argv, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    entries = set(os.listdir(cache))
+    assert len(entries) > 20  # ansible.module_utils and the module itself
+    second = ansible_here(*argv, env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert set(os.listdir(cache)) == entries  # nothing new: every module's code came from the cache
+    assert first.stdout.split("=>", 1)[1] == second.stdout.split("=>", 1)[1]
