@@ -1,13 +1,17 @@
 """The test images' cache of compiled AnsiballZ payload code (molecule/shared/images/anshin_ansiballz_cache.py):
-code is taken from the cache only for the same interpreter, module name and source; it names the payload of
-the run that uses it; entries root does not own, others may write, or that are corrupt are compiled again;
-other zips are left to zipimport; a real Ansible module runs through it and fills it."""
+code is taken from the cache only for the same bytecode version, optimisation level, module name and source;
+it names the payload of the run that uses it; entries root does not own, others may write, or that are
+corrupt are compiled again; another user reads root's entries and writes none; other zips are left to
+zipimport; a real Ansible module runs through it, and its second run takes every module from the cache."""
 
 import json
 import marshal
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 import pytest
@@ -15,10 +19,8 @@ import pytest
 from conftest import ROOT, ansible_here
 
 IMAGES = ROOT / "molecule" / "shared" / "images"
-SOURCES = {
-    "pkg/__init__.py": "",
-    "pkg/mod.py": "VALUE = 'from source'\n\ndef fail():\n    raise RuntimeError('boom')\n",
-}
+MOD = "VALUE = 'from source'\n\ndef fail():\n    raise RuntimeError('boom')\n"
+SOURCES = {"pkg/__init__.py": "", "pkg/mod.py": MOD, "pkg/same.py": MOD}
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root writes and reads the cache")
 
@@ -33,13 +35,13 @@ def payload(base, name="ansible_stat_payload.zip", sources=SOURCES):
     return path
 
 
-def run(zip_path, cache, code):
+def run(zip_path, cache, code, flags=(), python=sys.executable, images=IMAGES, user=None):
     """`code` in a fresh interpreter with the hook installed and the payload first on sys.path."""
     prologue = (
-        f"import sys; sys.path.insert(0, {str(IMAGES)!r}); import anshin_ansiballz_cache as c; "
+        f"import sys; sys.path.insert(0, {str(images)!r}); import anshin_ansiballz_cache as c; "
         f"c.CACHE_DIR = {str(cache)!r}; c.install(); sys.path.insert(0, {str(zip_path)!r})\n"
     )
-    out = subprocess.run([sys.executable, "-c", prologue + code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([python, *flags, "-c", prologue + code], capture_output=True, text=True, timeout=60, user=user)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -67,6 +69,25 @@ def test_another_source_is_never_given_cached_code(tmp_path):
     poison(cache)
     changed = dict(SOURCES, **{"pkg/mod.py": "VALUE = 'changed'\n"})
     assert run(payload(tmp_path / "run2", sources=changed), cache, "import pkg.mod; print(pkg.mod.VALUE)") == "changed"
+
+
+@pytest.mark.parametrize(
+    ("what", "flags", "code"),
+    [
+        ("another module name, the same source", (), "import pkg.same; print(pkg.same.VALUE)"),
+        ("another optimisation level (-O)", ("-O",), "import pkg.mod; print(pkg.mod.VALUE)"),
+        (
+            "another bytecode version",
+            (),
+            "import importlib.util; importlib.util.MAGIC_NUMBER = b'XXXX'; import pkg.mod; print(pkg.mod.VALUE)",
+        ),
+    ],
+)
+def test_code_cached_for_one_module_and_interpreter_is_not_given_to_another(tmp_path, what, flags, code):
+    cache = tmp_path / "cache"
+    run(payload(tmp_path / "run1"), cache, "import pkg.mod")
+    poison(cache)
+    assert run(payload(tmp_path / "run2"), cache, code, flags=flags) == "from source", what
 
 
 def test_cached_code_names_the_payload_of_the_run_that_uses_it(tmp_path):
@@ -101,6 +122,29 @@ def test_an_entry_it_cannot_trust_is_compiled_again(tmp_path, spoil):
     assert run(payload(tmp_path / "run2"), cache, "import pkg.mod; print(pkg.mod.VALUE)") == "from source"
 
 
+def test_another_user_reads_roots_entries_and_writes_none():
+    """A task as another user (become_user): Debian's python3, as the containers have; a directory that user
+    can reach and write, so only the hook's own rule keeps it from writing."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ansiballz-cache-"))
+    try:
+        base.chmod(0o755)
+        shutil.copy(IMAGES / "anshin_ansiballz_cache.py", base)
+        as_nobody = {"python": "/usr/bin/python3", "images": base, "user": "nobody"}
+        zip_path = payload(base / "run1")
+        (base / "run1").chmod(0o755)
+        roots, open_to_all = base / "roots", base / "open"
+        run(zip_path, roots, "import pkg.mod", python="/usr/bin/python3", images=base)
+        roots.chmod(0o755)
+        poison(roots)
+        assert run(zip_path, roots, "import pkg.mod; print(pkg.mod.VALUE)", **as_nobody) == "from cache"
+        open_to_all.mkdir(mode=0o777)
+        open_to_all.chmod(0o777)
+        assert run(zip_path, open_to_all, "import pkg.mod; print(pkg.mod.VALUE)", **as_nobody) == "from source"
+        assert list(open_to_all.iterdir()) == []
+    finally:
+        shutil.rmtree(base)
+
+
 def test_other_zips_are_left_to_zipimport(tmp_path):
     cache = tmp_path / "cache"
     other = payload(tmp_path / "run1", name="library.zip")
@@ -132,9 +176,10 @@ def test_a_real_ansible_module_runs_through_the_cache_and_fills_it(tmp_path):
     )
     first = ansible_here(*argv, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
-    entries = set(os.listdir(cache))
-    assert len(entries) > 20  # ansible.module_utils and the module itself
+    written = {entry.name: entry.stat().st_ino for entry in cache.iterdir()}
+    assert len(written) > 20  # ansible.module_utils and the module itself
     second = ansible_here(*argv, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert set(os.listdir(cache)) == entries  # nothing new: every module's code came from the cache
+    # an entry compiled again would be a new file (written whole, then renamed over the old one)
+    assert {entry.name: entry.stat().st_ino for entry in cache.iterdir()} == written
     assert first.stdout.split("=>", 1)[1] == second.stdout.split("=>", 1)[1]

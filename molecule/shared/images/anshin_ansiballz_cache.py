@@ -4,10 +4,11 @@ Every task sends its module to the host as a zip of Python sources (AnsiballZ), 
 with zipimport. zipimport cannot cache bytecode, so each task compiles ansible.module_utils again (a stat
 task's imports: 334 ms under -X importtime, 176 ms with this cache). A path hook (registered by
 anshin_ansiballz_cache.pth) puts a zipimporter in front of those payloads whose get_code keeps the
-code object under a hash of the interpreter's magic number, the module's name and its exact source,
-the way Python keeps .pyc files for sources on disk. Same source, same code: what a module does is
-unchanged. Anything unexpected (an unreadable or corrupt entry, a cache it cannot write) compiles
-as zipimport would. Only root writes the cache; only entries root owns are read.
+code object under a hash of the interpreter's bytecode version (magic number), its optimisation level
+(-O), the module's name and its exact source. Same source, same interpreter, same code: what a module
+does is unchanged (a compile-time warning shows on the first task only). Anything unexpected (an
+unreadable or corrupt entry, a cache it cannot write) compiles as zipimport would. Only root writes the
+cache; only entries root owns and only root may write are read.
 """
 
 import _imp
@@ -36,8 +37,8 @@ class CachingZipImporter(zipimport.zipimporter):
         import hashlib  # here, not at start-up: every Python in the container imports this module
         from importlib.util import MAGIC_NUMBER
 
-        key = hashlib.sha256(MAGIC_NUMBER + fullname.encode() + b"\0" + source).hexdigest()
-        entry = os.path.join(CACHE_DIR, key)
+        key = hashlib.sha256(MAGIC_NUMBER + bytes([sys.flags.optimize]) + fullname.encode() + b"\0" + source)
+        entry = os.path.join(CACHE_DIR, key.hexdigest())
         code = _load(entry)
         if code is None:
             source = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # as zipimport compiles it
@@ -82,6 +83,5 @@ def _hook(path):
 
 
 def install():
-    if _hook not in sys.path_hooks:
+    if _hook not in sys.path_hooks:  # no payload is on sys.path yet: no importer cached to forget
         sys.path_hooks.insert(0, _hook)
-        sys.path_importer_cache.clear()
