@@ -35,12 +35,17 @@ def payload(base, name="ansible_stat_payload.zip", sources=SOURCES):
     return path
 
 
+def with_hook(cache, images=IMAGES):
+    """Python lines that install the hook with its cache in `cache`, as the images' .pth file installs it."""
+    return (
+        f"import sys\nsys.path.insert(0, {str(images)!r})\nimport anshin_ansiballz_cache as c\n"
+        f"c.CACHE_DIR = {str(cache)!r}\nc.install()\n"
+    )
+
+
 def run(zip_path, cache, code, flags=(), python=sys.executable, images=IMAGES, user=None):
     """`code` in a fresh interpreter with the hook installed and the payload first on sys.path."""
-    prologue = (
-        f"import sys; sys.path.insert(0, {str(images)!r}); import anshin_ansiballz_cache as c; "
-        f"c.CACHE_DIR = {str(cache)!r}; c.install(); sys.path.insert(0, {str(zip_path)!r})\n"
-    )
+    prologue = with_hook(cache, images) + f"sys.path.insert(0, {str(zip_path)!r})\n"
     out = subprocess.run([python, *flags, "-c", prologue + code], capture_output=True, text=True, timeout=60, user=user)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
@@ -158,10 +163,7 @@ def test_a_real_ansible_module_runs_through_the_cache_and_fills_it(tmp_path):
     cache = tmp_path / "cache"
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(IMAGES)!r})\nimport anshin_ansiballz_cache as c\n"
-        f"c.CACHE_DIR = {str(cache)!r}\nc.install()\n"
-    )
+    (site / "sitecustomize.py").write_text(with_hook(cache))
     env = {"PYTHONPATH": str(site), "ANSIBLE_STRATEGY": "linear"}
     argv = (
         "ansible",
