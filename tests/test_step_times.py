@@ -53,7 +53,9 @@ FAILED = """\
 2005.000 \x1b[36mINFO    \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mcreate\x1b[0m: \x1b[36mExecuting\x1b[0m
 2030.000 \x1b[36mINFO    \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mcreate\x1b[0m: \x1b[32mExecuted: Successful\x1b[0m
 2030.000 \x1b[36mINFO    \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: \x1b[36mExecuting\x1b[0m
-2100.000 fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}
+2060.000   \u2502 fatal: [base-debian13]: FAILED! => {"changed": false, "msg": "an ignored one"}
+2060.000   \u2502 ...ignoring
+2100.000   \u2502 fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}
 an unstamped line
 2100.500 \x1b[31mERROR   \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: \x1b[31mExecuted: Failed\x1b[0m
 2100.500 \x1b[31mWARNING \x1b[0m \x1b[32mbase\x1b[0m ➜ \x1b[33mconverge\x1b[0m: An error occurred during the \
@@ -114,6 +116,21 @@ def test_a_failed_coloured_log_keeps_the_failed_step_and_the_clean_up():
         ("converge", 71, "failed"),
         ("destroy #2", 10, "successful"),
     ]
+    assert scenario.failures == [
+        'fatal: [base-debian13]: FAILED! => {"changed": false, "msg": "an ignored one"}',
+        'fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}',
+        "ERROR    base ➜ converge: Executed: Failed",
+    ]
+
+
+def test_only_the_last_failure_lines_are_kept_and_each_is_cut_short():
+    lines = [f"{4000 + i}.000 failed: [vm] (item={i}) => {{}}" for i in range(20)]
+    lines.append("4100.000 FAILED molecule/x/tests/test_x.py::test_y - " + "x" * 1000)
+    scenario = step_times.parse_log("\n".join(lines))
+    assert len(scenario.failures) == step_times.FAILURE_LINES
+    assert scenario.failures[0] == "failed: [vm] (item=13) => {}"
+    assert scenario.failures[-1].startswith("FAILED molecule/x/tests/test_x.py::test_y - xxx")
+    assert len(scenario.failures[-1]) == step_times.FAILURE_WIDTH
 
 
 def test_a_log_that_ends_mid_step_ends_at_its_last_line():
@@ -191,6 +208,14 @@ def test_the_report_lists_everything_slowest_first(tmp_path):
         ["test_anshin_cli::test_check_mode", "45.5", "failed"],
         ["test_anshin_cli::test_later", "0.0", "skipped"],
     ]
+    # what failed comes last, where a CI log's tail shows it; the passed scenario has no such lines
+    tail = lines[lines.index("base: FAIL, in converge; its last failure lines (molecule-base.log):") :]
+    assert tail[2] == '  fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}'
+    assert tail[-2:] == [
+        "backup: UNFINISHED, in idempotence; its last failure lines (molecule-backup.log):",
+        "  (none found)",
+    ]
+    assert not any(line.startswith("logrotate:") for line in lines)
 
 
 def test_missing_inputs_give_a_table_and_say_what_is_missing(tmp_path, capsys):

@@ -32,6 +32,10 @@ CONTEXT = r"[A-Z]+ +(?:\[(?P<s1>[^\]]+?) > (?P<a1>[\w-]+)\]|(?P<s2>\S+) ➜ (?P<
 STEP_START = re.compile(rf"^{CONTEXT}Executing\s*$")
 STEP_DONE = re.compile(rf"^{CONTEXT}Executed: (?P<state>[^(]+?)\s*(?:\(.*\))?\s*$")
 EXIT = re.compile(r"^bin/test: molecule exit code (\d+)\s*$")
+# why a scenario failed: Ansible's failed tasks and pytest's failed tests (molecule indents playbook output with "│")
+FAILURE = re.compile(r"^(?:│\s*)?((?:fatal|failed): \[.*|FAILED .*|ERROR +(?:\S+ ➜ |\[).*|E {3}.*)$")
+FAILURE_LINES = 8  # the last ones of a log: the failure that stopped it comes last
+FAILURE_WIDTH = 400
 
 
 def stamp(src=None, dst=None):
@@ -63,6 +67,7 @@ class Scenario:
     # None: the log has no exit line (bin/test did not see molecule end)
     exit_code: int | None = None
     steps: list[Step] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # the log's last failure lines (FAILURE)
 
     @property
     def seconds(self):
@@ -94,6 +99,8 @@ def parse_log(text, name=""):
         if (exit_line := EXIT.match(line)) is not None:
             scenario.exit_code = int(exit_line[1])
             continue
+        if (failure := FAILURE.match(line)) is not None:
+            scenario.failures = [*scenario.failures[1 - FAILURE_LINES :], failure[1][:FAILURE_WIDTH]]
         if (start := STEP_START.match(line)) is not None:
             scenario_name, action = _match_names(start)
             scenario.name = scenario.name or scenario_name
@@ -216,6 +223,12 @@ def report(total, times, scenarios, e2e):
     missing = [s.name for s in scenarios if not s.steps]
     if missing:
         lines += ["", f"no molecule steps found in the logs of: {', '.join(missing)}"]
+    # last, so the end of bin/test's output (all a CI log's tail may show) says what failed
+    for s in scenarios:
+        if s.result != "PASS" and s.steps:
+            failed = next((step.name for step in s.steps if step.state in ("failed", "unfinished")), "?")
+            lines += ["", f"{s.name}: {s.result}, in {failed}; its last failure lines (molecule-{s.name}.log):"]
+            lines += [f"  {line}" for line in s.failures] or ["  (none found)"]
     return lines
 
 
