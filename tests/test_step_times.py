@@ -211,10 +211,12 @@ def test_the_report_lists_everything_slowest_first(tmp_path):
     # what failed comes last, where a CI log's tail shows it; the passed scenario has no such lines
     tail = lines[lines.index("base: FAIL, in converge; its last failure lines (molecule-base.log):") :]
     assert tail[2] == '  fatal: [base-debian12]: FAILED! => {"changed": false, "msg": "unit failed"}'
-    assert tail[-2:] == [
+    assert tail[5:7] == [
         "backup: UNFINISHED, in idempotence; its last failure lines (molecule-backup.log):",
         "  (none found)",
     ]
+    # a failed end to end test with its failure's message; passed and skipped ones are not repeated
+    assert tail[-3:] == ["", "end to end test_anshin_cli::test_check_mode: failed", "  assert 1 == 0"]
     assert not any(line.startswith("logrotate:") for line in lines)
 
 

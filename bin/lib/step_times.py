@@ -136,7 +136,7 @@ def read_times(path):
 
 
 def read_junit(path):
-    """Each test of a pytest JUnit XML file: (name, seconds, outcome)."""
+    """Each test of a pytest JUnit XML file: (name, seconds, outcome, message of a failure or error)."""
     if not path or not Path(path).is_file():
         return []
     try:
@@ -147,16 +147,17 @@ def read_junit(path):
     for case in root.iter("testcase"):
         module = (case.get("classname") or "").rpartition(".")[2]
         name = f"{module}::{case.get('name')}" if module else case.get("name", "?")
-        outcome = "passed"
+        outcome, message = "passed", ""
         for child, word in (
             ("failure", "failed"),
             ("error", "error"),
             ("skipped", "skipped"),
         ):
-            if case.find(child) is not None:
+            if (found := case.find(child)) is not None:
                 outcome = word
+                message = found.get("message", "") if word != "skipped" else ""
                 break
-        tests.append((name, float(case.get("time") or 0), outcome))
+        tests.append((name, float(case.get("time") or 0), outcome, message))
     return tests
 
 
@@ -213,7 +214,7 @@ def report(total, times, scenarios, e2e):
         ]
         sections.append(("molecule steps, added up over the scenarios", rows, "", None))
     title = "end to end tests (tests/e2e; a module fixture's set-up counts toward its first test)"
-    sections.append((title, e2e, "outcome", None))
+    sections.append((title, [(name, seconds, outcome) for name, seconds, outcome, _ in e2e], "outcome", None))
     width = max([44] + [len(row[0]) for _, rows, _, _ in sections for row in rows])
     lines = ["Where the time went (no start time given)"]
     if total:
@@ -229,6 +230,9 @@ def report(total, times, scenarios, e2e):
             failed = next((step.name for step in s.steps if step.state in ("failed", "unfinished")), "?")
             lines += ["", f"{s.name}: {s.result}, in {failed}; its last failure lines (molecule-{s.name}.log):"]
             lines += [f"  {line}" for line in s.failures] or ["  (none found)"]
+    for name, _, outcome, message in e2e:
+        if outcome in ("failed", "error"):
+            lines += ["", f"end to end {name}: {outcome}", f"  {' '.join(message.split())[:FAILURE_WIDTH]}"]
     return lines
 
 
