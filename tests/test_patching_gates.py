@@ -10,41 +10,54 @@ import pytest
 
 from conftest import ansible_here
 
-# every case is a host of one run (one ansible-playbook start-up instead of one per case); its inputs are
-# set as facts, which outrank the role's own vars (_patching_now_jst) as the extra vars of a lone run would
+# Every case is a host of one run (one ansible-playbook start-up instead of one per case); its inputs are
+# set as facts, which outrank the role's own vars (_patching_now_jst) as the extra vars of a lone run would.
 PLAYBOOK = """
-- name: Disaster gate
+- name: Cases of roles/patching/tasks/{tasks_from}.yml
   hosts: all
   connection: local
-  gather_facts: false
+  gather_facts: {gather_facts}
   tasks:
     - name: The case's inputs
       ansible.builtin.set_fact:
-        "{{ item.key }}": "{{ item.value }}"
-      loop: "{{ case | dict2items }}"
+        "{{{{ item.key }}}}": "{{{{ item.value }}}}"
+      loop: "{{{{ case | dict2items }}}}"
     - name: Start as apply.yml does
       ansible.builtin.set_fact:
         __patching_forced: []
-        __patching_disaster_state: {state: not checked, messages: null, detail: ""}
-    - name: Gates
+        __patching_disaster_state: {{state: not checked, messages: null, detail: ""}}
+    - name: Run the tasks
       block:
-        - name: Gates
+        - name: Run the tasks
           ansible.builtin.include_role:
             name: patching
-            tasks_from: apply_gates
+            tasks_from: {tasks_from}
       rescue:
         - name: Refused
           ansible.builtin.set_fact:
-            refused: "{{ ansible_failed_result.msg }}"
+            refused: "{{{{ ansible_failed_result.msg }}}}"
       always:
         - name: Outcome
           ansible.builtin.copy:
             content: >-
-              {{ {'state': __patching_disaster_state, 'forced': __patching_forced,
-                  'refused': refused | default('')} | to_json }}
-            dest: "{{ outcome_dir }}/{{ inventory_hostname }}.json"
+              {{{{ {{'state': __patching_disaster_state, 'forced': __patching_forced,
+                  'refused': refused | default('')}} | to_json }}}}
+            dest: "{{{{ outcome_dir }}}}/{{{{ inventory_hostname }}}}.json"
             mode: "0644"
 """
+
+
+def run_as_hosts(tmp_path, tasks_from, cases, gather_facts=False):
+    """Each case (name: inputs) a host of one run of the role's TASKS_FROM: {name: {state, forced, refused}}."""
+    (tmp_path / "cases.yml").write_text(PLAYBOOK.format(tasks_from=tasks_from, gather_facts=gather_facts))
+    hosts = {name: {"case": case, "ansible_python_interpreter": sys.executable} for name, case in cases.items()}
+    (tmp_path / "hosts.json").write_text(json.dumps({"all": {"hosts": hosts}}))
+    (tmp_path / "outcomes").mkdir()
+    extra = json.dumps({"outcome_dir": str(tmp_path / "outcomes")})
+    out = ansible_here("ansible-playbook", "-i", tmp_path / "hosts.json", tmp_path / "cases.yml", "-e", extra)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr
+    return {name: json.loads((tmp_path / "outcomes" / f"{name}.json").read_text()) for name in cases}
+
 
 STANDINS = {
     "clear": '#!/bin/sh\necho "$@" > "$0.args"\necho \'{"disaster_messages": 0, "by_kind": {}}\'\n',
@@ -89,35 +102,23 @@ CASES = {  # host name: (stand-in or command, inputs beyond the defaults below)
 def gate(tmp_path_factory):
     """Every case's outcome from one run: gate(name) -> ({state, forced}, refused)."""
     tmp_path = tmp_path_factory.mktemp("gate")
-    (tmp_path / "gate.yml").write_text(PLAYBOOK)
     for name, text in STANDINS.items():
         (tmp_path / name).write_text(text)
         (tmp_path / name).chmod(0o755)
-    hosts = {}
+    cases = {}
     for name, (command, extra) in CASES.items():
         argv = [str(tmp_path / command)] if command in STANDINS else ([command] if command else [])
-        case = {
+        cases[name] = {
             "patching_disaster_check_command": argv,
             "_patching_now_jst": "2026-11-28 03:00",
             "patching_disaster_kinds": ["weather", "tsunami"],
             "patching_disaster_hours": 6,
             **extra,
         }
-        hosts[name] = {"case": case, "ansible_python_interpreter": sys.executable}
-    (tmp_path / "hosts.json").write_text(json.dumps({"all": {"hosts": hosts}}))
-    (tmp_path / "outcomes").mkdir()
-    out = ansible_here(
-        "ansible-playbook",
-        "-i",
-        tmp_path / "hosts.json",
-        tmp_path / "gate.yml",
-        "-e",
-        json.dumps({"outcome_dir": str(tmp_path / "outcomes")}),
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    outcomes = run_as_hosts(tmp_path, "apply_gates", cases)
 
     def outcome(name):
-        found = json.loads((tmp_path / "outcomes" / f"{name}.json").read_text())
+        found = outcomes[name]
         return {k: found[k] for k in ("state", "forced")}, found["refused"]
 
     outcome.stand_ins = tmp_path
@@ -161,33 +162,6 @@ def test_only_the_dedicated_override_runs_on_an_unreadable_state_and_says_so(gat
     assert "cannot open" in outcome["state"]["detail"]
 
 
-VALIDATE = """
-- name: Validate the inputs
-  hosts: all
-  connection: local
-  gather_facts: true
-  tasks:
-    - name: The case's inputs
-      ansible.builtin.set_fact:
-        "{{ item.key }}": "{{ item.value }}"
-      loop: "{{ case | dict2items }}"
-    - name: Validate
-      block:
-        - name: Validate
-          ansible.builtin.include_role:
-            name: patching
-            tasks_from: validate
-      rescue:
-        - name: Refused
-          ansible.builtin.set_fact:
-            refused: "{{ ansible_failed_result.msg }}"
-      always:
-        - name: Outcome
-          ansible.builtin.copy:
-            content: "{{ refused | default('') }}"
-            dest: "{{ outcome_dir }}/{{ inventory_hostname }}.txt"
-            mode: "0644"
-"""
 BOUNDS = [("00:00", "24:00", True), ("02:00", "05:00", True), ("24:00", "24:00", False), ("00:00", "24:01", False)]
 
 
@@ -195,21 +169,12 @@ BOUNDS = [("00:00", "24:00", True), ("02:00", "05:00", True), ("24:00", "24:00",
 def refusals(tmp_path_factory):
     """The role's input check (tasks/validate.yml) on this controller (a Debian 12, which it supports), for
     every window of BOUNDS in one run: what it refused each with ('' when accepted)."""
-    tmp_path = tmp_path_factory.mktemp("validate")
-    (tmp_path / "validate.yml").write_text(VALIDATE)
-    hosts = {
-        f"bounds{i}": {
-            "case": {"patching_window_start": start, "patching_window_end": end},
-            "ansible_python_interpreter": sys.executable,
-        }
+    cases = {
+        f"bounds{i}": {"patching_window_start": start, "patching_window_end": end}
         for i, (start, end, _) in enumerate(BOUNDS)
     }
-    (tmp_path / "hosts.json").write_text(json.dumps({"all": {"hosts": hosts}}))
-    (tmp_path / "outcomes").mkdir()
-    extra = json.dumps({"outcome_dir": str(tmp_path / "outcomes")})
-    out = ansible_here("ansible-playbook", "-i", tmp_path / "hosts.json", tmp_path / "validate.yml", "-e", extra)
-    assert out.returncode == 0, out.stdout[-2000:]
-    return {name: (tmp_path / "outcomes" / f"{name}.txt").read_text() for name in hosts}
+    outcomes = run_as_hosts(tmp_path_factory.mktemp("validate"), "validate", cases, gather_facts=True)
+    return {name: outcome["refused"] for name, outcome in outcomes.items()}
 
 
 @pytest.mark.parametrize(("case", "start", "end", "accepted"), [(f"bounds{i}", *b) for i, b in enumerate(BOUNDS)])
