@@ -47,7 +47,7 @@ PLAYBOOK = """
 """
 
 
-def run_as_hosts(tmp_path, tasks_from, cases, gather_facts=False):
+def run_as_hosts(tmp_path, cases, tasks_from, gather_facts=False):
     """Each case (name: inputs) a host of one run of the role's TASKS_FROM: {name: {state, forced, refused}}."""
     (tmp_path / "cases.yml").write_text(PLAYBOOK.format(tasks_from=tasks_from, gather_facts=gather_facts))
     hosts = {name: {"case": case, "ansible_python_interpreter": sys.executable} for name, case in cases.items()}
@@ -115,7 +115,7 @@ def gate(tmp_path_factory):
             "patching_disaster_hours": 6,
             **extra,
         }
-    outcomes = run_as_hosts(tmp_path, "apply_gates", cases)
+    outcomes = run_as_hosts(tmp_path, cases, tasks_from="apply_gates")
 
     def outcome(name):
         found = outcomes[name]
@@ -173,7 +173,7 @@ def refusals(tmp_path_factory):
         f"bounds{i}": {"patching_window_start": start, "patching_window_end": end}
         for i, (start, end, _) in enumerate(BOUNDS)
     }
-    outcomes = run_as_hosts(tmp_path_factory.mktemp("validate"), "validate", cases, gather_facts=True)
+    outcomes = run_as_hosts(tmp_path_factory.mktemp("validate"), cases, tasks_from="validate", gather_facts=True)
     return {name: outcome["refused"] for name, outcome in outcomes.items()}
 
 

@@ -47,10 +47,17 @@ def _entry_points():
 
 @functools.cache
 def _entered_by_tests():
-    """(role, tasks file) of the playbooks the Python tests write (`name: ROLE` then `tasks_from: FILE`)."""
-    pattern = re.compile(r"name:\s*([a-z_]+)\s*\n\s*tasks_from:\s*([a-z_]+)")
-    paths = [*(ROOT / "tests").rglob("*.py"), *(ROOT / "molecule").rglob("*.py")]
-    return {match for path in paths for match in pattern.findall(path.read_text(encoding="utf-8"))}
+    """(role, tasks file) of the playbooks the Python tests write: `name: ROLE` then `tasks_from: FILE`, or a
+    template's `tasks_from: {tasks_from}` filled in by its callers' `tasks_from="FILE"` in the same file."""
+    literal = re.compile(r"name:\s*([a-z_]+)\s*\n\s*tasks_from:\s*([a-z_]+)")
+    template = re.compile(r"name:\s*([a-z_]+)\s*\n\s*tasks_from:\s*\{tasks_from\}")
+    filled_in = re.compile(r"\btasks_from=\"([a-z_]+)\"")
+    entered = set()
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "molecule").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        entered |= set(literal.findall(text))
+        entered |= {(role, name) for role in template.findall(text) for name in filled_in.findall(text)}
+    return entered
 
 
 def _reads(role, entry_point):
