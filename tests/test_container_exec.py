@@ -46,6 +46,11 @@ def running():
         *("run", "-d", "--name", NAME, "--cap-add", "NET_ADMIN,SYS_ADMIN"),
         *("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", IMAGE, "/sbin/init"),
     )
+    # booted, as molecule's prepare waits for: until then systemd still writes what the probe reads
+    # (/etc/machine-id), so two looks a moment apart could differ
+    subprocess.run(
+        ["podman", "exec", NAME, "systemctl", "is-system-running", "--wait"], capture_output=True, check=False
+    )
     yield
     subprocess.run(["podman", "rm", "-f", "-t", "0", NAME], capture_output=True, check=False)
 
