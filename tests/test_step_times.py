@@ -220,6 +220,26 @@ def test_the_report_lists_everything_slowest_first(tmp_path):
     assert not any(line.startswith("logrotate:") for line in lines)
 
 
+def test_a_step_beside_the_others_is_marked_and_not_counted_as_one_after_another():
+    """The end to end tests run beside the scenarios: their time is listed, and what the steps one after another
+    leave of the wall time ("the rest") is counted without them."""
+    times = [("yamllint", 10.0, False), ("molecule and e2e", 100.0, False), ("end to end", 60.0, True)]
+    lines = step_times.report(130, times, [], [])
+
+    def row(name):
+        return next(line.split() for line in lines if line.startswith(f"  {name}  "))
+
+    assert row("end to end")[-6:] == ["60.0", "46%", "ran", "beside", "other", "steps"]
+    assert row("molecule and e2e")[-2:] == ["100.0", "77%"]
+    assert row("(the rest: between the steps)")[-2:] == ["20.0", "15%"]
+
+
+def test_the_beside_mark_is_read_from_a_third_field(tmp_path):
+    times = tmp_path / "steps.tsv"
+    times.write_text("yamllint\t10.0\nend to end\t60.5\tbeside\nbroken line\n", encoding="utf-8")
+    assert step_times.read_times(times) == [("yamllint", 10.0, False), ("end to end", 60.5, True)]
+
+
 def test_missing_inputs_give_a_table_and_say_what_is_missing(tmp_path, capsys):
     assert step_times.main(["report", "--started", "1", str(tmp_path / "molecule-gone.log")]) == 0
     text = capsys.readouterr().out

@@ -4,7 +4,7 @@
         copy stdin to stdout line by line, each line prefixed with the epoch seconds it arrived at
         (molecule's own lines carry no time)
     step_times.py report --started EPOCH --times TSV [--junit XML] [--out FILE] [MOLECULE_LOG...]
-        the table: bin/test's steps one after another (TSV: "name<TAB>seconds" lines), each molecule
+        the table: bin/test's steps (TSV: "name<TAB>seconds[<TAB>beside]" lines), each molecule
         scenario and each of its steps (from the stamped logs), and each end to end test (pytest's
         JUnit XML), slowest first
 
@@ -123,13 +123,14 @@ def parse_log(text, name=""):
 
 
 def read_times(path):
-    """bin/test's own steps: (name, seconds) from "name<TAB>seconds" lines, in the order they ran."""
+    """bin/test's own steps, in the order they ran: (name, seconds, beside) from "name<TAB>seconds" lines; a
+    third field "beside" marks a step that ran at the same time as the others (not one after another)."""
     rows = []
     if path and Path(path).is_file():
         for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
-            name, _, seconds = line.rpartition("\t")
+            name, seconds, *rest = line.split("\t") + [""]
             try:
-                rows.append((name, float(seconds)))
+                rows.append((name, float(seconds), rest[:1] == ["beside"]))
             except ValueError:
                 continue
     return rows
@@ -191,11 +192,11 @@ def table(title, rows, note_heading="", share_of=None, width=44):
 def report(total, times, scenarios, e2e):
     """The table as lines of text."""
     sections = []  # (title, rows, note heading, share of)
-    rows = [(name, seconds, "") for name, seconds in times]
-    accounted = sum(seconds for _, seconds in times)
+    rows = [(name, seconds, "ran beside other steps" if beside else "") for name, seconds, beside in times]
+    accounted = sum(seconds for _, seconds, beside in times if not beside)
     if times and total - accounted >= 1:
         rows.append(("(the rest: between the steps)", total - accounted, ""))
-    sections.append(("bin/test steps, one after another", rows, "", total or None))
+    sections.append(("bin/test steps, one after another unless marked", rows, "", total or None))
     rows = [(s.name, s.seconds, s.result) for s in scenarios]
     title = "molecule scenarios (side by side: together more than the molecule step)"
     sections.append((title, rows, "result", None))
