@@ -165,13 +165,18 @@ def test_a_real_ansible_module_runs_through_the_cache_and_fills_it(tmp_path):
     site.mkdir()
     (site / "sitecustomize.py").write_text(with_hook(cache))
     env = {"PYTHONPATH": str(site), "ANSIBLE_STRATEGY": "linear"}
+    # a file of the test's own, never read (no checksum, no MIME type) and with its access time after its
+    # modification time: a read of /etc/hostname by the first run moved its atime once a day (relatime)
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    os.utime(probe, (probe.stat().st_mtime + 60, probe.stat().st_mtime))
     argv = (
         "ansible",
         "localhost",
         "-m",
         "ansible.builtin.stat",
         "-a",
-        "path=/etc/hostname get_checksum=false",
+        f"path={probe} get_checksum=false get_mime=false",
         "-e",
         f"ansible_python_interpreter={sys.executable}",
         "-o",
