@@ -66,7 +66,10 @@ def test_each_instance_starts_as_the_driver_would_start_it(tmp_path):
             "--systemd=always", "--network=x-net", "localhost/anshin-test:trixie", "/sbin/init",
         ],
     ]  # fmt: skip
-    assert ["network", "create", "x-net"] in [argv[:3] for argv in calls]  # the scenario's network first
+    # the scenario's network is made before any instance that joins it
+    heads = [argv[:3] for argv in calls]
+    assert ["network", "create", "x-net"] in heads
+    assert heads.index(["network", "create", "x-net"]) < min(i for i, argv in enumerate(calls) if argv[:1] == ["run"])
 
 
 def test_a_key_it_does_not_pass_on_stops_before_any_instance(tmp_path):
