@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from testinfra.backend.podman import PodmanBackend
@@ -60,6 +61,16 @@ def copy_to_host(host):
     return copy
 
 
+def _keep_output(playbook, hosts, rc, output):
+    """A verify step's playbook run in .local/logs/verify/SCENARIO/: a test keeps only what its assertion
+    prints, and where a slow run's time goes (the failover's build of the standby) is in profile_tasks' lines."""
+    folder = os.path.join(PROJECT, ".local", "logs", "verify", os.environ.get("MOLECULE_SCENARIO_NAME", "unknown"))
+    os.makedirs(folder, exist_ok=True)
+    name = f"{time.strftime('%H%M%S')}-{os.path.splitext(os.path.basename(playbook))[0]}-{hosts}.log"
+    with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+        fh.write(f"rc={rc}\n{output}")
+
+
 @pytest.fixture
 def run_playbook(host):
     """Run a playbook from the controller against this instance only.
@@ -95,7 +106,9 @@ def run_playbook(host):
             ANSIBLE_STRATEGY="linear",
         )
         proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-        return proc.returncode, proc.stdout + proc.stderr
+        output = proc.stdout + proc.stderr
+        _keep_output(playbook, host_name(host) if limit else "all", proc.returncode, output)
+        return proc.returncode, output
 
     return run
 
