@@ -1,5 +1,6 @@
 """Fixtures shared by every molecule scenario's testinfra tests."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -61,12 +62,17 @@ def copy_to_host(host):
     return copy
 
 
+_runs = itertools.count(1)
+
+
 def _keep_output(playbook, hosts, rc, output):
     """A verify step's playbook run in .local/logs/verify/SCENARIO/: a test keeps only what its assertion
-    prints, and where a slow run's time goes (the failover's build of the standby) is in profile_tasks' lines."""
+    prints, and where a slow run's time goes (the failover's build of the standby) is in profile_tasks' lines.
+    Numbered: runs refused before any change take less than a second, and one must not overwrite another."""
     folder = os.path.join(PROJECT, ".local", "logs", "verify", os.environ.get("MOLECULE_SCENARIO_NAME", "unknown"))
     os.makedirs(folder, exist_ok=True)
-    name = f"{time.strftime('%H%M%S')}-{os.path.splitext(os.path.basename(playbook))[0]}-{hosts}.log"
+    run = next(_runs)
+    name = f"{time.strftime('%H%M%S')}-{run:03d}-{os.path.splitext(os.path.basename(playbook))[0]}-{hosts}.log"
     with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
         fh.write(f"rc={rc}\n{output}")
 
@@ -105,9 +111,18 @@ def run_playbook(host):
             # also check the host key of a test's SSH connection strictly whatever its StrictHostKeyChecking=no
             ANSIBLE_STRATEGY="linear",
         )
-        proc = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        hosts = host_name(host) if limit else "all"
+        try:
+            proc = subprocess.run(
+                cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:  # the run whose task times matter most: keep what it printed
+            # bytes here whatever text=True says (CPython hands over the pipes' raw output on a timeout)
+            printed = b"".join(part for part in (exc.stdout, exc.stderr) if part)
+            _keep_output(playbook, hosts, f"timed out after {timeout} s", printed.decode("utf-8", "replace"))
+            raise
         output = proc.stdout + proc.stderr
-        _keep_output(playbook, host_name(host) if limit else "all", proc.returncode, output)
+        _keep_output(playbook, hosts, proc.returncode, output)
         return proc.returncode, output
 
     return run
