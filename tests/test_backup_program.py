@@ -10,6 +10,7 @@ import pathlib
 import re
 import sqlite3
 import threading
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -147,29 +148,41 @@ def test_verify_finds_a_good_tree_and_every_kind_of_damage(tmp_path):
 def test_copy_under_concurrent_writes_is_a_consistent_snapshot(tmp_path):
     settings = make_settings(tmp_path)
     db_path = settings["databases"][0]["path"]
-    stop = threading.Event()
+    stop, committed, lock = threading.Event(), [50], threading.Lock()
 
     def writer():
         conn = sqlite3.connect(db_path, timeout=30)
         while not stop.is_set():
             conn.execute("INSERT INTO messages (document_id) VALUES ('w')")
             conn.commit()
+            with lock:
+                committed[0] += 1
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        facts = []
+        deadline = time.monotonic() + 30
+        while committed[0] < 60 and time.monotonic() < deadline:  # copies begin while it writes
+            time.sleep(0.01)
+        copies = []
         for i in range(5):
             (tmp_path / f"copy{i}").mkdir()
-            facts.append(ab.snapshot_database(settings["databases"][0], str(tmp_path / f"copy{i}")))
+            with lock:
+                before = committed[0]
+            facts = ab.snapshot_database(settings["databases"][0], str(tmp_path / f"copy{i}"))
+            with lock:
+                after = committed[0]
+            copies.append((before, facts, after))
     finally:
         stop.set()
         thread.join()
-    for f in facts:
-        assert f["integrity"] == "ok"
-        copy = sqlite3.connect(f["copy"])
-        assert copy.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == f["rows"]["messages"]
-    assert facts[-1]["rows"]["messages"] > 50  # the writer really wrote during the copies
+    for before, facts, after in copies:
+        rows = sqlite3.connect(facts["copy"]).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        # every commit made before the copy began is in it (a copy of the main file alone misses what the
+        # WAL holds), and none that had not been made when it ended
+        assert before <= rows <= after, (before, rows, after)
+        assert facts["rows"]["messages"] == rows
+    assert copies[-1][0] > copies[0][0] >= 60  # the writer really wrote during the copies
 
 
 def test_restore_plan_lists_what_would_change(tmp_path):
