@@ -16,7 +16,7 @@ import unicodedata
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lalert_receiver import app as app_mod, config as config_mod, retention, sender, wsse
+from lalert_receiver import app as app_mod, config as config_mod, edxl, retention, sender, wsse
 from lalert_receiver.app import Receiver
 from lalert_receiver.errors import Reject
 from lalert_receiver.store import Store
@@ -768,3 +768,155 @@ def test_repair_goes_on_past_an_unreadable_old_row(receiver):
     (spooled,) = spool_files(receiver)
     os.unlink(os.path.join(receiver.config.spool_dir, spooled))
     assert receiver.store.repair_spool() == {"rewritten": 1, "removed": 0, "failed": 1}
+
+
+# found by a second attack on loopback (2026-12-03): each of these failed before its fix
+def second_content_object(message, document_id, revision):
+    """The message with another contentObject in front, carrying only an ID and a revision."""
+    first = (
+        f"<commons:contentObject><commons:documentID>{document_id}</commons:documentID>"
+        f"<commons:documentRevision>{revision}</commons:documentRevision></commons:contentObject>"
+    )
+    return message.decode("utf-8").replace("<commons:contentObject>", first + "<commons:contentObject>", 1).encode()
+
+
+def test_a_drill_in_a_second_content_object_cannot_cancel_a_real_alert(receiver):
+    assert publish(receiver, SEISMIC) == "stored"
+    drill = variant(SEISMIC, dist_type="Cancel", revision=2, payload_status="訓練")
+    assert publish(receiver, second_content_object(drill, "TKS-JMA-VXSE51-0001", 2)) == "stored"
+    assert current(receiver) == [("TKS-JMA-VXSE51-0001", 1, "Report")]
+    # the real one untouched; the drill's Cancel cancels only itself, on the drill track
+    assert rows(receiver, "SELECT revision, is_real, cancelled FROM messages ORDER BY id") == [(1, 1, 0), (2, 0, 1)]
+
+
+def test_a_drill_report_behind_a_bare_content_object_is_not_shown_as_real(receiver):
+    drill = variant(EVAC, document_id="DRILL-BEHIND", payload_status="訓練")
+    assert publish(receiver, second_content_object(drill, "DRILL-BEHIND", 1)) == "stored"
+    assert current(receiver) == [] and rows(receiver, "SELECT is_real FROM messages") == [(0,)]
+
+
+def test_an_actual_envelope_that_also_says_exercise_is_not_real(receiver):
+    for ns in ("edxlde", "commons"):
+        extra = "<edxlde:distributionStatus>Actual</edxlde:distributionStatus>" + (
+            f"<{ns}:distributionStatus>Exercise</{ns}:distributionStatus>"
+        )
+        message = variant(EVAC, document_id=f"TWO-STATUSES-{ns}").replace(
+            b"<edxlde:distributionStatus>Actual</edxlde:distributionStatus>", extra.encode()
+        )
+        assert publish(receiver, message) == "stored"
+    assert current(receiver) == [] and rows(receiver, "SELECT is_real FROM messages") == [(0,), (0,)]
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        "<commons:jisX0402>372013</commons:jisX0402><commons:jisX0402>362018</commons:jisX0402>",
+        "<commons:jisX0402>362018</commons:jisX0402><edxlde:jisX0402>372013</edxlde:jisX0402>",
+        "<edxlde:jisX0402>372013</edxlde:jisX0402><commons:jisX0402>362018</commons:jisX0402>",
+    ],
+)
+def test_every_code_of_a_target_area_counts_so_tokushima_is_never_other_area(receiver, codes):
+    message = variant(EVAC).replace(b"<commons:jisX0402>362018</commons:jisX0402>", codes.encode())
+    assert publish(receiver, message) == "stored"
+    assert sorted(rows(receiver, "SELECT area_codes FROM messages")[0][0].split(",")) == ["362018", "372013"]
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+
+
+@pytest.mark.parametrize(
+    "other_area",
+    [
+        "<commons:targetArea><commons:areaName>どこか</commons:areaName></commons:targetArea>",
+        "<commons:targetArea><commons:jisX0402>36202</commons:jisX0402></commons:targetArea>",
+        "<commons:targetArea><commons:jisX0402>36</commons:jisX0402></commons:targetArea>",
+    ],
+)
+def test_a_tokushima_alert_is_kept_when_another_target_area_has_no_usable_code(receiver, other_area, caplog):
+    message = variant(EVAC).replace(b"</commons:targetArea>", ("</commons:targetArea>" + other_area).encode(), 1)
+    with caplog.at_level("WARNING"):
+        assert publish(receiver, message) == "stored"
+    assert rows(receiver, "SELECT area_codes FROM messages") == [("362018",)]
+    assert any("targetArea" in r.getMessage() and "TKS-EVAC-0001" in r.getMessage() for r in caplog.records)
+
+
+def test_a_message_without_any_usable_code_is_still_refused(receiver):
+    message = variant(EVAC).replace(b"<commons:jisX0402>362018<", b"<commons:jisX0402>36201<")
+    with pytest.raises(Reject) as err:
+        publish(receiver, message)
+    assert err.value.reason in ("bad_field", "missing_field") and rows(receiver) == []
+
+
+@pytest.mark.parametrize("encoding", ["punycode", "ISO-8859-1", "unicode_escape", "raw_unicode_escape", "cp1252"])
+def test_only_the_encodings_of_japanese_xml_are_decoded(receiver, encoding):
+    # punycode's decoder is quadratic (400 KB took 42 s, before authentication); a Latin-1 prolog on a
+    # UTF-8 body stored a real alert as mojibake on the drill track
+    body = f'<?xml version="1.0" encoding="{encoding}"?>-'.encode() + b"a" * 1000
+    status, out = call(receiver, "POST", "/lalert/publish", body)
+    assert status.startswith("500") and ">bad_encoding<" in out and encoding.lower() in out.lower()
+
+
+@pytest.mark.parametrize("label", ["Shift_JIS", "windows-31j", "x-sjis", "CP932"])
+def test_shift_jis_labels_decode_the_windows_characters_senders_use(receiver, label):
+    message = variant(EVAC).replace("徳島市に避難指示".encode(), "①髙島に避難指示".encode())
+    request = sender.envelope(message, wsse.make_token(USER, PASSWORD, created=CREATED)).decode("utf-8")
+    assert receiver.handle(request.replace('encoding="UTF-8"', f'encoding="{label}"').encode("cp932")) == "stored"
+    assert rows(receiver, "SELECT headline FROM messages") == [("①髙島に避難指示を発令しました。",)]
+
+
+@pytest.mark.parametrize("status", ["通常\u200b", "\ufeff通常", "通常\u2060", " 通常\u3000"])
+def test_an_invisible_character_around_a_real_status_does_not_make_it_a_drill(receiver, status):
+    assert publish(receiver, variant(EVAC, payload_status=status)) == "stored"
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")]
+
+
+def test_an_actual_message_put_on_the_drill_track_says_so_in_the_log(receiver, caplog):
+    empty = variant(EVAC, document_id="EMPTY-STATUS").replace("<Status>通常</Status>".encode(), b"<Status/>")
+    with caplog.at_level("INFO"):
+        assert publish(receiver, empty) == "stored"
+        assert publish(receiver, variant(EVAC, document_id="JMA-DRILL", payload_status="訓練")) == "stored"
+    assert current(receiver) == []
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("EMPTY-STATUS" in m and "''" in m for m in warned)  # an empty status: not a real one
+    assert any("JMA-DRILL" in r.getMessage() and "drill track" in r.getMessage() for r in caplog.records)
+    assert not any("JMA-DRILL" in m for m in warned)  # a JMA drill is no surprise
+
+
+def test_a_kept_message_too_deep_for_the_digest_fails_no_repeat_and_no_health(receiver):
+    deep = "<x>" * 1500 + "</x>" * 1500
+    nested = variant(EVAC, document_id="DEEP-KEPT").replace(b"<Body/>", f"<Body>{deep}</Body>".encode())
+    assert publish(receiver, nested) == "stored"
+    assert publish(receiver, nested) in ("duplicate", "conflict")
+    assert publish(receiver, EVAC) == "stored"
+    status, _ = call(receiver, "GET", "/healthz")
+    assert status.startswith("200")
+
+
+def test_the_payload_areas_are_gathered_without_comparing_every_pair(monkeypatch):
+    from lalert_receiver import payload as payload_mod
+
+    compared = [0]
+
+    class Counted(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared[0] += 1
+            return str.__eq__(self, other)
+
+    text = payload_mod._text
+    monkeypatch.setattr(payload_mod, "_text", lambda el, *path: Counted(text(el, *path)))
+    areas = "".join(f"<Area><Name>{i}</Name></Area>" for i in range(3000)) + "<Area><Name>7</Name></Area>"
+    message = variant(EVAC).replace(b"<Item>", f"<Item>{areas}".encode())
+    root = edxl.parse_request(sender.envelope(message, wsse.make_token(USER, PASSWORD, None, CREATED)))[1]
+    summary = payload_mod.summarise(edxl.parse_edxl(root).payload)
+    assert summary["areas"][:3] == ["0", "1", "2"] and len(summary["areas"]) == 3001  # 徳島市 too, 7 once
+    assert compared[0] < 30_000  # pairwise: about 4.5 million
+
+
+@pytest.mark.parametrize("document_id", [".tmp-1-1-x", "../../../../tmp/x", ".hidden"])
+def test_no_spool_file_of_a_stored_message_starts_with_a_dot(receiver, document_id):
+    assert publish(receiver, variant(EVAC, document_id=document_id)) == "stored"
+    names = spool_files(receiver)
+    assert len(names) == 1 and not names[0].startswith("."), names
+    status, text = call(receiver, "GET", "/metrics")
+    files = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}["lalert_spool_files"]
+    assert files == 1

@@ -219,11 +219,28 @@ class Receiver:
                 raise replayed()
             log.info("filtered %s r%d for areas %s", msg.document_id, msg.revision, msg.area_codes)
             return "filtered"
+        if msg.unusable_areas:
+            log.warning(
+                "%s r%d: targetArea without a usable jisX0402 code ignored (name, codes): %s",
+                msg.document_id,
+                msg.revision,
+                list(msg.unusable_areas)[:10],
+            )
         summary = payload.summarise(msg.payload)
-        # a drill marker in any Control/Status of the content (訓練, 試験) makes it non-real
-        real_statuses = payload.titles()["real_statuses"]
-        if any(status not in real_statuses for status in msg.control_statuses):
+        # a drill marker in any Control/Status of the distribution (訓練, 試験) makes it non-real; so does
+        # a status that is neither (empty, unknown): the real track only takes what says 通常
+        titles = payload.titles()
+        statuses = [payload.normalise_status(status) for status in msg.control_statuses]
+        if any(status not in titles["real_statuses"] for status in statuses):
             summary = dict(summary, real=False)
+            odd = sorted({s for s in statuses if s not in titles["real_statuses"] + titles["drill_statuses"]})
+            if msg.is_actual and odd:
+                log.warning(
+                    "%s r%d is Actual but its Control/Status %s is neither real nor a drill: stored on the drill track",
+                    msg.document_id,
+                    msg.revision,
+                    ", ".join(repr(s) for s in odd),
+                )
         try:
             outcome = self.store.accept(
                 msg, summary, body, replay_key, window, text=text, digest=lambda: edxl.content_digest(edxl_root)
@@ -243,13 +260,14 @@ class Receiver:
             )
         else:
             log.info(
-                "%s %s r%d %s/%s %s %s",
+                "%s %s r%d %s/%s %s on the %s track: %s",
                 outcome,
                 msg.document_id,
                 msg.revision,
                 msg.status,
                 msg.dist_type,
                 summary["kind"],
+                "real" if msg.is_actual and summary["real"] else "drill",
                 summary["headline"],
             )
         return outcome

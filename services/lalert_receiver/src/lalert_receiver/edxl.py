@@ -59,9 +59,11 @@ class Message:
     revision: int
     category: str
     payload: object  # ElementTree element or None
-    # every Control/Status anywhere in the contentObject (通常, 訓練, 試験 ...): one drill marker
-    # anywhere makes the message non-real, whatever else it carries
+    # every Control/Status anywhere in the distribution, all its contentObjects included (通常, 訓練,
+    # 試験 ...): one drill marker anywhere makes the message non-real, whatever else it carries
     control_statuses: tuple = ()
+    # targetAreas without a usable jisX0402 code: ignored when another area has one (logged)
+    unusable_areas: tuple = ()
 
     @property
     def is_actual(self):
@@ -84,10 +86,44 @@ def normalise(text):
     return unicodedata.normalize("NFKC", text).strip()
 
 
+# the encodings a Japanese XML document is written in (by Python's codec name), and how a declared
+# label is decoded: Shift_JIS as Windows' superset (senders' ①, 髙), which the label often means. Any
+# other codec is refused before authentication: punycode's decoder alone is quadratic, and a Latin-1
+# label on a UTF-8 body turned a real alert into mojibake
+ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf-16": "utf-16",
+    "utf-16-le": "utf-16-le",
+    "utf-16-be": "utf-16-be",
+    "utf-32": "utf-32",
+    "utf-32-le": "utf-32-le",
+    "utf-32-be": "utf-32-be",
+    "ascii": "ascii",
+    "shift_jis": "cp932",
+    "cp932": "cp932",
+    "euc_jp": "euc_jp",
+    "iso2022_jp": "iso2022_jp",
+}
+# IANA labels of Shift_JIS that Python does not know by those names
+ENCODING_ALIASES = {"windows-31j": "cp932", "x-sjis": "shift_jis", "x-shift-jis": "shift_jis", "ms_kanji": "cp932"}
+
+
+def _codec(label):
+    """The codec to decode a declared encoding label with; Reject when it is not one of ENCODINGS."""
+    name = ENCODING_ALIASES.get(label.lower(), label)
+    try:
+        codec = ENCODINGS.get(codecs.lookup(name).name)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
+        codec = None
+    if codec is None:
+        raise Reject("bad_encoding", f"unknown or unaccepted character encoding {label[:40]!r}")
+    return codec
+
+
 def decode_document(body):
     """The text of an XML document, decoded by its BOM, its opening bytes or its encoding
-    declaration (UTF-8 when it has none). Any codec Python knows is accepted (Shift_JIS
-    and EUC-JP included); an unknown or undecodable one is refused. Raises Reject."""
+    declaration (UTF-8 when it has none). Only the encodings of ENCODINGS are accepted
+    (UTF-8/16/32, Shift_JIS, EUC-JP, ISO-2022-JP); any other is refused. Raises Reject."""
     encoding = None
     for bom, name in BOMS:
         if body.startswith(bom):
@@ -98,6 +134,7 @@ def decode_document(body):
     if encoding is None:
         declared = XML_ENCODING.match(body[:256])
         encoding = declared.group(1).decode("ascii", "replace").strip() if declared else "utf-8"
+    encoding = _codec(encoding)
     try:
         # bytes.decode refuses non-text codecs (base64, rot13, zlib) with LookupError too
         return body.decode(encoding)
@@ -184,24 +221,40 @@ def _required(parent, local_name, what=None):
     return value
 
 
+def _all(parent, local_name):
+    """The children of that local name in either namespace, in document order."""
+    return [el for el in parent if el.tag in (_q(EDXL_NS, local_name), _q(COMMONS_NS, local_name))]
+
+
 def parse_edxl(edxl):
     """Fields of BRIEF §2 from an EDXLDistribution element. Raises Reject."""
-    status = _required(edxl, "distributionStatus")
-    if status not in STATUSES:
-        raise Reject("bad_field", f"distributionStatus must be one of {STATUSES}, got {status!r}")
+    # a second distributionStatus that says otherwise makes it that: Actual only when every one says so
+    statuses = [normalise(el.text or "") for el in _all(edxl, "distributionStatus")]
+    if not statuses or not statuses[0]:
+        raise Reject("missing_field", "distributionStatus is missing or empty")
+    for status in statuses:
+        if status not in STATUSES:
+            raise Reject("bad_field", f"distributionStatus must be one of {STATUSES}, got {status!r}")
+    status = next((s for s in statuses if s != "Actual"), "Actual")
     dist_type = _required(edxl, "distributionType")
     if dist_type not in TYPES:
         raise Reject("bad_field", f"distributionType must be one of {TYPES}, got {dist_type!r}")
 
-    names, codes = [], []
-    for ns in (COMMONS_NS, EDXL_NS):
-        for area in edxl.findall(_q(ns, "targetArea")):
-            code = _identifier(area, "jisX0402")
-            if code is None or not JIS_X0402.fullmatch(code):
-                raise Reject("bad_field", f"targetArea jisX0402 must be a 6-digit code, got {code!r}")
-            codes.append(code)
-            names.append(_child_text(area, "areaName") or "")
+    # every code of every targetArea: one in Tokushima keeps the message, wherever it is listed
+    named, unusable = {}, []  # code -> the name of its first area
+    for area in _all(edxl, "targetArea"):
+        name = _child_text(area, "areaName") or ""
+        found = [normalise(el.text or "") for el in _all(area, "jisX0402")]
+        bad = tuple(code for code in found if not JIS_X0402.fullmatch(code))
+        if bad or not found:
+            unusable.append((name, bad))
+        for code in found:
+            if code not in bad:
+                named.setdefault(code, name)
+    codes, names = list(named), list(named.values())
     if not codes:
+        if unusable:
+            raise Reject("bad_field", f"no targetArea has a 6-digit jisX0402 code: {unusable[:5]!r}")
         raise Reject("missing_field", "targetArea with jisX0402 is missing")
 
     content = None
@@ -231,7 +284,8 @@ def parse_edxl(edxl):
         revision=int(raw_revision),
         category=_identifier(content, "category") or "",
         payload=_payload(content),
-        control_statuses=tuple(_control_statuses(content)),
+        control_statuses=tuple(_control_statuses(edxl)),
+        unusable_areas=tuple(unusable),
     )
 
 

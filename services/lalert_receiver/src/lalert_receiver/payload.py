@@ -6,6 +6,7 @@ data/titles.json (keyed by namespace and Control/Title), not from code.
 
 import functools
 import json
+import unicodedata
 from importlib import resources
 
 
@@ -32,6 +33,13 @@ def _find(el, *path):
     return el
 
 
+def normalise_status(text):
+    """A Control/Status as one spelling: NFKC, format characters (zero-width space, BOM, word joiner)
+    dropped, spaces trimmed, so an invisible character never turns 通常 into a drill."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+
+
 def _text(el, *path):
     found = _find(el, *path)
     return (found.text or "").strip() if found is not None else ""
@@ -55,15 +63,15 @@ def summarise(payload):
     table = titles()
     title = _text(payload, "Control", "Title")
     row = table.get(_ns(payload.tag), {}).get(title, {})
-    status = _text(payload, "Control", "Status")
-    areas = []
+    status = normalise_status(_text(payload, "Control", "Status"))
+    areas = {}  # names in order, each once: a dict, not a list (a list's `in` was quadratic)
     head = _find(payload, "Head")
     if head is not None:
         for el in head.iter():
             if _local(el.tag) == "Area":
                 name = _text(el, "Name")
-                if name and name not in areas:
-                    areas.append(name)
+                if name:
+                    areas.setdefault(name)
     return {
         "kind": row.get("kind", "unknown"),
         "code": row.get("code", ""),
@@ -71,7 +79,7 @@ def summarise(payload):
         "title": title,
         "headline": _text(payload, "Head", "Headline", "Text"),
         "info_type": _text(payload, "Head", "InfoType"),
-        "areas": areas,
+        "areas": list(areas),
         "status": status,
         # 訓練 (drill) and 試験 (test) inside the payload are never real either
         "real": not status or status in table["real_statuses"],

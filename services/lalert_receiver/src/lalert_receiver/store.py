@@ -516,7 +516,8 @@ class Store:
 
     def _spool_name(self, msg, is_real):
         digest = hashlib.sha256(msg.document_id.encode("utf-8")).hexdigest()[:12]
-        readable = SAFE.sub("_", msg.document_id)[:60]
+        # never a leading dot: a hidden file, or one named like a temporary one, the web side skips
+        readable = SAFE.sub("_", msg.document_id)[:60].lstrip(".") or "_"
         track = "" if is_real else "-drill"
         return f"{readable}-{digest}{track}-r{msg.revision}.json"
 
@@ -652,10 +653,14 @@ def _record(msg, summary, received, is_real):
 
 
 def _digest_of_raw(raw):
+    """The kept message's digest; "unreadable" as for a repeat (e.g. nested too deep for the digest):
+    an exception here failed every later repeat of it with storage_error"""
     try:
         return edxl.content_digest(edxl.parse_request(raw)[1])
     except Reject:
         return None
+    except Exception:
+        return "unreadable"
 
 
 def _size(path):
