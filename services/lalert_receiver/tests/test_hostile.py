@@ -920,3 +920,10 @@ def test_no_spool_file_of_a_stored_message_starts_with_a_dot(receiver, document_
     status, text = call(receiver, "GET", "/metrics")
     files = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}["lalert_spool_files"]
     assert files == 1
+
+
+def test_a_nonce_too_long_to_remember_is_refused(receiver):
+    with pytest.raises(Reject) as err:
+        publish(receiver, variant(EVAC, document_id="LONG-NONCE"), nonce=os.urandom(100_000))
+    assert err.value.reason == "bad_digest" and "longer" in err.value.message and rows(receiver) == []
+    assert publish(receiver, variant(EVAC, document_id="NONCE-1024"), nonce=os.urandom(1024)) == "stored"

@@ -17,6 +17,7 @@ from .errors import Reject
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+MAX_NONCE_BYTES = 1024
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 
@@ -79,6 +80,10 @@ def verify(token, username, password, now, window_seconds):
         raise Reject("bad_digest", "Nonce is not canonical Base64 (non-zero padding bits)")
     if len(nonce) < 8:
         raise Reject("bad_digest", "Nonce is shorter than 8 bytes")
+    # kept for twice the window: a bound on what one request may make the receiver remember
+    # (senders' nonces are 16 bytes; a 100,000-byte one was accepted)
+    if len(nonce) > MAX_NONCE_BYTES:
+        raise Reject("bad_digest", f"Nonce is longer than {MAX_NONCE_BYTES} bytes")
     expected = password_digest(nonce, token["created"], password)
     # compare user and digest in constant time, and both, so neither leaks first
     user_ok = hmac.compare_digest(token["username"].encode(), username.encode())
