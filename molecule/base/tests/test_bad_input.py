@@ -22,8 +22,9 @@ CASES = {
     "size of wrong type": ({"base_journald_max_use_mb": "lots"}, "base_journald_max_use_mb"),
     "flag of wrong type": ({"base_sysctl_apply": "perhaps"}, "base_sysctl_apply"),
     "servers of wrong type": ({"base_ntp_servers": {"a": 1}}, "base_ntp_servers"),
+    # the canary first in the same list: a role that made directories until the bad one would leave it
     "relative directory": (
-        {"base_service_directories": [{"path": "var/x", "mode": "0750"}]},
+        {"base_service_directories": [*CANARY_DIRS, {"path": "var/x", "mode": "0750"}]},
         "base_service_directories",
     ),
 }

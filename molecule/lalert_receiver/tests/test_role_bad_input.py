@@ -1,14 +1,15 @@
 """Bad role input stops the play before any change, naming the variable.
 
-Each case also asks for a harmless change (7 worker threads instead of 8):
-had the play got past validation, receiver.ini would show it."""
+Each case also asks for harmless changes (7 worker threads instead of 8, a 29 s channel timeout
+instead of 30; a case that sets one of them still has the other): had the play got past validation,
+receiver.ini would show them."""
 
 import os
 
 import pytest
 
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "receiver_only.yml")
-CANARY = {"lalert_receiver_threads": 7}
+CANARY = {"lalert_receiver_threads": 7, "lalert_receiver_channel_timeout": 29}
 
 CASES = {
     "empty allow-list": ({"lalert_receiver_allowed_sources": []}, "lalert_receiver_allowed_sources"),
@@ -49,5 +50,8 @@ def test_bad_role_input_fails_before_any_change(host, refused_before_change, cas
         CONVERGE,
         {**CANARY, **bad},
         variable,
-        lambda: "threads = 8" in host.file("/etc/lalert-receiver/receiver.ini").content_string,
+        lambda: all(
+            line in host.file("/etc/lalert-receiver/receiver.ini").content_string.splitlines()
+            for line in ("threads = 8", "channel_timeout = 30")
+        ),
     )

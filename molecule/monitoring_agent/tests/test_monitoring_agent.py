@@ -78,10 +78,15 @@ def test_zabbix_agent_answers_the_same_checks(host):
     ],
 )
 def test_bad_input_stops_before_any_change(host, refused_before_change, bad, variable):
-    # the canary: a new interval that must not reach the timer
+    # the canaries: a new interval that must not reach the timer, and a new account that must not reach the
+    # settings (a case that sets the interval itself overrides the first)
+    canaries = {"monitoring_agent_metrics_interval_minutes": 7, "monitoring_agent_accounts": ["alice", "canary-user"]}
     refused_before_change(
         os.path.join(PROJECT, "playbooks", "monitoring.yml"),
-        dict({"monitoring_agent_metrics_interval_minutes": 7}, **bad),
+        dict(canaries, **bad),
         variable,
-        lambda: "7min" not in host.file("/etc/systemd/system/anshin-agent-metrics.timer").content_string,
+        lambda: (
+            "7min" not in host.file("/etc/systemd/system/anshin-agent-metrics.timer").content_string
+            and "canary-user" not in host.file("/etc/anshin/agent-metrics.json").content_string
+        ),
     )
