@@ -245,12 +245,14 @@ def parse_edxl(edxl):
     for area in _all(edxl, "targetArea"):
         name = _child_text(area, "areaName") or ""
         found = [normalise(el.text or "") for el in _all(area, "jisX0402")]
-        bad = tuple(code for code in found if not JIS_X0402.fullmatch(code))
-        if bad or not found:
-            unusable.append((name, bad))
-        for code in found:
-            if code not in bad:
+        bad = []
+        for code in found:  # one pass: a `not in` over the bad ones would be quadratic in a crafted area
+            if JIS_X0402.fullmatch(code):
                 named.setdefault(code, name)
+            else:
+                bad.append(code)
+        if bad or not found:
+            unusable.append((name, tuple(bad)))
     codes, names = list(named), list(named.values())
     if not codes:
         if unusable:
