@@ -927,3 +927,26 @@ def test_a_nonce_too_long_to_remember_is_refused(receiver):
         publish(receiver, variant(EVAC, document_id="LONG-NONCE"), nonce=os.urandom(100_000))
     assert err.value.reason == "bad_digest" and "longer" in err.value.message and rows(receiver) == []
     assert publish(receiver, variant(EVAC, document_id="NONCE-1024"), nonce=os.urandom(1024)) == "stored"
+
+
+# left open after the second attack, fixed 2026-12-04
+def test_the_categories_of_unknown_payloads_cannot_grow_the_metrics_without_bound(receiver):
+    unknown = variant(EVAC).replace("<Title>避難情報</Title>".encode(), b"<Title>unknown</Title>", 1)
+    for i in range(3):  # the known kind is the most stored: it keeps its own series
+        assert publish(receiver, variant(EVAC, document_id=f"KNOWN-{i}")) == "stored"
+    for i in range(100):
+        message = variant(unknown, document_id=f"CAT-{i}").replace(
+            b"<commons:category>EvacuationOrder<", f"<commons:category>Cat{i:03d}<".encode()
+        )
+        assert publish(receiver, message) == "stored"
+    status, text = call(receiver, "GET", "/metrics")
+    stored = {
+        s.labels["category"]: s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "lalert_messages_stored"
+    }
+    limit = app_mod.Metrics.MAX_CATEGORIES
+    assert len(stored) == limit + 1 and stored["evacuation"] == 3, sorted(stored)
+    assert sum(stored.values()) == 103 and stored[app_mod.Metrics.OTHER] == 100 - (limit - 1)
+    assert "Cat000" in stored and "Cat099" not in stored  # ties by name: the same series every scrape

@@ -48,6 +48,9 @@ class Metrics:
     """
 
     OUTCOMES = ("stored", "duplicate", "conflict", "older_revision", "filtered", "rejected")
+    # the kinds of titles.json are about ten; the rest is room for the categories of unknown payloads
+    MAX_CATEGORIES = 30
+    OTHER = "(other)"
 
     def __init__(self, store):
         self._lock = threading.Lock()
@@ -56,6 +59,21 @@ class Metrics:
         self.store = store
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+
+    @classmethod
+    def bounded_counts(cls, rows):
+        """{(category, status): count} with at most MAX_CATEGORIES categories: an unknown payload's category
+        is the sender's free text, and one series per spelling would grow the monitoring host's storage
+        without bound; the least stored fold into OTHER (ties by name, so the series are stable)."""
+        totals = {}
+        for category, _, count in rows:
+            totals[category] = totals.get(category, 0) + count
+        kept = set(sorted(totals, key=lambda c: (-totals[c], c))[: cls.MAX_CATEGORIES])
+        bounded = {}
+        for category, status, count in rows:
+            key = (category if category in kept else cls.OTHER, status)
+            bounded[key] = bounded.get(key, 0) + count
+        return bounded
 
     def outcome(self, name):
         with self._lock:
@@ -79,9 +97,12 @@ class Metrics:
             refused.add_metric([reason], count)
         yield refused
         stored = GaugeMetricFamily(
-            "lalert_messages_stored", "Messages in the database, by category and status.", labels=["category", "status"]
+            "lalert_messages_stored",
+            f"Messages in the database, by category and status (beyond {self.MAX_CATEGORIES} categories, the"
+            f" least stored are counted as {self.OTHER!r}).",
+            labels=["category", "status"],
         )
-        for category, status, count in self.store.counts():
+        for (category, status), count in sorted(self.bounded_counts(self.store.counts()).items()):
             stored.add_metric([category, status], count)
         yield stored
         yield GaugeMetricFamily(
