@@ -5,9 +5,11 @@ digits, conflicts, revision 0, retention and file modes. Each test failed before
 
 import base64
 import dataclasses
+import html
 import json
 import os
 import pathlib
+import re
 import sqlite3
 import stat
 import time
@@ -950,3 +952,147 @@ def test_the_categories_of_unknown_payloads_cannot_grow_the_metrics_without_boun
     assert len(stored) == limit + 1 and stored["evacuation"] == 3, sorted(stored)
     assert sum(stored.values()) == 103 and stored[app_mod.Metrics.OTHER] == 100 - (limit - 1)
     assert "Cat000" in stored and "Cat099" not in stored  # ties by name: the same series every scrape
+
+
+# found by a third attack on loopback (2026-12-04): each of these failed before its fix
+def embedded_as_text(message, how):
+    """The message with its embedded document sent as text: CDATA or escaped, its <?xml?> kept."""
+    text = message.decode("utf-8")
+    inner = re.search(r"<edxlde:embeddedXMLContent>(.*)</edxlde:embeddedXMLContent>", text, re.S).group(1)
+    document = '<?xml version="1.0" encoding="UTF-8"?>\n' + inner.strip()
+    wrapped = f"<![CDATA[{document}]]>" if how == "cdata" else html.escape(document, quote=False)
+    return text.replace(inner, wrapped).encode("utf-8")
+
+
+@pytest.mark.parametrize("how", ["cdata", "escaped"])
+def test_a_drill_embedded_as_text_is_not_shown_as_real(receiver, how):
+    drill = variant(SEISMIC, document_id=f"DRILL-{how}", payload_status="訓練")
+    assert publish(receiver, embedded_as_text(drill, how)) == "stored"
+    assert current(receiver) == [] and rows(receiver, "SELECT is_real, kind FROM messages") == [(0, "seismic")]
+
+
+@pytest.mark.parametrize("how", ["cdata", "escaped"])
+def test_a_real_alert_embedded_as_text_is_summarised_like_one_sent_as_elements(receiver, how):
+    assert publish(receiver, embedded_as_text(SEISMIC, how)) == "stored"
+    ((kind, headline, is_real),) = rows(receiver, "SELECT kind, headline, is_real FROM messages")
+    assert kind == "seismic" and headline and is_real == 1
+
+
+def test_a_document_embedded_as_text_that_is_not_xml_is_refused(receiver):
+    broken = SEISMIC.decode("utf-8").replace(
+        "<edxlde:embeddedXMLContent>", "<edxlde:embeddedXMLContent>&lt;Report&gt;", 1
+    )
+    broken = re.sub(
+        r"<edxlde:embeddedXMLContent>&lt;Report&gt;.*</edxlde:embeddedXMLContent>",
+        "<edxlde:embeddedXMLContent>&lt;Report&gt;&lt;Control&gt;</edxlde:embeddedXMLContent>",
+        broken,
+        flags=re.S,
+    )
+    with pytest.raises(Reject) as err:
+        publish(receiver, broken.encode("utf-8"))
+    assert err.value.reason == "malformed_payload" and rows(receiver) == []
+
+
+@pytest.mark.parametrize("character", ["\u200b", "\ufeff", "\u2060", "\u00ad"])
+def test_invisible_characters_in_codes_and_document_ids_are_dropped(receiver, character):
+    coded = variant(EVAC).replace(b">362018<", f">362018{character}<".encode())
+    assert publish(receiver, coded) == "stored"
+    cancel = variant(EVAC, dist_type="Cancel", revision=2, document_id=f"TKS-EVAC-0001{character}")
+    assert publish(receiver, cancel) == "stored"
+    assert current(receiver) == [] and rows(receiver, "SELECT DISTINCT document_id FROM messages") == [
+        ("TKS-EVAC-0001",)
+    ]
+
+
+def test_a_status_is_its_whole_text(receiver):
+    drill = variant(EVAC, document_id="TAIL-TEXT").replace(
+        "<Status>通常</Status>".encode(), "<Status>通常<x/>訓練</Status>".encode()
+    )
+    assert publish(receiver, drill) == "stored"
+    assert current(receiver) == [] and rows(receiver, "SELECT is_real FROM messages") == [(0,)]
+
+
+def test_other_documents_in_one_request_are_refused_not_acknowledged_and_lost(receiver):
+    text = EVAC.decode("utf-8")
+    content = re.search(r"<commons:contentObject>.*</commons:contentObject>", text, re.S).group(0)
+    two_documents = text.replace(content, content + content.replace("TKS-EVAC-0001", "TKS-EVAC-0002"))
+    with pytest.raises(Reject) as err:
+        publish(receiver, two_documents.encode("utf-8"))
+    assert err.value.reason == "multiple_documents" and rows(receiver) == []
+    bare = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", text)
+    two_distributions = bare.replace(">362018<", ">372013<").replace("TKS-EVAC-0001", "KAGAWA-1") + bare
+    with pytest.raises(Reject) as err:
+        publish(receiver, two_distributions.encode("utf-8"))
+    assert err.value.reason == "multiple_documents" and rows(receiver) == []
+
+
+def test_a_cancel_of_a_stored_document_counts_whatever_areas_it_lists(receiver):
+    assert publish(receiver, EVAC) == "stored"
+    cancel = variant(EVAC, dist_type="Cancel", revision=2).replace(b">362018<", b">372013<")
+    assert publish(receiver, cancel) == "stored"
+    assert current(receiver) == []
+    assert publish(receiver, variant(EVAC, document_id="TKS-EVAC-0009")) == "stored"
+    no_area = re.sub(
+        rb"<commons:targetArea>.*?</commons:targetArea>",
+        b"",
+        variant(EVAC, "Actual", "Cancel", 2, "TKS-EVAC-0009"),
+        flags=re.S,
+    )
+    assert publish(receiver, no_area) == "stored"
+    assert current(receiver) == []
+    # an unknown document with no Tokushima code is still filtered, or refused without any code
+    assert publish(receiver, variant(EVAC, document_id="KAGAWA-9").replace(b">362018<", b">372013<")) == "filtered"
+    with pytest.raises(Reject):
+        publish(
+            receiver,
+            re.sub(
+                rb"<commons:targetArea>.*?</commons:targetArea>", b"", variant(EVAC, document_id="NEW-9"), flags=re.S
+            ),
+        )
+
+
+def test_a_resend_with_other_content_puts_back_a_missing_spool_file(receiver, monkeypatch):
+    with monkeypatch.context() as failing:
+        failing.setattr(os, "replace", no_space)
+        with pytest.raises(Reject):
+            publish(receiver, EVAC)  # committed, but its spool file not renamed into place
+    assert current(receiver) == [("TKS-EVAC-0001", 1, "Report")] and spool_files(receiver) == []
+    resent = EVAC.replace(b"09:00:00+09:00</edxlde:dateTimeSent>", b"09:00:05+09:00</edxlde:dateTimeSent>")
+    assert resent != EVAC and publish(receiver, resent) == "conflict"
+    assert len(spool_files(receiver)) == 1
+
+
+def test_spool_files_do_not_carry_the_password_digest(receiver):
+    token = wsse.make_token(USER, PASSWORD, None, CREATED)
+    assert receiver.handle(sender.envelope(EVAC, token)) == "stored"
+    (name,) = spool_files(receiver)
+    raw_xml = json.loads((pathlib.Path(receiver.config.spool_dir) / name).read_text(encoding="utf-8"))["raw_xml"]
+    assert token["password"] not in raw_xml and "<edxlde:EDXLDistribution" in raw_xml
+    assert rows(receiver, "SELECT raw FROM messages")[0][0].count(token["password"].encode()) == 1  # the evidence
+    os.unlink(pathlib.Path(receiver.config.spool_dir) / name)
+    assert receiver.store.repair_spool()["rewritten"] == 1
+    assert token["password"] not in (pathlib.Path(receiver.config.spool_dir) / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("removed", [("-wal", "-shm"), ("",)])
+def test_health_fails_when_the_database_files_were_removed_under_the_receiver(receiver, removed):
+    assert publish(receiver, EVAC) == "stored"
+    assert call(receiver, "GET", "/healthz")[0].startswith("200")
+    for suffix in removed:
+        os.unlink(receiver.config.database + suffix)
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503") and "while the receiver runs" in out, out
+
+
+def test_a_storage_failure_on_the_filtered_path_is_a_storage_error_and_fails_health(receiver, monkeypatch):
+    fail_commits(receiver, monkeypatch)
+    other_area = variant(EVAC, document_id="KAGAWA-1").replace(b">362018<", b">372013<")
+    status, out = call(
+        receiver,
+        "POST",
+        "/lalert/publish",
+        sender.envelope(other_area, wsse.make_token(USER, PASSWORD, created=CREATED)),
+    )
+    assert status.startswith("500") and ">storage_error<" in out, out
+    status, out = call(receiver, "GET", "/healthz")
+    assert status.startswith("503") and "disk I/O error" in out

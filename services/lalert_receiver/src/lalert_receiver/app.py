@@ -184,6 +184,7 @@ class Receiver:
         try:
             self.store.ping()
             data = self.store.summary()  # what a failover compares with the archive it restored
+            problems += self.store.file_problems()
         except Exception as exc:  # report, do not crash the health check
             problems.append(f"database: {exc}")
         when, what = self._storage_error
@@ -226,6 +227,16 @@ class Receiver:
         log.warning("refused from %s: %s (%s)", environ.get("REMOTE_ADDR"), reject.reason, reject.message)
         return self._reply(start_response, "500 Internal Server Error", "text/xml; charset=utf-8", fault(reject))
 
+    def _stores(self, call, msg):
+        """call() against the database or spool: whatever fails, the sender hears storage_error and health
+        reports it for a minute (the filtered path's nonce included: it had ended as a bare internal_error)."""
+        try:
+            return call()
+        except Exception as exc:
+            log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
+            self._storage_error = (time.time(), str(exc))
+            raise Reject("storage_error", "the message could not be stored; retry later", client=False) from None
+
     def handle(self, body):
         """Check and store one publish request body. Returns the outcome; raises Reject."""
         token, edxl_root, text = edxl.parse_request(body)
@@ -235,8 +246,14 @@ class Receiver:
         replay_key = wsse.replay_key(nonce)
         msg = edxl.parse_edxl(edxl_root)
         window = self.config.created_window_seconds
-        if not any(code.startswith(self.config.area_prefixes) for code in msg.area_codes):
-            if not self.store.use_nonce(replay_key, window):
+        # an Update or Cancel of a stored document counts whatever areas it lists (a tsunami warning lifted
+        # for Tokushima lists the others, or none): filtering it kept the old alert shown
+        if not any(code.startswith(self.config.area_prefixes) for code in msg.area_codes) and not self._stores(
+            lambda: self.store.knows(msg.document_id), msg
+        ):
+            if msg.area_problem:
+                raise Reject(*msg.area_problem)
+            if not self._stores(lambda: self.store.use_nonce(replay_key, window), msg):
                 raise replayed()
             log.info("filtered %s r%d for areas %s", msg.document_id, msg.revision, msg.area_codes)
             return "filtered"
@@ -251,7 +268,7 @@ class Receiver:
         # a drill marker in any Control/Status of the distribution (訓練, 試験) makes it non-real; so does
         # a status that is neither (empty, unknown): the real track only takes what says 通常
         titles = payload.titles()
-        statuses = [payload.normalise_status(status) for status in msg.control_statuses]
+        statuses = [edxl.normalise(status) for status in msg.control_statuses]
         if any(status not in titles["real_statuses"] for status in statuses):
             summary = dict(summary, real=False)
             odd = sorted({s for s in statuses if s not in titles["real_statuses"] + titles["drill_statuses"]})
@@ -262,14 +279,18 @@ class Receiver:
                     msg.revision,
                     ", ".join(repr(s) for s in odd),
                 )
-        try:
-            outcome = self.store.accept(
-                msg, summary, body, replay_key, window, text=text, digest=lambda: edxl.content_digest(edxl_root)
-            )
-        except Exception as exc:  # whatever failed, the message is not stored and health says so
-            log.error("storage failed for %s r%d: %s", msg.document_id, msg.revision, exc)
-            self._storage_error = (time.time(), str(exc))
-            raise Reject("storage_error", "the message could not be stored; retry later", client=False) from None
+        outcome = self._stores(
+            lambda: self.store.accept(
+                msg,
+                summary,
+                body,
+                replay_key,
+                window,
+                text=edxl.spool_text(text, token),
+                digest=lambda: edxl.content_digest(edxl_root),
+            ),
+            msg,
+        )
         if outcome == "replayed_nonce":
             raise replayed()
         if outcome == "conflict":

@@ -29,6 +29,7 @@ TYPES = ("Report", "Update", "Cancel")
 # ASCII digits only: str's \d also matches other scripts' digits (e.g. ٣)
 JIS_X0402 = re.compile(r"[0-9]{6}")
 REVISION = re.compile(r"[0-9]{1,18}")  # fits SQLite's 64-bit INTEGER
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
 # byte order marks and the BOM-less UTF-16/32 openings of '<?' (XML 1.0 appendix F)
 BOMS = (
@@ -64,6 +65,9 @@ class Message:
     control_statuses: tuple = ()
     # targetAreas without a usable jisX0402 code: ignored when another area has one (logged)
     unusable_areas: tuple = ()
+    # why no code is usable (Reject arguments), when none is: refused unless the document is already
+    # stored (an Update or Cancel of it may list other areas, or none)
+    area_problem: tuple = ()
 
     @property
     def is_actual(self):
@@ -82,8 +86,11 @@ def _split(tag):
 
 
 def normalise(text):
-    """Identifiers as one spelling: NFKC folds full-width digits and letters and joins NFD into NFC."""
-    return unicodedata.normalize("NFKC", text).strip()
+    """Identifiers, codes and statuses as one spelling: NFKC folds full-width digits and letters and joins
+    NFD into NFC; invisible format characters (zero-width space, BOM, word joiner, soft hyphen) are dropped,
+    so one never turns 通常 into a drill, 362018 into no code, or a Cancel's documentID into another one."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
 
 
 # the encodings a Japanese XML document is written in (by Python's codec name), and how a declared
@@ -144,17 +151,22 @@ def decode_document(body):
         raise Reject("bad_encoding", f"the request is not valid {encoding[:40]}: {str(exc)[:200]}") from None
 
 
-def parse_request(body):
-    """Return (token dict, root of EDXLDistribution, text of the request). Raises Reject."""
-    text = decode_document(body)
+def _parse_xml(text, what="the request", reason="malformed_xml"):
+    """Parse XML text with DTDs, entity declarations and external references refused. Raises Reject."""
     try:
-        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
         raise Reject("forbidden_dtd", "DTDs are not accepted (XML entity attacks)") from None
     except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
         raise Reject("forbidden_dtd", "entity declarations and external references are not accepted") from None
     except (ParseError, ValueError) as exc:
-        raise Reject("malformed_xml", f"the request is not well-formed XML: {exc}") from None
+        raise Reject(reason, f"{what} is not well-formed XML: {exc}") from None
+
+
+def parse_request(body):
+    """Return (token dict, root of EDXLDistribution, text of the request). Raises Reject."""
+    text = decode_document(body)
+    root = _parse_xml(text)
 
     ns, local = _split(root.tag)
     if local != "Envelope" or ns != SOAP11_NS:
@@ -167,10 +179,20 @@ def parse_request(body):
     if publish is None:
         found = [child.tag for child in body_el]
         raise Reject("wrong_namespace", f"expected the publish operation of {PCS_NS}, got {found}")
-    edxl = next(publish.iter(_q(EDXL_NS, "EDXLDistribution")), None)
-    if edxl is None:
+    distributions = list(publish.iter(_q(EDXL_NS, "EDXLDistribution")))
+    if not distributions:
         raise Reject("wrong_namespace", f"publish carries no EDXLDistribution of {EDXL_NS}")
-    return _token(header), edxl, text
+    if len(distributions) > 1:  # one is stored: the others would be acknowledged and lost
+        raise Reject("multiple_documents", f"publish carries {len(distributions)} EDXLDistributions; send one each")
+    return _token(header), distributions[0], text
+
+
+def spool_text(text, token):
+    """The request's text for the spool file, which the web side (another contractor's servers) reads:
+    without the PasswordDigest, which with the Nonce and Created beside it allows a dictionary attack on
+    the shared password offline. The database keeps the request as received."""
+    digest = token.get("password", "")
+    return text.replace(digest, "") if len(digest) >= 20 else text
 
 
 def content_digest(edxl):
@@ -254,19 +276,23 @@ def parse_edxl(edxl):
         if bad or not found:
             unusable.append((name, tuple(bad)))
     codes, names = list(named), list(named.values())
+    area_problem = ()
     if not codes:
-        if unusable:
-            raise Reject("bad_field", f"no targetArea has a 6-digit jisX0402 code: {unusable[:5]!r}")
-        raise Reject("missing_field", "targetArea with jisX0402 is missing")
+        area_problem = (
+            ("bad_field", f"no targetArea has a 6-digit jisX0402 code: {unusable[:5]!r}")
+            if unusable
+            else ("missing_field", "targetArea with jisX0402 is missing")
+        )
 
-    content = None
-    for ns in (COMMONS_NS, EDXL_NS):
-        content = edxl.find(_q(ns, "contentObject"))
-        if content is not None:
-            break
-    if content is None:
+    contents = [el for ns in (COMMONS_NS, EDXL_NS) for el in edxl.findall(_q(ns, "contentObject"))]
+    if not contents:
         raise Reject("missing_field", "contentObject is missing")
+    content = contents[0]
     document_id = _required(content, "documentID")
+    others = {_identifier(el, "documentID") for el in contents[1:]} - {None, "", document_id}
+    if others:  # one document is stored per message: the others would be acknowledged and lost
+        raise Reject("multiple_documents", f"contentObjects of other documents ({sorted(others)[:3]!r}); send one each")
+    embedded = _embedded_documents(edxl)
     raw_revision = _required(content, "documentRevision")
     # 0 is some senders' first issue; revisions must still increase (store.py)
     if not REVISION.fullmatch(raw_revision):
@@ -285,22 +311,48 @@ def parse_edxl(edxl):
         document_id=document_id,
         revision=int(raw_revision),
         category=_identifier(content, "category") or "",
-        payload=_payload(content),
-        control_statuses=tuple(_control_statuses(edxl)),
+        payload=_payload(content, embedded),
+        control_statuses=tuple(status for root in (edxl, *embedded) for status in _control_statuses(root)),
         unusable_areas=tuple(unusable),
+        area_problem=area_problem,
     )
 
 
-def _payload(content):
+def _embedded_documents(edxl, depth=3):
+    """The documents embedded as text: a JMA document keeps its own <?xml?> declaration only inside CDATA
+    or escaped, and its Control/Status must count like an element's (a 訓練 sent that way was shown as
+    real). Parsed like the request, and refused when not well-formed; text inside such a document is
+    looked into too, and refused deeper than `depth` levels."""
+    found, level = [], [edxl]
+    for deeper in range(depth + 1):
+        nested = []
+        for parent in level:
+            for el in parent.iter():
+                text = el.text or ""
+                if _split(el.tag)[1] != "embeddedXMLContent" or len(el) or not text.lstrip().startswith("<"):
+                    continue
+                if deeper == depth:
+                    raise Reject("malformed_payload", f"documents embedded as text more than {depth} levels deep")
+                nested.append(
+                    _parse_xml(XML_DECLARATION.sub("", text, 1), "a document embedded as text", "malformed_payload")
+                )
+        found += nested
+        level = nested
+    return found
+
+
+def _payload(content, embedded):
     """The embedded document: the first Report (JMA, Public Commons), else the first element outside
-    the EDXL/commons namespaces."""
+    the EDXL/commons namespaces; under the contentObject first, then among the documents sent as text."""
     foreign = [el for el in content.iter() if el is not content and _split(el.tag)[0] not in (EDXL_NS, COMMONS_NS)]
+    foreign += [el for root in embedded for el in root.iter() if _split(el.tag)[0] not in (EDXL_NS, COMMONS_NS)]
     return next((el for el in foreign if _split(el.tag)[1] == "Report"), foreign[0] if foreign else None)
 
 
-def _control_statuses(content):
-    for control in content.iter():
+def _control_statuses(root):
+    """Every Control/Status under root, its whole text (`通常<x/>訓練` is not 通常)."""
+    for control in root.iter():
         if _split(control.tag)[1] == "Control":
             for child in control:
                 if _split(child.tag)[1] == "Status":
-                    yield (child.text or "").strip()
+                    yield "".join(child.itertext()).strip()

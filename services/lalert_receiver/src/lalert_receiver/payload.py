@@ -6,8 +6,9 @@ data/titles.json (keyed by namespace and Control/Title), not from code.
 
 import functools
 import json
-import unicodedata
 from importlib import resources
+
+from .edxl import normalise
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,13 +34,6 @@ def _find(el, *path):
     return el
 
 
-def normalise_status(text):
-    """A Control/Status as one spelling: NFKC, format characters (zero-width space, BOM, word joiner)
-    dropped, spaces trimmed, so an invisible character never turns 通常 into a drill."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
-
-
 def _text(el, *path):
     found = _find(el, *path)
     return (found.text or "").strip() if found is not None else ""
@@ -63,7 +57,8 @@ def summarise(payload):
     table = titles()
     title = _text(payload, "Control", "Title")
     row = table.get(_ns(payload.tag), {}).get(title, {})
-    status = normalise_status(_text(payload, "Control", "Status"))
+    found = _find(payload, "Control", "Status")
+    status = normalise("".join(found.itertext())) if found is not None else ""  # `通常<x/>訓練` is not 通常
     areas = {}  # names in order, each once: a dict, not a list (a list's `in` was quadratic)
     head = _find(payload, "Head")
     if head is not None:

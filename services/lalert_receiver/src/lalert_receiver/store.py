@@ -184,6 +184,7 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         self._secure_files()
+        self._identity = _identity(self.database)  # the file this process writes (file_problems)
 
     def repair_spool(self):
         """Make the spool match the database: rewrite missing or torn files of stored
@@ -251,10 +252,10 @@ class Store:
         raw, received, is_real, spool_file = conn.execute(
             "SELECT raw, received_at, is_real, spool_file FROM messages WHERE id = ?", (row_id,)
         ).fetchone()
-        _, root, text = edxl.parse_request(raw)
+        token, root, text = edxl.parse_request(raw)
         msg = edxl.parse_edxl(root)
         record = _record(msg, payload.summarise(msg.payload), received, is_real)
-        tmp = self._write_spool(spool_file, record, text)
+        tmp = self._write_spool(spool_file, record, edxl.spool_text(text, token))
         try:
             with open(tmp, "rb") as fh:  # repaired files are made durable one by one
                 os.fsync(fh.fileno())
@@ -437,7 +438,11 @@ class Store:
             if outcome == "stored":
                 os.replace(tmp, final)
                 tmp = None
-            elif outcome in ("duplicate", "replayed_nonce") and not stored_in_batch and not os.path.exists(final):
+            elif (
+                outcome in ("duplicate", "conflict", "replayed_nonce")
+                and not stored_in_batch
+                and not os.path.exists(final)
+            ):
                 _unlink_quietly(tmp)  # the file is made from the stored row, not from this request
                 tmp = None
                 self._respool(*key)
@@ -583,7 +588,26 @@ class Store:
         deleted["conflicts"] = cursor.rowcount
         return deleted
 
-    # read side: health and metrics
+    # read side: health, metrics and the area filter
+    def knows(self, document_id):
+        """Whether a message of this documentID is stored, on either track."""
+        return (
+            self._conn().execute("SELECT 1 FROM messages WHERE document_id = ? LIMIT 1", (document_id,)).fetchone()
+            is not None
+        )
+
+    def file_problems(self):
+        """Why what this process stores would be lost although each commit succeeds: the database at its
+        path is not the file open here (removed or replaced under it), or its -wal or -shm file was removed
+        (this process then commits into unlinked files, which the next start does not find)."""
+        if _identity(self.database) != self._identity:
+            return [f"database {self.database} was removed or replaced while the receiver runs: restart it"]
+        return [
+            f"{self.database}{suffix} was removed while the receiver runs: restart it"
+            for suffix in ("-wal", "-shm")
+            if not os.path.exists(self.database + suffix)
+        ]
+
     def ping(self):
         self._conn().execute("SELECT 1").fetchone()
 
@@ -661,6 +685,14 @@ def _digest_of_raw(raw):
         return None
     except Exception:
         return "unreadable"
+
+
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _size(path):
