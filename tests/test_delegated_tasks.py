@@ -9,15 +9,16 @@ from conftest import ROOT, load_yaml
 
 # modules that rewrite a whole file to change lines of it
 LINE_EDITORS = {
-    f"{prefix}{name}"
-    for name, prefixes in {
-        "authorized_key": ("ansible.posix.", ""),
-        "lineinfile": ("ansible.builtin.", ""),
-        "blockinfile": ("ansible.builtin.", ""),
-        "known_hosts": ("ansible.builtin.", ""),
-        "ini_file": ("community.general.", ""),
-    }.items()
-    for prefix in prefixes
+    "ansible.posix.authorized_key",
+    "ansible.builtin.lineinfile",
+    "ansible.builtin.blockinfile",
+    "ansible.builtin.known_hosts",
+    "community.general.ini_file",
+    "authorized_key",
+    "lineinfile",
+    "blockinfile",
+    "known_hosts",
+    "ini_file",
 }
 TASK_FILES = sorted(
     [*(ROOT / "roles").glob("*/tasks/*.yml"), *(ROOT / "playbooks").rglob("*.yml"), *ROOT.glob("*.yml")]
@@ -34,19 +35,23 @@ def _tasks(items):
 
 
 def delegated_line_edits():
-    for path in TASK_FILES:
-        for task in _tasks(load_yaml(path)):
-            if "delegate_to" in task and LINE_EDITORS & set(task):
-                yield path.relative_to(ROOT).as_posix(), task.get("name", "")
+    """{(path, task name): its throttle} of every delegated task that edits lines of a file."""
+    return {
+        (path.relative_to(ROOT).as_posix(), task.get("name", "")): task.get("throttle")
+        for path in TASK_FILES
+        for task in _tasks(load_yaml(path))
+        if "delegate_to" in task and LINE_EDITORS & set(task)
+    }
 
 
 def test_the_backup_key_task_is_found():
-    assert ("roles/backup/tasks/remote.yml", "Allow the key on the backup host, restricted to borg serve") in set(
+    assert ("roles/backup/tasks/remote.yml", "Allow the key on the backup host, restricted to borg serve") in (
         delegated_line_edits()
     )
 
 
-@pytest.mark.parametrize(("path", "name"), sorted(set(delegated_line_edits())))
-def test_a_delegated_line_edit_runs_one_host_at_a_time(path, name):
-    task = next(t for t in _tasks(load_yaml(ROOT / path)) if t.get("name", "") == name and "delegate_to" in t)
-    assert task.get("throttle") == 1, f"{path}: '{name}' edits a file on another host for every host of the play"
+@pytest.mark.parametrize(
+    ("path", "name", "throttle"), sorted((*key, value) for key, value in delegated_line_edits().items())
+)
+def test_a_delegated_line_edit_runs_one_host_at_a_time(path, name, throttle):
+    assert throttle == 1, f"{path}: '{name}' edits a file on another host for every host of the play"

@@ -1042,13 +1042,14 @@ def test_a_cancel_of_a_stored_document_counts_whatever_areas_it_lists(receiver):
     assert current(receiver) == []
     # an unknown document with no Tokushima code is still filtered, or refused without any code
     assert publish(receiver, variant(EVAC, document_id="KAGAWA-9").replace(b">362018<", b">372013<")) == "filtered"
-    with pytest.raises(Reject):
+    with pytest.raises(Reject) as err:
         publish(
             receiver,
             re.sub(
                 rb"<commons:targetArea>.*?</commons:targetArea>", b"", variant(EVAC, document_id="NEW-9"), flags=re.S
             ),
         )
+    assert err.value.reason == "missing_field" and "targetArea" in err.value.message
 
 
 def test_a_resend_with_other_content_puts_back_a_missing_spool_file(receiver, monkeypatch):
